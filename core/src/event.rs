@@ -1,0 +1,323 @@
+//! Events as written ([`NewEvent`]) and as stored ([`RecordedEvent`]), and the naming rules they obey.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::InvalidArgument;
+
+/// The longest stream id, in UTF-8 bytes.
+pub const MAX_STREAM_ID_BYTES: usize = 256;
+/// The longest event type, in UTF-8 bytes.
+pub const MAX_EVENT_TYPE_BYTES: usize = 256;
+/// The content type of JSON event data, the default.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// An event's payload: JSON text (validated on append) or raw bytes with a content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventData {
+    /// UTF-8 JSON text; any JSON value.
+    Json(String),
+    /// Opaque bytes, with the MIME type the application gave them.
+    Binary {
+        /// The MIME type, e.g. `application/octet-stream`. Must not be `application/json`.
+        content_type: String,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+impl EventData {
+    /// The payload's bytes (JSON text as UTF-8).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            EventData::Json(text) => text.as_bytes(),
+            EventData::Binary { bytes, .. } => bytes,
+        }
+    }
+
+    /// The payload's MIME type.
+    pub fn content_type(&self) -> &str {
+        match self {
+            EventData::Json(_) => JSON_CONTENT_TYPE,
+            EventData::Binary { content_type, .. } => content_type,
+        }
+    }
+}
+
+/// An event to append.
+///
+/// Natively, [`NewEvent::json`] and friends give every event a fresh UUID v7 when it is built, so appending the same
+/// `NewEvent` values again (a retry after a timeout) is idempotent. On `wasm32-unknown-unknown` the id is left empty
+/// and the store assigns one at append time; bindings there generate ids themselves when they need idempotent retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The event's id. `None`: the store generates a UUID v7 when appending.
+    pub event_id: Option<Uuid>,
+    /// The event type, e.g. `"OrderPlaced"`. Non-empty, at most 256 bytes, no control characters.
+    pub event_type: String,
+    /// The payload.
+    pub data: EventData,
+    /// Optional metadata: JSON text of an object. `correlationId` and `causationId` are the conventional keys.
+    pub metadata: Option<String>,
+}
+
+impl NewEvent {
+    /// An event whose data is `value` serialised as JSON.
+    ///
+    /// Serialisation failures (a map with non-string keys, say) are reported as `INVALID_ARGUMENT` by the append.
+    pub fn json(event_type: impl Into<String>, value: &impl Serialize) -> Self {
+        let data = serde_json::to_string(value).unwrap_or_default();
+        NewEvent::from_json_text(event_type, data)
+    }
+
+    /// An event whose data is the given JSON text, validated when appended.
+    pub fn from_json_text(event_type: impl Into<String>, json: impl Into<String>) -> Self {
+        NewEvent {
+            event_id: generated_id(),
+            event_type: event_type.into(),
+            data: EventData::Json(json.into()),
+            metadata: None,
+        }
+    }
+
+    /// An event whose data is raw bytes of the given content type.
+    pub fn binary(
+        event_type: impl Into<String>,
+        content_type: impl Into<String>,
+        bytes: Vec<u8>,
+    ) -> Self {
+        NewEvent {
+            event_id: generated_id(),
+            event_type: event_type.into(),
+            data: EventData::Binary {
+                content_type: content_type.into(),
+                bytes,
+            },
+            metadata: None,
+        }
+    }
+
+    /// Sets the event id (for idempotent retries with ids the application chose).
+    pub fn with_id(mut self, event_id: Uuid) -> Self {
+        self.event_id = Some(event_id);
+        self
+    }
+
+    /// Sets the metadata to `value` serialised as JSON; it must be an object.
+    pub fn with_metadata(mut self, value: &impl Serialize) -> Self {
+        self.metadata = Some(serde_json::to_string(value).unwrap_or_default());
+        self
+    }
+
+    /// Sets the metadata to JSON text, validated (it must be an object) when appended.
+    pub fn with_metadata_text(mut self, json: impl Into<String>) -> Self {
+        self.metadata = Some(json.into());
+        self
+    }
+
+    /// The size that counts against [`crate::StoreOptions::max_event_size`]: type + data + metadata bytes.
+    pub fn size(&self) -> usize {
+        self.event_type.len()
+            + self.data.as_bytes().len()
+            + self.metadata.as_ref().map_or(0, String::len)
+    }
+
+    /// Checks everything that can be checked without the database. `index` names the event in errors.
+    pub(crate) fn validate(&self, index: usize) -> Result<(), InvalidArgument> {
+        validate_event_type(&self.event_type, &format!("events[{index}].type"))?;
+        match &self.data {
+            EventData::Json(text) => {
+                if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+                    return Err(InvalidArgument::new(
+                        format!("events[{index}].data"),
+                        "is not valid JSON",
+                    ));
+                }
+            }
+            EventData::Binary { content_type, .. } => {
+                if content_type.is_empty() || content_type == JSON_CONTENT_TYPE {
+                    return Err(InvalidArgument::new(
+                        format!("events[{index}].content_type"),
+                        "binary data needs a content type other than application/json",
+                    ));
+                }
+            }
+        }
+        if let Some(metadata) = &self.metadata {
+            validate_json_object(metadata, &format!("events[{index}].metadata"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+fn generated_id() -> Option<Uuid> {
+    Some(Uuid::now_v7())
+}
+
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+fn generated_id() -> Option<Uuid> {
+    None
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEvent {
+    /// Global position: 1-based, strictly increasing in commit order, never reused; may have gaps.
+    pub position: u64,
+    /// The event's id.
+    pub event_id: Uuid,
+    /// The stream it belongs to.
+    pub stream: String,
+    /// Its version in the stream: 1 for the first event, dense.
+    pub version: u64,
+    /// The event type.
+    pub event_type: String,
+    /// The payload.
+    pub data: EventData,
+    /// Metadata JSON object text, if any.
+    pub metadata: Option<String>,
+    /// When the store recorded it: milliseconds since the Unix epoch.
+    pub recorded_at: i64,
+}
+
+impl RecordedEvent {
+    /// Deserialises JSON data into `T`. Fails for binary data or a shape mismatch.
+    pub fn data_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        match &self.data {
+            EventData::Json(text) => serde_json::from_str(text),
+            EventData::Binary { .. } => Err(<serde_json::Error as serde::de::Error>::custom(
+                "event data is binary, not JSON",
+            )),
+        }
+    }
+
+    /// The metadata as a JSON value (`Null` when absent).
+    pub fn metadata_value(&self) -> serde_json::Value {
+        self.metadata
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The category: the part of the stream id before the first `-` (the whole id when it has none).
+    pub fn category(&self) -> &str {
+        category_of(&self.stream)
+    }
+}
+
+/// The category of a stream id: the part before the first `-`, or the whole id when it has none.
+pub fn category_of(stream: &str) -> &str {
+    stream
+        .split_once('-')
+        .map_or(stream, |(category, _)| category)
+}
+
+/// Checks a stream id: non-empty, at most [`MAX_STREAM_ID_BYTES`], no control characters.
+/// `$`-prefixed names are reserved; [`validate_writable_stream_id`] rejects them for appends.
+pub fn validate_stream_id(stream: &str) -> Result<(), InvalidArgument> {
+    validate_name(stream, "stream", MAX_STREAM_ID_BYTES)
+}
+
+/// [`validate_stream_id`], and not reserved (`$`-prefixed).
+pub fn validate_writable_stream_id(stream: &str) -> Result<(), InvalidArgument> {
+    validate_stream_id(stream)?;
+    if stream.starts_with('$') {
+        return Err(InvalidArgument::new(
+            "stream",
+            "names starting with '$' are reserved",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_event_type(event_type: &str, argument: &str) -> Result<(), InvalidArgument> {
+    validate_name(event_type, argument, MAX_EVENT_TYPE_BYTES)
+}
+
+pub(crate) fn validate_name(
+    name: &str,
+    argument: &str,
+    max_bytes: usize,
+) -> Result<(), InvalidArgument> {
+    if name.is_empty() {
+        return Err(InvalidArgument::new(argument, "must not be empty"));
+    }
+    if name.len() > max_bytes {
+        return Err(InvalidArgument::new(
+            argument,
+            format!("is {} bytes, longer than {max_bytes}", name.len()),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(InvalidArgument::new(
+            argument,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_json_object(text: &str, argument: &str) -> Result<(), InvalidArgument> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err(InvalidArgument::new(argument, "must be a JSON object")),
+        Err(_) => Err(InvalidArgument::new(argument, "is not valid JSON")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn category_is_the_part_before_the_first_dash() {
+        assert_eq!(category_of("order-42"), "order");
+        assert_eq!(category_of("order-42-x"), "order");
+        assert_eq!(category_of("settings"), "settings");
+        assert_eq!(category_of("-x"), "");
+    }
+
+    #[test]
+    fn stream_ids_are_checked() {
+        assert!(validate_writable_stream_id("order-1").is_ok());
+        assert!(validate_writable_stream_id(&"é".repeat(128)).is_ok());
+        for bad in ["", "a\nb", "tab\there", "$system"] {
+            assert!(validate_writable_stream_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_writable_stream_id(&"x".repeat(257)).is_err());
+        assert!(validate_stream_id("$system").is_ok());
+    }
+
+    #[test]
+    fn events_are_validated() {
+        assert!(
+            NewEvent::json("Placed", &serde_json::json!({"a": 1}))
+                .validate(0)
+                .is_ok()
+        );
+        let empty_type = NewEvent::json("", &1);
+        assert_eq!(
+            empty_type.validate(3).unwrap_err().argument,
+            "events[3].type"
+        );
+        let bad_json = NewEvent::from_json_text("T", "{not json");
+        assert_eq!(bad_json.validate(0).unwrap_err().argument, "events[0].data");
+        let array_metadata = NewEvent::json("T", &1).with_metadata_text("[1]");
+        assert_eq!(
+            array_metadata.validate(0).unwrap_err().argument,
+            "events[0].metadata"
+        );
+        let binary_as_json = NewEvent::binary("T", JSON_CONTENT_TYPE, vec![1]);
+        assert!(binary_as_json.validate(0).is_err());
+        assert!(
+            NewEvent::binary("T", "image/png", vec![0, 159])
+                .validate(0)
+                .is_ok()
+        );
+    }
+}

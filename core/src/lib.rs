@@ -1,0 +1,62 @@
+//! EventLite: an embedded event store on SQLite for event-sourced, offline-first applications.
+//!
+//! Append events to streams with optimistic concurrency, read a stream or the whole log in commit order, subscribe
+//! to history then live events, and fold streams into state from snapshots. The same crate compiles natively
+//! (bundled SQLite, file-backed in WAL mode) and for `wasm32-unknown-unknown` (SQLite over `sqlite-wasm-rs`).
+//!
+//! ```
+//! use eventlite::{ExpectedVersion, NewEvent, ReadStreamOptions, Store};
+//! use serde_json::json;
+//!
+//! # fn main() -> Result<(), eventlite::Error> {
+//! let store = Store::open_in_memory()?;
+//! let placed = NewEvent::json("Placed", &json!({ "total": 42 }));
+//! let result = store.append_to_stream("order-1", &[placed.clone()], ExpectedVersion::NoStream)?;
+//! assert_eq!(result.stream_version, 1);
+//!
+//! // A retry of the same batch (after a timeout, say) returns the original result and writes nothing.
+//! let retry = store.append_to_stream("order-1", &[placed], ExpectedVersion::NoStream)?;
+//! assert!(retry.already_appended);
+//! assert_eq!(retry.positions, result.positions);
+//!
+//! // A stale expectation fails with WRONG_EXPECTED_VERSION and writes nothing.
+//! let shipped = NewEvent::json("Shipped", &json!({}));
+//! let error = store.append_to_stream("order-1", &[shipped], ExpectedVersion::Exact(0)).unwrap_err();
+//! assert_eq!(error.code().as_str(), "WRONG_EXPECTED_VERSION");
+//!
+//! let slice = store.read_stream("order-1", ReadStreamOptions::forwards())?;
+//! assert_eq!(slice.stream_version, 1);
+//! assert_eq!(slice.events[0].data_as::<serde_json::Value>().unwrap()["total"], 42);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Invariants every operation keeps:
+//! - stream versions are 1-based and dense, enforced by `UNIQUE (stream, version)`;
+//! - global positions strictly increase in commit order and are never reused (`AUTOINCREMENT`); they may have gaps;
+//! - an append is all or nothing; a failed append writes nothing;
+//! - every error carries a stable [`ErrorCode`].
+
+mod clock;
+pub mod error;
+pub mod event;
+pub mod log;
+pub mod schema;
+pub mod snapshot;
+pub mod store;
+pub mod stream;
+pub mod subscription;
+
+pub use error::{
+    AppendError, Error, ErrorCode, InvalidArgument, OpenError, ReadError, SnapshotError,
+    StorageError,
+};
+pub use event::{EventData, NewEvent, RecordedEvent, category_of};
+pub use log::{EventFilter, LogSlice, ReadAllOptions};
+pub use snapshot::{Aggregate, Snapshot};
+pub use store::{Location, Store, StoreOptions, Synchronous};
+pub use stream::{AppendResult, Direction, ExpectedVersion, ReadStreamOptions, StreamSlice};
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+pub use subscription::SubscriptionHandle;
+pub use subscription::{StartFrom, Subscription, SubscriptionOptions};
+pub use uuid::Uuid;

@@ -1,0 +1,447 @@
+//! Subscriptions: catch-up then live delivery, by exclusive position cursor.
+//!
+//! A subscription is a cursor over the log, not a queue: every [`Subscription::poll`] reads the next page after the
+//! last delivered position straight from the database. Because one writer at a time assigns positions inside its
+//! transaction, positions become visible in commit order, so "everything after my cursor" is the same query before
+//! and after the subscriber catches up: history and live events hand over with no gap and no duplicate, live events
+//! are seen only after commit, and a slow subscriber holds no buffer (memory is one page) and no lock between polls.
+//!
+//! Commits through any clone of the [`Store`] wake waiting subscribers at once; commits by other processes are
+//! noticed by polling `PRAGMA data_version` every [`crate::StoreOptions::external_poll_interval`].
+//! Named subscriptions keep their checkpoint in the `checkpoints` table and resume after it (at-least-once).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{InvalidArgument, ReadError};
+use crate::event::{RecordedEvent, validate_name, validate_stream_id};
+use crate::log::{EventFilter, ReadAllOptions};
+use crate::store::{self, Store};
+use crate::stream::ReadStreamOptions;
+
+/// Where a subscription starts when it has no stored checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartFrom {
+    /// From the first event.
+    #[default]
+    Start,
+    /// After the events stored now: live events only.
+    End,
+    /// After this global position (`subscribe_to_all`) or stream version (`subscribe_to_stream`), exclusive.
+    After(u64),
+}
+
+/// How to subscribe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionOptions {
+    /// Where to start without a stored checkpoint.
+    pub from: StartFrom,
+    /// Which events (for `subscribe_to_all`; must be empty for `subscribe_to_stream`).
+    pub filter: EventFilter,
+    /// A name under which the checkpoint is stored; a named subscription resumes after its checkpoint.
+    pub name: Option<String>,
+    /// Events per poll, at most.
+    pub batch_size: usize,
+}
+
+impl Default for SubscriptionOptions {
+    fn default() -> Self {
+        SubscriptionOptions {
+            from: StartFrom::Start,
+            filter: EventFilter::all(),
+            name: None,
+            batch_size: 500,
+        }
+    }
+}
+
+impl SubscriptionOptions {
+    /// From the given start.
+    pub fn from(from: StartFrom) -> Self {
+        SubscriptionOptions {
+            from,
+            ..Self::default()
+        }
+    }
+
+    /// Only events matching `filter`.
+    pub fn filter(mut self, filter: EventFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Store the checkpoint under `name` and resume from it.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// At most `batch_size` events per poll.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    All(EventFilter),
+    Stream { stream: String, version: u64 },
+}
+
+/// A live cursor over the log (or one stream). See the module docs for the delivery guarantees.
+pub struct Subscription {
+    store: Store,
+    target: Target,
+    name: Option<String>,
+    /// The position of the last delivered event: the exclusive cursor.
+    position: u64,
+    batch_size: usize,
+    /// A connection of its own (file stores), so polling never waits behind the store's reads.
+    connection: Option<Connection>,
+    #[cfg_attr(all(target_family = "wasm", target_os = "unknown"), allow(dead_code))]
+    data_version: Option<i64>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("target", &self.target)
+            .field("name", &self.name)
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Subscribes to the whole log (or the part `options.filter` selects).
+    pub fn subscribe_to_all(
+        &self,
+        options: SubscriptionOptions,
+    ) -> Result<Subscription, ReadError> {
+        options.filter.validate()?;
+        let checkpoint = self.checkpoint_for(&options)?;
+        let position = match (checkpoint, options.from) {
+            (Some(position), _) | (None, StartFrom::After(position)) => position,
+            (None, StartFrom::Start) => 0,
+            (None, StartFrom::End) => self.head_position()?,
+        };
+        Subscription::new(
+            self,
+            Target::All(options.filter),
+            options.name,
+            position,
+            options.batch_size,
+        )
+    }
+
+    /// Subscribes to one stream. `StartFrom::After(v)` starts after stream version `v`.
+    pub fn subscribe_to_stream(
+        &self,
+        stream: &str,
+        options: SubscriptionOptions,
+    ) -> Result<Subscription, ReadError> {
+        validate_stream_id(stream)?;
+        if options.filter != EventFilter::all() {
+            return Err(
+                InvalidArgument::new("filter", "a stream subscription takes no filter").into(),
+            );
+        }
+        let checkpoint = self.checkpoint_for(&options)?;
+        let (version, position) =
+            self.with_reader(|connection| -> rusqlite::Result<(u64, u64)> {
+                let version = match (checkpoint, options.from) {
+                    (Some(position), _) => version_at_position(connection, stream, position)?,
+                    (None, StartFrom::Start) => 0,
+                    (None, StartFrom::End) => store::stream_version(connection, stream)?,
+                    (None, StartFrom::After(version)) => version,
+                };
+                let position = match checkpoint {
+                    Some(position) => position,
+                    None => position_of_version(connection, stream, version)?,
+                };
+                Ok((version, position))
+            })?;
+        let target = Target::Stream {
+            stream: stream.to_owned(),
+            version,
+        };
+        Subscription::new(self, target, options.name, position, options.batch_size)
+    }
+
+    /// The stored checkpoint of a named subscription: the position of the last event it acknowledged.
+    pub fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, ReadError> {
+        validate_name(name, "subscription name", 256)?;
+        self.with_reader(|connection| {
+            let position: Option<i64> = connection
+                .prepare_cached("SELECT position FROM checkpoints WHERE name = ?1")?
+                .query_row([name], |row| row.get(0))
+                .optional()?;
+            Ok(position.map(|p| p as u64))
+        })
+    }
+
+    /// Stores a named subscription's checkpoint.
+    pub fn save_checkpoint(&self, name: &str, position: u64) -> Result<(), ReadError> {
+        validate_name(name, "subscription name", 256)?;
+        self.with_writer(|connection| {
+            let now = crate::clock::now_millis(connection)?;
+            connection
+                .prepare_cached(
+                    "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+                )?
+                .execute(params![name, crate::log::clamp_i64(position), now])?;
+            Ok(())
+        })
+    }
+
+    fn checkpoint_for(&self, options: &SubscriptionOptions) -> Result<Option<u64>, ReadError> {
+        if options.batch_size == 0 {
+            return Err(InvalidArgument::new("batch_size", "must be at least 1").into());
+        }
+        match &options.name {
+            Some(name) => self.load_checkpoint(name),
+            None => Ok(None),
+        }
+    }
+}
+
+fn version_at_position(
+    connection: &Connection,
+    stream: &str,
+    position: u64,
+) -> rusqlite::Result<u64> {
+    let version: Option<i64> = connection.query_row(
+        "SELECT max(version) FROM events WHERE stream = ?1 AND position <= ?2",
+        params![stream, crate::log::clamp_i64(position)],
+        |row| row.get(0),
+    )?;
+    Ok(version.map_or(0, |v| v as u64))
+}
+
+fn position_of_version(
+    connection: &Connection,
+    stream: &str,
+    version: u64,
+) -> rusqlite::Result<u64> {
+    if version == 0 {
+        return Ok(0);
+    }
+    let position: Option<i64> = connection
+        .query_row(
+            "SELECT position FROM events WHERE stream = ?1 AND version = ?2",
+            params![stream, crate::log::clamp_i64(version)],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(position.map_or(0, |p| p as u64))
+}
+
+impl Subscription {
+    fn new(
+        store: &Store,
+        target: Target,
+        name: Option<String>,
+        position: u64,
+        batch_size: usize,
+    ) -> Result<Subscription, ReadError> {
+        if let Some(name) = &name {
+            validate_name(name, "subscription name", 256)?;
+        }
+        let connection = store.open_extra_reader()?;
+        Ok(Subscription {
+            store: store.clone(),
+            target,
+            name,
+            position,
+            batch_size,
+            connection,
+            data_version: None,
+        })
+    }
+
+    /// The exclusive cursor: the position of the last event returned by [`Subscription::poll`].
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The subscription's name, if it is named.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Returns the next events after the cursor (at most the batch size; empty when caught up) and advances the
+    /// cursor past them. Never blocks on other readers or writers beyond SQLite's own page reads.
+    pub fn poll(&mut self) -> Result<Vec<RecordedEvent>, ReadError> {
+        let events = match &self.connection {
+            Some(connection) => {
+                read_next(connection, &self.target, self.position, self.batch_size)?
+            }
+            None => self.store.with_reader(|connection| {
+                read_next(connection, &self.target, self.position, self.batch_size)
+            })?,
+        };
+        if let Some(last) = events.last() {
+            self.position = last.position;
+            if let Target::Stream { version, .. } = &mut self.target {
+                *version = last.version;
+            }
+        }
+        Ok(events)
+    }
+
+    /// Stores the cursor as this named subscription's checkpoint. Call it after processing what `poll` returned:
+    /// delivery is at-least-once across restarts.
+    pub fn save_checkpoint(&self) -> Result<(), ReadError> {
+        match &self.name {
+            Some(name) => self.store.save_checkpoint(name, self.position),
+            None => Err(
+                InvalidArgument::new("name", "only a named subscription has a checkpoint").into(),
+            ),
+        }
+    }
+
+    /// Polls, waiting up to `timeout` for events when caught up. Returns an empty batch on timeout.
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    pub fn wait(&mut self, timeout: std::time::Duration) -> Result<Vec<RecordedEvent>, ReadError> {
+        let deadline = std::time::Instant::now() + timeout;
+        let interval = self.store.options().external_poll_interval;
+        loop {
+            // Read the generation before polling so a commit between the poll and the wait is not missed.
+            let generation = self.store.shared.commits.generation();
+            let events = self.poll()?;
+            if !events.is_empty() {
+                return Ok(events);
+            }
+            loop {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    return Ok(Vec::new());
+                }
+                let woken = self
+                    .store
+                    .shared
+                    .commits
+                    .wait_past(generation, interval.min(deadline - now));
+                if woken != generation || self.external_commit_seen()? {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Whether another connection committed since the last check (`PRAGMA data_version`).
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    fn external_commit_seen(&mut self) -> Result<bool, ReadError> {
+        let Some(connection) = &self.connection else {
+            // Memory and exclusive stores have no other writers than this process's store.
+            return Ok(false);
+        };
+        let current: i64 = connection.pragma_query_value(None, "data_version", |row| row.get(0))?;
+        let changed = self
+            .data_version
+            .is_some_and(|previous| previous != current);
+        self.data_version = Some(current);
+        Ok(changed)
+    }
+
+    /// Runs `handler` for every event on a thread of its own until the handle is stopped or dropped. A named
+    /// subscription saves its checkpoint after each batch the handler has processed (at-least-once).
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    pub fn spawn<F>(mut self, mut handler: F) -> SubscriptionHandle
+    where
+        F: FnMut(&RecordedEvent) + Send + 'static,
+    {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stopped = Arc::new(AtomicBool::new(false));
+        let store = self.store.clone();
+        let thread_stopped = Arc::clone(&stopped);
+        let thread = std::thread::Builder::new()
+            .name("eventlite-subscription".into())
+            .spawn(move || -> Result<(), ReadError> {
+                while !thread_stopped.load(Ordering::Acquire) {
+                    let events = self.wait(std::time::Duration::from_millis(250))?;
+                    for event in &events {
+                        handler(event);
+                    }
+                    if !events.is_empty() && self.name.is_some() {
+                        self.save_checkpoint()?;
+                    }
+                }
+                Ok(())
+            })
+            .expect("the OS refused to start a subscription thread");
+        SubscriptionHandle {
+            store,
+            stopped,
+            thread: Some(thread),
+        }
+    }
+}
+
+fn read_next(
+    connection: &Connection,
+    target: &Target,
+    position: u64,
+    batch_size: usize,
+) -> rusqlite::Result<Vec<RecordedEvent>> {
+    match target {
+        Target::All(filter) => store::read_log_page(
+            connection,
+            &ReadAllOptions::forwards()
+                .after(position)
+                .max_count(batch_size)
+                .filter(filter.clone()),
+        ),
+        Target::Stream { stream, version } => store::read_stream_page(
+            connection,
+            stream,
+            ReadStreamOptions::forwards()
+                .from_version(version + 1)
+                .max_count(batch_size),
+        ),
+    }
+}
+
+/// A running subscription thread. Dropping it stops the thread after its current batch; [`SubscriptionHandle::stop`]
+/// also waits for it and reports the error that ended it, if any.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+pub struct SubscriptionHandle {
+    store: Store,
+    stopped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Result<(), ReadError>>>,
+}
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+impl SubscriptionHandle {
+    /// Stops the subscription and waits for its thread. Returns the storage error that stopped it early, if any.
+    pub fn stop(mut self) -> Result<(), ReadError> {
+        self.signal_stop();
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the thread has ended (stopped, or failed on a storage error).
+    pub fn is_finished(&self) -> bool {
+        self.thread
+            .as_ref()
+            .is_none_or(std::thread::JoinHandle::is_finished)
+    }
+
+    fn signal_stop(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.store.shared.commits.wake();
+    }
+}
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+impl Drop for SubscriptionHandle {
+    fn drop(&mut self) {
+        self.signal_stop();
+    }
+}
