@@ -76,10 +76,7 @@ pub struct InvalidArgument {
 
 impl InvalidArgument {
     pub(crate) fn new(argument: impl Into<String>, reason: impl Into<String>) -> Self {
-        InvalidArgument {
-            argument: argument.into(),
-            reason: reason.into(),
-        }
+        InvalidArgument { argument: argument.into(), reason: reason.into() }
     }
 }
 
@@ -98,10 +95,7 @@ impl StorageError {
     }
 
     pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        StorageError {
-            code,
-            message: message.into(),
-        }
+        StorageError { code, message: message.into() }
     }
 
     /// Classifies a rusqlite error by its primary SQLite result code.
@@ -137,9 +131,7 @@ pub enum OpenError {
         reason: String,
     },
     /// The file was written by a newer EventLite; upgrade the library to open it.
-    #[error(
-        "database schema version {found} is newer than the newest this library knows ({supported})"
-    )]
+    #[error("database schema version {found} is newer than the newest this library knows ({supported})")]
     SchemaTooNew {
         /// The schema version found in the file.
         found: u32,
@@ -170,9 +162,7 @@ impl From<rusqlite::Error> for OpenError {
     fn from(error: rusqlite::Error) -> Self {
         let storage = StorageError::from_sqlite(&error);
         if storage.code() == ErrorCode::NotADatabase {
-            OpenError::NotADatabase {
-                reason: "the file is not a SQLite database".into(),
-            }
+            OpenError::NotADatabase { reason: "the file is not a SQLite database".into() }
         } else {
             OpenError::Storage(storage)
         }
@@ -184,9 +174,7 @@ impl From<rusqlite::Error> for OpenError {
 #[non_exhaustive]
 pub enum AppendError {
     /// The stream was not at the expected version.
-    #[error(
-        "wrong expected version for stream {stream:?}: expected {expected}, actual version {actual}"
-    )]
+    #[error("wrong expected version for stream {stream:?}: expected {expected}, actual version {actual}")]
     WrongExpectedVersion {
         /// The stream appended to.
         stream: String,

@@ -82,18 +82,11 @@ impl NewEvent {
     }
 
     /// An event whose data is raw bytes of the given content type.
-    pub fn binary(
-        event_type: impl Into<String>,
-        content_type: impl Into<String>,
-        bytes: Vec<u8>,
-    ) -> Self {
+    pub fn binary(event_type: impl Into<String>, content_type: impl Into<String>, bytes: Vec<u8>) -> Self {
         NewEvent {
             event_id: generated_id(),
             event_type: event_type.into(),
-            data: EventData::Binary {
-                content_type: content_type.into(),
-                bytes,
-            },
+            data: EventData::Binary { content_type: content_type.into(), bytes },
             metadata: None,
         }
     }
@@ -118,9 +111,7 @@ impl NewEvent {
 
     /// The size that counts against [`crate::StoreOptions::max_event_size`]: type + data + metadata bytes.
     pub fn size(&self) -> usize {
-        self.event_type.len()
-            + self.data.as_bytes().len()
-            + self.metadata.as_ref().map_or(0, String::len)
+        self.event_type.len() + self.data.as_bytes().len() + self.metadata.as_ref().map_or(0, String::len)
     }
 
     /// Checks everything that can be checked without the database. `index` names the event in errors.
@@ -129,10 +120,7 @@ impl NewEvent {
         match &self.data {
             EventData::Json(text) => {
                 if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
-                    return Err(InvalidArgument::new(
-                        format!("events[{index}].data"),
-                        "is not valid JSON",
-                    ));
+                    return Err(InvalidArgument::new(format!("events[{index}].data"), "is not valid JSON"));
                 }
             }
             EventData::Binary { content_type, .. } => {
@@ -187,18 +175,15 @@ impl RecordedEvent {
     pub fn data_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         match &self.data {
             EventData::Json(text) => serde_json::from_str(text),
-            EventData::Binary { .. } => Err(<serde_json::Error as serde::de::Error>::custom(
-                "event data is binary, not JSON",
-            )),
+            EventData::Binary { .. } => {
+                Err(<serde_json::Error as serde::de::Error>::custom("event data is binary, not JSON"))
+            }
         }
     }
 
     /// The metadata as a JSON value (`Null` when absent).
     pub fn metadata_value(&self) -> serde_json::Value {
-        self.metadata
-            .as_deref()
-            .and_then(|text| serde_json::from_str(text).ok())
-            .unwrap_or(serde_json::Value::Null)
+        self.metadata.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or(serde_json::Value::Null)
     }
 
     /// The category: the part of the stream id before the first `-` (the whole id when it has none).
@@ -209,9 +194,7 @@ impl RecordedEvent {
 
 /// The category of a stream id: the part before the first `-`, or the whole id when it has none.
 pub fn category_of(stream: &str) -> &str {
-    stream
-        .split_once('-')
-        .map_or(stream, |(category, _)| category)
+    stream.split_once('-').map_or(stream, |(category, _)| category)
 }
 
 /// Checks a stream id: non-empty, at most [`MAX_STREAM_ID_BYTES`], no control characters.
@@ -224,10 +207,7 @@ pub fn validate_stream_id(stream: &str) -> Result<(), InvalidArgument> {
 pub fn validate_writable_stream_id(stream: &str) -> Result<(), InvalidArgument> {
     validate_stream_id(stream)?;
     if stream.starts_with('$') {
-        return Err(InvalidArgument::new(
-            "stream",
-            "names starting with '$' are reserved",
-        ));
+        return Err(InvalidArgument::new("stream", "names starting with '$' are reserved"));
     }
     Ok(())
 }
@@ -236,25 +216,15 @@ pub(crate) fn validate_event_type(event_type: &str, argument: &str) -> Result<()
     validate_name(event_type, argument, MAX_EVENT_TYPE_BYTES)
 }
 
-pub(crate) fn validate_name(
-    name: &str,
-    argument: &str,
-    max_bytes: usize,
-) -> Result<(), InvalidArgument> {
+pub(crate) fn validate_name(name: &str, argument: &str, max_bytes: usize) -> Result<(), InvalidArgument> {
     if name.is_empty() {
         return Err(InvalidArgument::new(argument, "must not be empty"));
     }
     if name.len() > max_bytes {
-        return Err(InvalidArgument::new(
-            argument,
-            format!("is {} bytes, longer than {max_bytes}", name.len()),
-        ));
+        return Err(InvalidArgument::new(argument, format!("is {} bytes, longer than {max_bytes}", name.len())));
     }
     if name.chars().any(char::is_control) {
-        return Err(InvalidArgument::new(
-            argument,
-            "must not contain control characters",
-        ));
+        return Err(InvalidArgument::new(argument, "must not contain control characters"));
     }
     Ok(())
 }
@@ -295,29 +265,15 @@ mod tests {
 
     #[test]
     fn events_are_validated() {
-        assert!(
-            NewEvent::json("Placed", &serde_json::json!({"a": 1}))
-                .validate(0)
-                .is_ok()
-        );
+        assert!(NewEvent::json("Placed", &serde_json::json!({"a": 1})).validate(0).is_ok());
         let empty_type = NewEvent::json("", &1);
-        assert_eq!(
-            empty_type.validate(3).unwrap_err().argument,
-            "events[3].type"
-        );
+        assert_eq!(empty_type.validate(3).unwrap_err().argument, "events[3].type");
         let bad_json = NewEvent::from_json_text("T", "{not json");
         assert_eq!(bad_json.validate(0).unwrap_err().argument, "events[0].data");
         let array_metadata = NewEvent::json("T", &1).with_metadata_text("[1]");
-        assert_eq!(
-            array_metadata.validate(0).unwrap_err().argument,
-            "events[0].metadata"
-        );
+        assert_eq!(array_metadata.validate(0).unwrap_err().argument, "events[0].metadata");
         let binary_as_json = NewEvent::binary("T", JSON_CONTENT_TYPE, vec![1]);
         assert!(binary_as_json.validate(0).is_err());
-        assert!(
-            NewEvent::binary("T", "image/png", vec![0, 159])
-                .validate(0)
-                .is_ok()
-        );
+        assert!(NewEvent::binary("T", "image/png", vec![0, 159]).validate(0).is_ok());
     }
 }

@@ -47,10 +47,7 @@ pub mod store;
 pub mod stream;
 pub mod subscription;
 
-pub use error::{
-    AppendError, Error, ErrorCode, InvalidArgument, OpenError, ReadError, SnapshotError,
-    StorageError,
-};
+pub use error::{AppendError, Error, ErrorCode, InvalidArgument, OpenError, ReadError, SnapshotError, StorageError};
 pub use event::{EventData, NewEvent, RecordedEvent, category_of};
 pub use log::{EventFilter, LogSlice, ReadAllOptions};
 pub use snapshot::{Aggregate, Snapshot};

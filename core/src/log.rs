@@ -49,24 +49,18 @@ impl EventFilter {
 
     /// Whether `event` passes the filter (the same rule as the SQL, for tests and in-memory checks).
     pub fn matches(&self, event: &RecordedEvent) -> bool {
-        self.stream_prefix
-            .as_deref()
-            .is_none_or(|prefix| event.stream.starts_with(prefix))
+        self.stream_prefix.as_deref().is_none_or(|prefix| event.stream.starts_with(prefix))
             && (self.categories.is_empty() || self.categories.iter().any(|c| c == event.category()))
             && (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
     }
 
     pub(crate) fn validate(&self) -> Result<(), InvalidArgument> {
         if let Some(prefix) = &self.stream_prefix {
-            validate_stream_id(prefix)
-                .map_err(|e| InvalidArgument::new("filter.stream_prefix", e.reason))?;
+            validate_stream_id(prefix).map_err(|e| InvalidArgument::new("filter.stream_prefix", e.reason))?;
         }
         for category in &self.categories {
             if category.chars().any(char::is_control) {
-                return Err(InvalidArgument::new(
-                    "filter.categories",
-                    "must not contain control characters",
-                ));
+                return Err(InvalidArgument::new("filter.categories", "must not contain control characters"));
             }
         }
         for event_type in &self.event_types {
@@ -106,10 +100,7 @@ impl ReadAllOptions {
 
     /// From the end, newest first.
     pub fn backwards() -> Self {
-        ReadAllOptions {
-            direction: Direction::Backwards,
-            ..Self::forwards()
-        }
+        ReadAllOptions { direction: Direction::Backwards, ..Self::forwards() }
     }
 
     /// Events after (forwards) or before (backwards) this position, exclusive.
@@ -178,22 +169,16 @@ pub(crate) fn page_query(
     }
 
     // One arm per value of the driving column; the other filters become extra terms in every arm.
-    let (driver, values, other): (&str, &[String], Option<(&str, &[String])>) = if !filter
-        .categories
-        .is_empty()
-    {
+    let (driver, values, other): (&str, &[String], Option<(&str, &[String])>) = if !filter.categories.is_empty() {
         (
             "category",
             &filter.categories,
-            (!filter.event_types.is_empty())
-                .then_some(("event_type", filter.event_types.as_slice())),
+            (!filter.event_types.is_empty()).then_some(("event_type", filter.event_types.as_slice())),
         )
     } else if !filter.event_types.is_empty() {
         ("event_type", &filter.event_types, None)
     } else {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE 1{shared} ORDER BY position {order} LIMIT {limit}"
-        );
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1{shared} ORDER BY position {order} LIMIT {limit}");
         return (sql, shared_params);
     };
 
@@ -204,24 +189,16 @@ pub(crate) fn page_query(
         params.push(Value::Text(value.clone()));
         params.extend(shared_params.iter().cloned());
         if let Some((column, allowed)) = other {
-            arm.push_str(&format!(
-                " AND {column} IN ({})",
-                placeholders(allowed.len())
-            ));
+            arm.push_str(&format!(" AND {column} IN ({})", placeholders(allowed.len())));
             params.extend(allowed.iter().cloned().map(Value::Text));
         }
-        arms.push(format!(
-            "SELECT * FROM ({arm} ORDER BY position {order} LIMIT {limit})"
-        ));
+        arms.push(format!("SELECT * FROM ({arm} ORDER BY position {order} LIMIT {limit})"));
     }
     if arms.len() == 1 {
         let sql = arms.pop().unwrap_or_default();
         return (sql, params);
     }
-    let sql = format!(
-        "SELECT * FROM ({}) ORDER BY position {order} LIMIT {limit}",
-        arms.join(" UNION ALL ")
-    );
+    let sql = format!("SELECT * FROM ({}) ORDER BY position {order} LIMIT {limit}", arms.join(" UNION ALL "));
     (sql, params)
 }
 
@@ -265,10 +242,7 @@ mod tests {
 
     #[test]
     fn category_filters_use_one_limited_arm_per_category() {
-        let filter = EventFilter::all()
-            .category("a")
-            .category("b")
-            .event_type("T");
+        let filter = EventFilter::all().category("a").category("b").event_type("T");
         let (sql, params) = page_query(&filter, Some(10), Direction::Forwards, 50);
         assert_eq!(sql.matches("UNION ALL").count(), 1);
         assert_eq!(sql.matches("LIMIT 50").count(), 3);

@@ -66,11 +66,9 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), OpenError> {
 /// The schema version in the file, after checking the file is ours (or empty) and not newer than we know.
 pub(crate) fn read_version(connection: &Connection) -> Result<u32, OpenError> {
     let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    let application_id: i32 =
-        connection.pragma_query_value(None, "application_id", |row| row.get(0))?;
+    let application_id: i32 = connection.pragma_query_value(None, "application_id", |row| row.get(0))?;
     if application_id != APPLICATION_ID {
-        let tables: i64 =
-            connection.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
+        let tables: i64 = connection.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
         if application_id != 0 || tables > 0 {
             return Err(OpenError::NotADatabase {
                 reason: "a SQLite database that belongs to another application".into(),
@@ -79,10 +77,7 @@ pub(crate) fn read_version(connection: &Connection) -> Result<u32, OpenError> {
     }
     let version = u32::try_from(version).unwrap_or(u32::MAX);
     if version > VERSION {
-        return Err(OpenError::SchemaTooNew {
-            found: version,
-            supported: VERSION,
-        });
+        return Err(OpenError::SchemaTooNew { found: version, supported: VERSION });
     }
     Ok(version)
 }
@@ -113,28 +108,15 @@ mod tests {
     fn a_newer_schema_is_refused_without_writing() {
         let mut connection = Connection::open_in_memory().unwrap();
         migrate(&mut connection).unwrap();
-        connection
-            .pragma_update(None, "user_version", VERSION + 1)
-            .unwrap();
+        connection.pragma_update(None, "user_version", VERSION + 1).unwrap();
         let error = migrate(&mut connection).unwrap_err();
-        assert_eq!(
-            error,
-            OpenError::SchemaTooNew {
-                found: VERSION + 1,
-                supported: VERSION
-            }
-        );
+        assert_eq!(error, OpenError::SchemaTooNew { found: VERSION + 1, supported: VERSION });
     }
 
     #[test]
     fn another_applications_database_is_refused() {
         let mut connection = Connection::open_in_memory().unwrap();
-        connection
-            .execute_batch("CREATE TABLE customers (id INTEGER)")
-            .unwrap();
-        assert!(matches!(
-            migrate(&mut connection),
-            Err(OpenError::NotADatabase { .. })
-        ));
+        connection.execute_batch("CREATE TABLE customers (id INTEGER)").unwrap();
+        assert!(matches!(migrate(&mut connection), Err(OpenError::NotADatabase { .. })));
     }
 }

@@ -56,9 +56,8 @@ impl Store {
     ) -> Result<(), SnapshotError> {
         validate_stream_id(stream)?;
         validate_name(schema_tag, "schema_tag", 256)?;
-        let state = serde_json::to_string(state).map_err(|error| {
-            InvalidArgument::new("state", format!("is not serialisable as JSON: {error}"))
-        })?;
+        let state = serde_json::to_string(state)
+            .map_err(|error| InvalidArgument::new("state", format!("is not serialisable as JSON: {error}")))?;
         self.with_writer(|connection| {
             let transaction = connection.transaction()?;
             let current = store::stream_version(&transaction, stream)?;
@@ -90,21 +89,13 @@ impl Store {
     }
 
     /// The snapshot of `stream` saved under `schema_tag`, if any.
-    pub fn load_snapshot_tagged(
-        &self,
-        stream: &str,
-        schema_tag: &str,
-    ) -> Result<Option<Snapshot>, SnapshotError> {
+    pub fn load_snapshot_tagged(&self, stream: &str, schema_tag: &str) -> Result<Option<Snapshot>, SnapshotError> {
         validate_stream_id(stream)?;
         validate_name(schema_tag, "schema_tag", 256)?;
         self.query_snapshot(stream, Some(schema_tag))
     }
 
-    fn query_snapshot(
-        &self,
-        stream: &str,
-        schema_tag: Option<&str>,
-    ) -> Result<Option<Snapshot>, SnapshotError> {
+    fn query_snapshot(&self, stream: &str, schema_tag: Option<&str>) -> Result<Option<Snapshot>, SnapshotError> {
         let row = self.with_reader(|connection| {
             connection
                 .prepare_cached(
@@ -113,12 +104,7 @@ impl Store {
                      ORDER BY version DESC, recorded_at DESC LIMIT 1",
                 )?
                 .query_row(params![stream, schema_tag], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get(3)?,
-                    ))
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?, row.get(3)?))
                 })
                 .optional()
         })?;
@@ -131,13 +117,7 @@ impl Store {
                 format!("stored snapshot state is not JSON: {error}"),
             ))
         })?;
-        Ok(Some(Snapshot {
-            stream: stream.to_owned(),
-            version: version as u64,
-            schema_tag,
-            state,
-            recorded_at,
-        }))
+        Ok(Some(Snapshot { stream: stream.to_owned(), version: version as u64, schema_tag, state, recorded_at }))
     }
 
     /// Folds `stream` into state: starts from the snapshot saved under `schema_tag` (when given, present, and
@@ -159,23 +139,15 @@ impl Store {
             Some(tag) => self.load_snapshot_tagged(stream, tag)?,
             None => None,
         };
-        let (mut state, mut version, snapshot_version) = match snapshot.and_then(|s| {
-            serde_json::from_value::<S>(s.state)
-                .ok()
-                .map(|state| (state, s.version))
-        }) {
-            Some((state, version)) => (state, version, Some(version)),
-            None => (initial, 0, None),
-        };
+        let (mut state, mut version, snapshot_version) =
+            match snapshot.and_then(|s| serde_json::from_value::<S>(s.state).ok().map(|state| (state, s.version))) {
+                Some((state, version)) => (state, version, Some(version)),
+                None => (initial, 0, None),
+            };
         let mut events_folded = 0;
         loop {
             let page = self
-                .read_stream(
-                    stream,
-                    ReadStreamOptions::forwards()
-                        .from_version(version + 1)
-                        .max_count(1_000),
-                )
+                .read_stream(stream, ReadStreamOptions::forwards().from_version(version + 1).max_count(1_000))
                 .map_err(SnapshotError::from)?;
             let Some(last) = page.events.last() else {
                 break;
@@ -186,11 +158,93 @@ impl Store {
                 events_folded += 1;
             }
         }
-        Ok(Aggregate {
-            state,
-            version,
-            snapshot_version,
-            events_folded,
-        })
+        Ok(Aggregate { state, version, snapshot_version, events_folded })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::{ErrorCode, ExpectedVersion, NewEvent};
+
+    fn store_with_amounts(amounts: &[i64]) -> Store {
+        let store = Store::open_in_memory().unwrap();
+        let batch: Vec<NewEvent> = amounts.iter().map(|a| NewEvent::json("Added", &json!({ "amount": a }))).collect();
+        store.append_to_stream("cart-1", &batch, ExpectedVersion::Any).unwrap();
+        store
+    }
+
+    fn sum(state: i64, event: &RecordedEvent) -> i64 {
+        state + event.data_as::<serde_json::Value>().unwrap()["amount"].as_i64().unwrap()
+    }
+
+    #[test]
+    fn aggregate_without_a_snapshot_folds_everything() {
+        let store = store_with_amounts(&[1, 2, 3]);
+        let aggregate = store.aggregate_stream("cart-1", Some("v1"), 0_i64, sum).unwrap();
+        assert_eq!(aggregate, Aggregate { state: 6, version: 3, snapshot_version: None, events_folded: 3 });
+    }
+
+    #[test]
+    fn aggregate_folds_only_events_after_a_matching_snapshot() {
+        let store = store_with_amounts(&[1, 2, 3, 4]);
+        // A deliberately different state proves the snapshot was used rather than a full fold.
+        store.save_snapshot("cart-1", 2, &100_i64, "v1").unwrap();
+        let aggregate = store.aggregate_stream("cart-1", Some("v1"), 0_i64, sum).unwrap();
+        assert_eq!(aggregate, Aggregate { state: 107, version: 4, snapshot_version: Some(2), events_folded: 2 });
+        let other_tag = store.aggregate_stream("cart-1", Some("v2"), 0_i64, sum).unwrap();
+        assert_eq!((other_tag.state, other_tag.snapshot_version), (10, None));
+        let untagged = store.aggregate_stream("cart-1", None, 0_i64, sum).unwrap();
+        assert_eq!(untagged.state, 10);
+    }
+
+    #[test]
+    fn a_snapshot_of_another_shape_is_ignored() {
+        let store = store_with_amounts(&[1, 2]);
+        store.save_snapshot("cart-1", 2, &json!({"not": "a number"}), "v1").unwrap();
+        let aggregate = store.aggregate_stream("cart-1", Some("v1"), 0_i64, sum).unwrap();
+        assert_eq!((aggregate.state, aggregate.snapshot_version), (3, None));
+    }
+
+    #[test]
+    fn load_snapshot_returns_the_latest() {
+        let store = store_with_amounts(&[1, 2, 3]);
+        assert_eq!(store.load_snapshot("cart-1").unwrap(), None);
+        store.save_snapshot("cart-1", 1, &json!({"s": 1}), "v1").unwrap();
+        store.save_snapshot("cart-1", 3, &json!({"s": 3}), "v2").unwrap();
+        store.save_snapshot("cart-1", 2, &json!({"s": 2}), "v2").unwrap(); // older than the stored v2: kept as is
+        let latest = store.load_snapshot("cart-1").unwrap().unwrap();
+        assert_eq!((latest.version, latest.schema_tag.as_str(), latest.state), (3, "v2", json!({"s": 3})));
+        let v1 = store.load_snapshot_tagged("cart-1", "v1").unwrap().unwrap();
+        assert_eq!(v1.version, 1);
+    }
+
+    #[test]
+    fn snapshot_arguments_are_validated() {
+        let store = store_with_amounts(&[1]);
+        for (stream, version, tag) in [("cart-1", 0, "v1"), ("cart-1", 2, "v1"), ("", 1, "v1"), ("cart-1", 1, "")] {
+            let error = store.save_snapshot(stream, version, &1, tag).unwrap_err();
+            assert_eq!(error.code(), ErrorCode::InvalidArgument, "{stream} {version} {tag}");
+        }
+        let mut unserialisable = std::collections::HashMap::new();
+        unserialisable.insert(vec![1u8], 1);
+        assert_eq!(
+            store.save_snapshot("cart-1", 1, &unserialisable, "v1").unwrap_err().code(),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(store.load_snapshot("cart-1").unwrap(), None);
+    }
+
+    #[test]
+    fn aggregating_a_long_stream_reads_every_page() {
+        let amounts: Vec<i64> = (1..=2_500).collect();
+        let store = store_with_amounts(&amounts);
+        let aggregate = store.aggregate_stream("cart-1", None, 0_i64, sum).unwrap();
+        assert_eq!((aggregate.state, aggregate.version), (2_500 * 2_501 / 2, 2_500));
     }
 }

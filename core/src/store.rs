@@ -15,10 +15,7 @@ use uuid::Uuid;
 
 use crate::clock;
 use crate::error::{AppendError, InvalidArgument, OpenError, ReadError, StorageError};
-use crate::event::{
-    EventData, NewEvent, RecordedEvent, category_of, validate_stream_id,
-    validate_writable_stream_id,
-};
+use crate::event::{EventData, NewEvent, RecordedEvent, category_of, validate_stream_id, validate_writable_stream_id};
 use crate::log::{EVENT_COLUMNS, LogSlice, ReadAllOptions, clamp_i64, page_query};
 use crate::schema;
 use crate::stream::{AppendResult, Direction, ExpectedVersion, ReadStreamOptions, StreamSlice};
@@ -82,9 +79,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("location", &self.shared.location)
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("location", &self.shared.location).finish_non_exhaustive()
     }
 }
 
@@ -136,10 +131,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Store {
     /// Opens (creating if needed) a file-backed store in WAL mode with default options.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, OpenError> {
-        Store::open_with(
-            Location::File(path.as_ref().to_path_buf()),
-            StoreOptions::default(),
-        )
+        Store::open_with(Location::File(path.as_ref().to_path_buf()), StoreOptions::default())
     }
 
     /// Opens a private in-memory store.
@@ -156,8 +148,7 @@ impl Store {
         let mut writer = open_connection(&location, &options)?;
         schema::read_version(&writer)?;
         if matches!(location, Location::File(_)) {
-            let mode: String =
-                writer.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+            let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(StorageError::new(
                     crate::ErrorCode::StorageError,
@@ -218,26 +209,17 @@ impl Store {
         self.validate_batch(events)?;
         let result = {
             let mut connection = lock(&self.shared.writer);
-            let transaction =
-                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if let Some(original) = find_original_append(&transaction, stream, events)? {
                 return Ok(original);
             }
             let actual = stream_version(&transaction, stream)?;
             if !expected.is_satisfied_by(actual) {
-                return Err(AppendError::WrongExpectedVersion {
-                    stream: stream.to_owned(),
-                    expected,
-                    actual,
-                });
+                return Err(AppendError::WrongExpectedVersion { stream: stream.to_owned(), expected, actual });
             }
             let positions = insert_events(&transaction, stream, actual, events, expected)?;
             transaction.commit()?;
-            AppendResult {
-                stream_version: actual + events.len() as u64,
-                positions,
-                already_appended: false,
-            }
+            AppendResult { stream_version: actual + events.len() as u64, positions, already_appended: false }
         };
         if !events.is_empty() {
             self.shared.commits.wake();
@@ -256,11 +238,7 @@ impl Store {
         }
         if events.len() > 1 {
             let mut seen = HashSet::with_capacity(events.len());
-            for (index, id) in events
-                .iter()
-                .enumerate()
-                .filter_map(|(i, e)| e.event_id.map(|id| (i, id)))
-            {
+            for (index, id) in events.iter().enumerate().filter_map(|(i, e)| e.event_id.map(|id| (i, id))) {
                 if !seen.insert(id) {
                     return Err(InvalidArgument::new(
                         format!("events[{index}].event_id"),
@@ -274,21 +252,14 @@ impl Store {
     }
 
     /// Reads a page of one stream. A stream that does not exist reads as empty at version 0.
-    pub fn read_stream(
-        &self,
-        stream: &str,
-        options: ReadStreamOptions,
-    ) -> Result<StreamSlice, ReadError> {
+    pub fn read_stream(&self, stream: &str, options: ReadStreamOptions) -> Result<StreamSlice, ReadError> {
         validate_stream_id(stream)?;
         self.with_reader(|connection| {
             let transaction = connection.unchecked_transaction()?;
             let stream_version = stream_version(&transaction, stream)?;
             let events = read_stream_page(&transaction, stream, options)?;
             transaction.commit()?;
-            Ok(StreamSlice {
-                events,
-                stream_version,
-            })
+            Ok(StreamSlice { events, stream_version })
         })
     }
 
@@ -300,10 +271,7 @@ impl Store {
             let head_position = head_position(&transaction)?;
             let events = read_log_page(&transaction, options)?;
             transaction.commit()?;
-            Ok(LogSlice {
-                events,
-                head_position,
-            })
+            Ok(LogSlice { events, head_position })
         })
     }
 
@@ -345,18 +313,13 @@ impl Store {
     }
 }
 
-fn open_connection(
-    location: &Location,
-    options: &StoreOptions,
-) -> Result<Connection, StorageError> {
+fn open_connection(location: &Location, options: &StoreOptions) -> Result<Connection, StorageError> {
     let connection = match (location, &options.vfs) {
         (Location::Memory, _) => Connection::open_in_memory()?,
         (Location::File(path), None) => Connection::open(path)?,
         (Location::File(path), Some(vfs)) => Connection::open_with_flags_and_vfs(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             vfs.as_str(),
         )?,
     };
@@ -376,9 +339,8 @@ pub(crate) fn stream_version(connection: &Connection, stream: &str) -> rusqlite:
 }
 
 pub(crate) fn head_position(connection: &Connection) -> rusqlite::Result<u64> {
-    let position: Option<i64> = connection
-        .prepare_cached("SELECT max(position) FROM events")?
-        .query_row([], |row| row.get(0))?;
+    let position: Option<i64> =
+        connection.prepare_cached("SELECT max(position) FROM events")?.query_row([], |row| row.get(0))?;
     Ok(position.map_or(0, |p| p as u64))
 }
 
@@ -406,16 +368,8 @@ fn const_format_stream(condition: &str) -> String {
     format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream = ?1 AND {condition} LIMIT ?3")
 }
 
-pub(crate) fn read_log_page(
-    connection: &Connection,
-    options: &ReadAllOptions,
-) -> rusqlite::Result<Vec<RecordedEvent>> {
-    let (sql, params) = page_query(
-        &options.filter,
-        options.from_position,
-        options.direction,
-        options.max_count,
-    );
+pub(crate) fn read_log_page(connection: &Connection, options: &ReadAllOptions) -> rusqlite::Result<Vec<RecordedEvent>> {
+    let (sql, params) = page_query(&options.filter, options.from_position, options.direction, options.max_count);
     let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(rusqlite::params_from_iter(params), event_from_row)?;
     rows.collect()
@@ -425,10 +379,7 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<RecordedEvent> {
     let content_type: Option<String> = row.get(5)?;
     let data = match content_type {
         None => EventData::Json(row.get(6)?),
-        Some(content_type) => EventData::Binary {
-            content_type,
-            bytes: row.get(6)?,
-        },
+        Some(content_type) => EventData::Binary { content_type, bytes: row.get(6)? },
     };
     Ok(RecordedEvent {
         position: row.get::<_, i64>(0)? as u64,
@@ -452,17 +403,11 @@ fn find_original_append(
     let Some(first_id) = events.first().and_then(|event| event.event_id) else {
         return Ok(None);
     };
-    let mut lookup = connection.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?1"
-    ))?;
-    let Some(first) = lookup
-        .query_row([first_id.as_bytes()], event_from_row)
-        .optional()?
-    else {
+    let mut lookup = connection.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?1"))?;
+    let Some(first) = lookup.query_row([first_id.as_bytes()], event_from_row).optional()? else {
         return Ok(None);
     };
-    let conflict =
-        |event_id: Uuid, reason: String| AppendError::IdempotencyConflict { event_id, reason };
+    let conflict = |event_id: Uuid, reason: String| AppendError::IdempotencyConflict { event_id, reason };
     let mut positions = Vec::with_capacity(events.len());
     for (index, event) in events.iter().enumerate() {
         let Some(id) = event.event_id else {
@@ -471,10 +416,7 @@ fn find_original_append(
                 format!("the batch starts with a stored event but event {index} has no id"),
             ));
         };
-        let Some(stored) = lookup
-            .query_row([id.as_bytes()], event_from_row)
-            .optional()?
-        else {
+        let Some(stored) = lookup.query_row([id.as_bytes()], event_from_row).optional()? else {
             return Err(conflict(
                 first_id,
                 format!("the batch starts with a stored event but event {index} ({id}) is new"),
@@ -484,10 +426,7 @@ fn find_original_append(
         let reason = if stored.stream != stream {
             Some(format!("it is stored in stream {:?}", stored.stream))
         } else if stored.version != expected_version {
-            Some(format!(
-                "it is stored at version {}, not {expected_version}",
-                stored.version
-            ))
+            Some(format!("it is stored at version {}, not {expected_version}", stored.version))
         } else if stored.event_type != event.event_type
             || stored.data != event.data
             || stored.metadata != event.metadata
@@ -533,10 +472,7 @@ fn insert_events(
         let version = clamp_i64(current_version + index as u64 + 1);
         let (content_type, data) = match &event.data {
             EventData::Json(text) => (None, ValueRef::Text(text.as_bytes())),
-            EventData::Binary {
-                content_type,
-                bytes,
-            } => (Some(content_type.as_str()), ValueRef::Blob(bytes)),
+            EventData::Binary { content_type, bytes } => (Some(content_type.as_str()), ValueRef::Blob(bytes)),
         };
         let data = ToSqlOutput::Borrowed(data);
         let inserted = insert.execute(params![
@@ -551,9 +487,7 @@ fn insert_events(
             now,
         ]);
         if let Err(error) = inserted {
-            return Err(translate_insert_error(
-                connection, error, stream, expected, event_id,
-            ));
+            return Err(translate_insert_error(connection, error, stream, expected, event_id));
         }
         positions.push(connection.last_insert_rowid() as u64);
     }
@@ -579,12 +513,271 @@ fn translate_insert_error(
         }
         if message.contains("events.stream") {
             let actual = stream_version(connection, stream).unwrap_or_default();
-            return AppendError::WrongExpectedVersion {
-                stream: stream.to_owned(),
-                expected,
-                actual,
-            };
+            return AppendError::WrongExpectedVersion { stream: stream.to_owned(), expected, actual };
         }
     }
     AppendError::Storage(StorageError::from_sqlite(&error))
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::ErrorCode;
+    use crate::log::EventFilter;
+
+    fn event(event_type: &str, n: u64) -> NewEvent {
+        NewEvent::json(event_type, &json!({ "n": n })).with_id(Uuid::from_u128(u128::from(n) + 1_000))
+    }
+
+    fn memory() -> Store {
+        Store::open_in_memory().unwrap()
+    }
+
+    #[test]
+    fn no_stream_creates_and_then_conflicts() {
+        let store = memory();
+        let first = store.append_to_stream("order-1", &[event("Placed", 1)], ExpectedVersion::NoStream).unwrap();
+        assert_eq!(first.stream_version, 1);
+        assert_eq!(first.positions, vec![1]);
+        let error = store.append_to_stream("order-1", &[event("Placed", 2)], ExpectedVersion::NoStream).unwrap_err();
+        assert_eq!(
+            error,
+            AppendError::WrongExpectedVersion {
+                stream: "order-1".into(),
+                expected: ExpectedVersion::NoStream,
+                actual: 1
+            }
+        );
+        assert_eq!(error.code(), ErrorCode::WrongExpectedVersion);
+        assert_eq!(store.head_position().unwrap(), 1);
+    }
+
+    #[test]
+    fn stream_exists_requires_a_stream() {
+        let store = memory();
+        let error =
+            store.append_to_stream("order-1", &[event("Placed", 1)], ExpectedVersion::StreamExists).unwrap_err();
+        assert!(matches!(error, AppendError::WrongExpectedVersion { actual: 0, .. }));
+        store.append_to_stream("order-1", &[event("Placed", 1)], ExpectedVersion::Any).unwrap();
+        let ok = store.append_to_stream("order-1", &[event("Paid", 2)], ExpectedVersion::StreamExists).unwrap();
+        assert_eq!(ok.stream_version, 2);
+    }
+
+    #[test]
+    fn exact_checks_the_current_version() {
+        let store = memory();
+        store.append_to_stream("order-1", &[event("A", 1), event("B", 2)], ExpectedVersion::Exact(0)).unwrap();
+        let error = store.append_to_stream("order-1", &[event("C", 3)], ExpectedVersion::Exact(1)).unwrap_err();
+        assert!(matches!(
+            error,
+            AppendError::WrongExpectedVersion { expected: ExpectedVersion::Exact(1), actual: 2, .. }
+        ));
+        let ok = store.append_to_stream("order-1", &[event("C", 3)], ExpectedVersion::Exact(2)).unwrap();
+        assert_eq!(ok.stream_version, 3);
+        assert_eq!(ok.positions, vec![3]);
+    }
+
+    #[test]
+    fn any_appends_at_the_end_and_versions_are_per_stream() {
+        let store = memory();
+        store.append_to_stream("a-1", &[event("A", 1)], ExpectedVersion::Any).unwrap();
+        store.append_to_stream("b-1", &[event("B", 2)], ExpectedVersion::Any).unwrap();
+        let result = store.append_to_stream("a-1", &[event("A", 3), event("A", 4)], ExpectedVersion::Any).unwrap();
+        assert_eq!(result.stream_version, 3);
+        assert_eq!(result.positions, vec![3, 4]);
+        assert_eq!(store.stream_version("b-1").unwrap(), 1);
+        assert_eq!(store.stream_version("absent").unwrap(), 0);
+    }
+
+    #[test]
+    fn an_empty_batch_only_checks_the_expectation() {
+        let store = memory();
+        let result = store.append_to_stream("a-1", &[], ExpectedVersion::NoStream).unwrap();
+        assert_eq!(result, AppendResult { stream_version: 0, positions: vec![], already_appended: false });
+        assert!(store.append_to_stream("a-1", &[], ExpectedVersion::StreamExists).is_err());
+    }
+
+    #[test]
+    fn retrying_a_batch_returns_the_original_result() {
+        let store = memory();
+        let batch = [event("A", 1), event("B", 2)];
+        let original = store.append_to_stream("a-1", &batch, ExpectedVersion::NoStream).unwrap();
+        store.append_to_stream("a-1", &[event("C", 3)], ExpectedVersion::Any).unwrap();
+        // The expectation no longer holds, but a retry is recognised by its ids first.
+        let retry = store.append_to_stream("a-1", &batch, ExpectedVersion::NoStream).unwrap();
+        assert!(retry.already_appended);
+        assert_eq!(retry.positions, original.positions);
+        assert_eq!(retry.stream_version, original.stream_version);
+        assert_eq!(store.head_position().unwrap(), 3);
+    }
+
+    #[test]
+    fn reusing_an_id_for_something_else_is_an_idempotency_conflict() {
+        let store = memory();
+        store.append_to_stream("a-1", &[event("A", 1), event("B", 2)], ExpectedVersion::Any).unwrap();
+        let cases = [
+            ("a-1", vec![event("Other", 1)]),                             // different type
+            ("b-1", vec![event("A", 1)]),                                 // different stream
+            ("a-1", vec![event("B", 2), event("A", 1)]),                  // different order
+            ("a-1", vec![event("A", 1), event("New", 9)]),                // stored, then new
+            ("a-1", vec![event("New", 9), event("A", 1)]),                // new, then stored
+            ("a-1", vec![event("A", 1).with_metadata(&json!({"x": 1}))]), // different metadata
+        ];
+        for (stream, batch) in cases {
+            let error = store.append_to_stream(stream, &batch, ExpectedVersion::Any).unwrap_err();
+            assert_eq!(error.code(), ErrorCode::IdempotencyConflict, "{stream} {batch:?}: {error}");
+        }
+        assert_eq!(store.head_position().unwrap(), 2, "nothing was written");
+    }
+
+    #[test]
+    fn an_id_twice_in_one_batch_is_invalid() {
+        let store = memory();
+        let error = store.append_to_stream("a-1", &[event("A", 1), event("A", 1)], ExpectedVersion::Any).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn events_without_ids_get_generated_ones() {
+        let store = memory();
+        let mut anonymous = NewEvent::json("A", &1);
+        anonymous.event_id = None;
+        store.append_to_stream("a-1", &[anonymous.clone(), anonymous], ExpectedVersion::Any).unwrap();
+        let events = store.read_stream("a-1", ReadStreamOptions::forwards()).unwrap().events;
+        assert_ne!(events[0].event_id, events[1].event_id);
+        assert_eq!(events[0].event_id.get_version_num(), 7);
+    }
+
+    #[test]
+    fn bad_input_is_rejected_with_its_code_and_writes_nothing() {
+        let store =
+            Store::open_with(Location::Memory, StoreOptions { max_event_size: 100, ..Default::default() }).unwrap();
+        store.append_to_stream("a-1", &[event("A", 1)], ExpectedVersion::Any).unwrap();
+        let cases: Vec<(&str, NewEvent, ErrorCode)> = vec![
+            ("", event("A", 2), ErrorCode::InvalidArgument),
+            ("a\u{7}", event("A", 2), ErrorCode::InvalidArgument),
+            ("$all", event("A", 2), ErrorCode::InvalidArgument),
+            ("a-1", event("", 2), ErrorCode::InvalidArgument),
+            ("a-1", NewEvent::from_json_text("A", "{oops"), ErrorCode::InvalidArgument),
+            ("a-1", NewEvent::json("A", &"x".repeat(200)), ErrorCode::EventTooLarge),
+            ("a-1", event("A", 2).with_metadata_text("\"text\""), ErrorCode::InvalidArgument),
+        ];
+        let long_stream = "s".repeat(257);
+        for (stream, bad, code) in
+            cases.into_iter().chain([(long_stream.as_str(), event("A", 2), ErrorCode::InvalidArgument)])
+        {
+            let error = store.append_to_stream(stream, &[event("A", 3), bad], ExpectedVersion::Any).unwrap_err();
+            assert_eq!(error.code(), code, "{stream:?}: {error}");
+        }
+        assert_eq!(store.head_position().unwrap(), 1);
+        assert_eq!(store.stream_version("a-1").unwrap(), 1);
+    }
+
+    #[test]
+    fn read_stream_pages_forwards_and_backwards() {
+        let store = memory();
+        let batch: Vec<NewEvent> = (1..=10).map(|n| event("E", n)).collect();
+        store.append_to_stream("a-1", &batch, ExpectedVersion::NoStream).unwrap();
+        let versions = |options| {
+            let slice = store.read_stream("a-1", options).unwrap();
+            assert_eq!(slice.stream_version, 10);
+            slice.events.iter().map(|e| e.version).collect::<Vec<_>>()
+        };
+        assert_eq!(versions(ReadStreamOptions::forwards().max_count(3)), vec![1, 2, 3]);
+        assert_eq!(versions(ReadStreamOptions::forwards().from_version(9)), vec![9, 10]);
+        assert_eq!(versions(ReadStreamOptions::backwards().max_count(3)), vec![10, 9, 8]);
+        assert_eq!(versions(ReadStreamOptions::backwards().from_version(2)), vec![2, 1]);
+        assert_eq!(versions(ReadStreamOptions::forwards().from_version(11)), Vec::<u64>::new());
+        let absent = store.read_stream("none", ReadStreamOptions::forwards()).unwrap();
+        assert_eq!((absent.events.len(), absent.stream_version), (0, 0));
+    }
+
+    #[test]
+    fn recorded_events_round_trip_everything() {
+        let store = memory();
+        let id = Uuid::from_u128(7);
+        let json_event =
+            NewEvent::json("Placed", &json!({"total": 42})).with_id(id).with_metadata(&json!({"correlationId": "c-1"}));
+        let binary = NewEvent::binary("Photo", "image/png", vec![0, 1, 255]);
+        store.append_to_stream("order-1", &[json_event, binary], ExpectedVersion::Any).unwrap();
+        let events = store.read_stream("order-1", ReadStreamOptions::forwards()).unwrap().events;
+        assert_eq!(events[0].event_id, id);
+        assert_eq!(events[0].data_as::<serde_json::Value>().unwrap(), json!({"total": 42}));
+        assert_eq!(events[0].metadata_value()["correlationId"], "c-1");
+        assert_eq!(events[0].category(), "order");
+        assert!(events[0].recorded_at > 1_600_000_000_000);
+        assert_eq!(events[1].data, EventData::Binary { content_type: "image/png".into(), bytes: vec![0, 1, 255] });
+        assert!(events[1].data_as::<serde_json::Value>().is_err());
+    }
+
+    fn seeded() -> Store {
+        let store = memory();
+        let mut n = 0;
+        for stream in ["order-1", "order-2", "user-1", "orderline-1", "order-1"] {
+            for event_type in ["Created", "Updated"] {
+                n += 1;
+                store.append_to_stream(stream, &[event(event_type, n)], ExpectedVersion::Any).unwrap();
+            }
+        }
+        store
+    }
+
+    fn positions(store: &Store, options: &ReadAllOptions) -> Vec<u64> {
+        store.read_all(options).unwrap().events.iter().map(|e| e.position).collect()
+    }
+
+    #[test]
+    fn read_all_pages_by_exclusive_position() {
+        let store = seeded();
+        assert_eq!(positions(&store, &ReadAllOptions::forwards().max_count(3)), vec![1, 2, 3]);
+        assert_eq!(positions(&store, &ReadAllOptions::forwards().after(8)), vec![9, 10]);
+        assert_eq!(positions(&store, &ReadAllOptions::backwards().max_count(2)), vec![10, 9]);
+        assert_eq!(positions(&store, &ReadAllOptions::backwards().after(3)), vec![2, 1]);
+        assert_eq!(store.read_all(&ReadAllOptions::forwards()).unwrap().head_position, 10);
+    }
+
+    #[test]
+    fn read_all_filters_by_category_type_and_prefix() {
+        let store = seeded();
+        let all = store.read_all(&ReadAllOptions::forwards()).unwrap().events;
+        let filters = [
+            EventFilter::all().category("order"),
+            EventFilter::all().category("order").category("user"),
+            EventFilter::all().event_type("Updated"),
+            EventFilter::all().category("order").event_type("Created"),
+            EventFilter::all().stream_prefix("order"),
+            EventFilter::all().stream_prefix("order-").event_type("Updated").event_type("Created"),
+            EventFilter::all().category("nothing"),
+        ];
+        for filter in filters {
+            for direction in [Direction::Forwards, Direction::Backwards] {
+                let mut expected: Vec<u64> = all.iter().filter(|e| filter.matches(e)).map(|e| e.position).collect();
+                if direction == Direction::Backwards {
+                    expected.reverse();
+                }
+                let options = ReadAllOptions { direction, ..ReadAllOptions::forwards() }.filter(filter.clone());
+                assert_eq!(positions(&store, &options), expected, "{filter:?} {direction:?}");
+                let paged = options.clone().max_count(2);
+                assert_eq!(positions(&store, &paged), expected.iter().copied().take(2).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn read_all_filters_are_validated() {
+        let store = seeded();
+        let error = store.read_all(&ReadAllOptions::forwards().filter(EventFilter::all().event_type(""))).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn zero_max_event_size_is_refused() {
+        let options = StoreOptions { max_event_size: 0, ..Default::default() };
+        assert_eq!(Store::open_with(Location::Memory, options).unwrap_err().code(), ErrorCode::InvalidArgument);
+    }
 }

@@ -81,19 +81,12 @@ impl ReadStreamOptions {
 
     /// From the first event, oldest first, one page.
     pub fn forwards() -> Self {
-        ReadStreamOptions {
-            from_version: None,
-            direction: Direction::Forwards,
-            max_count: Self::DEFAULT_MAX_COUNT,
-        }
+        ReadStreamOptions { from_version: None, direction: Direction::Forwards, max_count: Self::DEFAULT_MAX_COUNT }
     }
 
     /// From the last event, newest first, one page.
     pub fn backwards() -> Self {
-        ReadStreamOptions {
-            direction: Direction::Backwards,
-            ..Self::forwards()
-        }
+        ReadStreamOptions { direction: Direction::Backwards, ..Self::forwards() }
     }
 
     /// Starts at this version (inclusive).

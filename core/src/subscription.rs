@@ -45,22 +45,14 @@ pub struct SubscriptionOptions {
 
 impl Default for SubscriptionOptions {
     fn default() -> Self {
-        SubscriptionOptions {
-            from: StartFrom::Start,
-            filter: EventFilter::all(),
-            name: None,
-            batch_size: 500,
-        }
+        SubscriptionOptions { from: StartFrom::Start, filter: EventFilter::all(), name: None, batch_size: 500 }
     }
 }
 
 impl SubscriptionOptions {
     /// From the given start.
     pub fn from(from: StartFrom) -> Self {
-        SubscriptionOptions {
-            from,
-            ..Self::default()
-        }
+        SubscriptionOptions { from, ..Self::default() }
     }
 
     /// Only events matching `filter`.
@@ -114,10 +106,7 @@ impl std::fmt::Debug for Subscription {
 
 impl Store {
     /// Subscribes to the whole log (or the part `options.filter` selects).
-    pub fn subscribe_to_all(
-        &self,
-        options: SubscriptionOptions,
-    ) -> Result<Subscription, ReadError> {
+    pub fn subscribe_to_all(&self, options: SubscriptionOptions) -> Result<Subscription, ReadError> {
         options.filter.validate()?;
         let checkpoint = self.checkpoint_for(&options)?;
         let position = match (checkpoint, options.from) {
@@ -125,46 +114,30 @@ impl Store {
             (None, StartFrom::Start) => 0,
             (None, StartFrom::End) => self.head_position()?,
         };
-        Subscription::new(
-            self,
-            Target::All(options.filter),
-            options.name,
-            position,
-            options.batch_size,
-        )
+        Subscription::new(self, Target::All(options.filter), options.name, position, options.batch_size)
     }
 
     /// Subscribes to one stream. `StartFrom::After(v)` starts after stream version `v`.
-    pub fn subscribe_to_stream(
-        &self,
-        stream: &str,
-        options: SubscriptionOptions,
-    ) -> Result<Subscription, ReadError> {
+    pub fn subscribe_to_stream(&self, stream: &str, options: SubscriptionOptions) -> Result<Subscription, ReadError> {
         validate_stream_id(stream)?;
         if options.filter != EventFilter::all() {
-            return Err(
-                InvalidArgument::new("filter", "a stream subscription takes no filter").into(),
-            );
+            return Err(InvalidArgument::new("filter", "a stream subscription takes no filter").into());
         }
         let checkpoint = self.checkpoint_for(&options)?;
-        let (version, position) =
-            self.with_reader(|connection| -> rusqlite::Result<(u64, u64)> {
-                let version = match (checkpoint, options.from) {
-                    (Some(position), _) => version_at_position(connection, stream, position)?,
-                    (None, StartFrom::Start) => 0,
-                    (None, StartFrom::End) => store::stream_version(connection, stream)?,
-                    (None, StartFrom::After(version)) => version,
-                };
-                let position = match checkpoint {
-                    Some(position) => position,
-                    None => position_of_version(connection, stream, version)?,
-                };
-                Ok((version, position))
-            })?;
-        let target = Target::Stream {
-            stream: stream.to_owned(),
-            version,
-        };
+        let (version, position) = self.with_reader(|connection| -> rusqlite::Result<(u64, u64)> {
+            let version = match (checkpoint, options.from) {
+                (Some(position), _) => version_at_position(connection, stream, position)?,
+                (None, StartFrom::Start) => 0,
+                (None, StartFrom::End) => store::stream_version(connection, stream)?,
+                (None, StartFrom::After(version)) => version,
+            };
+            let position = match checkpoint {
+                Some(position) => position,
+                None => position_of_version(connection, stream, version)?,
+            };
+            Ok((version, position))
+        })?;
+        let target = Target::Stream { stream: stream.to_owned(), version };
         Subscription::new(self, target, options.name, position, options.batch_size)
     }
 
@@ -206,11 +179,7 @@ impl Store {
     }
 }
 
-fn version_at_position(
-    connection: &Connection,
-    stream: &str,
-    position: u64,
-) -> rusqlite::Result<u64> {
+fn version_at_position(connection: &Connection, stream: &str, position: u64) -> rusqlite::Result<u64> {
     let version: Option<i64> = connection.query_row(
         "SELECT max(version) FROM events WHERE stream = ?1 AND position <= ?2",
         params![stream, crate::log::clamp_i64(position)],
@@ -219,11 +188,7 @@ fn version_at_position(
     Ok(version.map_or(0, |v| v as u64))
 }
 
-fn position_of_version(
-    connection: &Connection,
-    stream: &str,
-    version: u64,
-) -> rusqlite::Result<u64> {
+fn position_of_version(connection: &Connection, stream: &str, version: u64) -> rusqlite::Result<u64> {
     if version == 0 {
         return Ok(0);
     }
@@ -249,15 +214,7 @@ impl Subscription {
             validate_name(name, "subscription name", 256)?;
         }
         let connection = store.open_extra_reader()?;
-        Ok(Subscription {
-            store: store.clone(),
-            target,
-            name,
-            position,
-            batch_size,
-            connection,
-            data_version: None,
-        })
+        Ok(Subscription { store: store.clone(), target, name, position, batch_size, connection, data_version: None })
     }
 
     /// The exclusive cursor: the position of the last event returned by [`Subscription::poll`].
@@ -274,12 +231,10 @@ impl Subscription {
     /// cursor past them. Never blocks on other readers or writers beyond SQLite's own page reads.
     pub fn poll(&mut self) -> Result<Vec<RecordedEvent>, ReadError> {
         let events = match &self.connection {
-            Some(connection) => {
-                read_next(connection, &self.target, self.position, self.batch_size)?
-            }
-            None => self.store.with_reader(|connection| {
-                read_next(connection, &self.target, self.position, self.batch_size)
-            })?,
+            Some(connection) => read_next(connection, &self.target, self.position, self.batch_size)?,
+            None => self
+                .store
+                .with_reader(|connection| read_next(connection, &self.target, self.position, self.batch_size))?,
         };
         if let Some(last) = events.last() {
             self.position = last.position;
@@ -295,9 +250,7 @@ impl Subscription {
     pub fn save_checkpoint(&self) -> Result<(), ReadError> {
         match &self.name {
             Some(name) => self.store.save_checkpoint(name, self.position),
-            None => Err(
-                InvalidArgument::new("name", "only a named subscription has a checkpoint").into(),
-            ),
+            None => Err(InvalidArgument::new("name", "only a named subscription has a checkpoint").into()),
         }
     }
 
@@ -318,11 +271,7 @@ impl Subscription {
                 if now >= deadline {
                     return Ok(Vec::new());
                 }
-                let woken = self
-                    .store
-                    .shared
-                    .commits
-                    .wait_past(generation, interval.min(deadline - now));
+                let woken = self.store.shared.commits.wait_past(generation, interval.min(deadline - now));
                 if woken != generation || self.external_commit_seen()? {
                     break;
                 }
@@ -338,9 +287,7 @@ impl Subscription {
             return Ok(false);
         };
         let current: i64 = connection.pragma_query_value(None, "data_version", |row| row.get(0))?;
-        let changed = self
-            .data_version
-            .is_some_and(|previous| previous != current);
+        let changed = self.data_version.is_some_and(|previous| previous != current);
         self.data_version = Some(current);
         Ok(changed)
     }
@@ -372,11 +319,7 @@ impl Subscription {
                 Ok(())
             })
             .expect("the OS refused to start a subscription thread");
-        SubscriptionHandle {
-            store,
-            stopped,
-            thread: Some(thread),
-        }
+        SubscriptionHandle { store, stopped, thread: Some(thread) }
     }
 }
 
@@ -389,17 +332,12 @@ fn read_next(
     match target {
         Target::All(filter) => store::read_log_page(
             connection,
-            &ReadAllOptions::forwards()
-                .after(position)
-                .max_count(batch_size)
-                .filter(filter.clone()),
+            &ReadAllOptions::forwards().after(position).max_count(batch_size).filter(filter.clone()),
         ),
         Target::Stream { stream, version } => store::read_stream_page(
             connection,
             stream,
-            ReadStreamOptions::forwards()
-                .from_version(version + 1)
-                .max_count(batch_size),
+            ReadStreamOptions::forwards().from_version(version + 1).max_count(batch_size),
         ),
     }
 }
@@ -427,14 +365,11 @@ impl SubscriptionHandle {
 
     /// Whether the thread has ended (stopped, or failed on a storage error).
     pub fn is_finished(&self) -> bool {
-        self.thread
-            .as_ref()
-            .is_none_or(std::thread::JoinHandle::is_finished)
+        self.thread.as_ref().is_none_or(std::thread::JoinHandle::is_finished)
     }
 
     fn signal_stop(&self) {
-        self.stopped
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.stopped.store(true, std::sync::atomic::Ordering::Release);
         self.store.shared.commits.wake();
     }
 }
@@ -443,5 +378,158 @@ impl SubscriptionHandle {
 impl Drop for SubscriptionHandle {
     fn drop(&mut self) {
         self.signal_stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::{ErrorCode, ExpectedVersion, NewEvent};
+
+    fn append(store: &Store, stream: &str, count: usize) {
+        let batch: Vec<NewEvent> = (0..count).map(|n| NewEvent::json("E", &json!({ "n": n }))).collect();
+        store.append_to_stream(stream, &batch, ExpectedVersion::Any).unwrap();
+    }
+
+    fn positions(events: &[RecordedEvent]) -> Vec<u64> {
+        events.iter().map(|e| e.position).collect()
+    }
+
+    #[test]
+    fn history_then_live_with_no_gap_or_duplicate() {
+        let store = Store::open_in_memory().unwrap();
+        append(&store, "a-1", 3);
+        let mut subscription = store.subscribe_to_all(SubscriptionOptions::default().batch_size(2)).unwrap();
+        assert_eq!(positions(&subscription.poll().unwrap()), vec![1, 2]);
+        append(&store, "a-1", 2);
+        assert_eq!(positions(&subscription.poll().unwrap()), vec![3, 4]);
+        assert_eq!(positions(&subscription.poll().unwrap()), vec![5]);
+        assert!(subscription.poll().unwrap().is_empty());
+        append(&store, "b-1", 1);
+        assert_eq!(positions(&subscription.poll().unwrap()), vec![6]);
+        assert_eq!(subscription.position(), 6);
+    }
+
+    #[test]
+    fn start_from_end_and_after() {
+        let store = Store::open_in_memory().unwrap();
+        append(&store, "a-1", 3);
+        let mut from_end = store.subscribe_to_all(SubscriptionOptions::from(StartFrom::End)).unwrap();
+        let mut after_two = store.subscribe_to_all(SubscriptionOptions::from(StartFrom::After(2))).unwrap();
+        append(&store, "a-1", 1);
+        assert_eq!(positions(&from_end.poll().unwrap()), vec![4]);
+        assert_eq!(positions(&after_two.poll().unwrap()), vec![3, 4]);
+    }
+
+    #[test]
+    fn filtered_subscriptions_skip_other_events() {
+        let store = Store::open_in_memory().unwrap();
+        append(&store, "order-1", 1);
+        append(&store, "user-1", 1);
+        append(&store, "order-2", 1);
+        let options = SubscriptionOptions::default().filter(EventFilter::all().category("order"));
+        let mut subscription = store.subscribe_to_all(options).unwrap();
+        assert_eq!(positions(&subscription.poll().unwrap()), vec![1, 3]);
+    }
+
+    #[test]
+    fn stream_subscriptions_follow_one_stream_by_version() {
+        let store = Store::open_in_memory().unwrap();
+        append(&store, "a-1", 2);
+        append(&store, "b-1", 2);
+        append(&store, "a-1", 1);
+        let mut whole = store.subscribe_to_stream("a-1", SubscriptionOptions::default()).unwrap();
+        let versions: Vec<u64> = whole.poll().unwrap().iter().map(|e| e.version).collect();
+        assert_eq!(versions, vec![1, 2, 3]);
+        let mut after_two = store.subscribe_to_stream("a-1", SubscriptionOptions::from(StartFrom::After(2))).unwrap();
+        assert_eq!(positions(&after_two.poll().unwrap()), vec![5]);
+        let mut from_end = store.subscribe_to_stream("a-1", SubscriptionOptions::from(StartFrom::End)).unwrap();
+        assert!(from_end.poll().unwrap().is_empty());
+        append(&store, "a-1", 1);
+        assert_eq!(from_end.poll().unwrap()[0].version, 4);
+        let filtered = SubscriptionOptions::default().filter(EventFilter::all().category("a"));
+        assert_eq!(store.subscribe_to_stream("a-1", filtered).unwrap_err().code(), ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn named_subscriptions_resume_after_their_checkpoint() {
+        let store = Store::open_in_memory().unwrap();
+        append(&store, "a-1", 5);
+        let options = SubscriptionOptions::default().named("projector").batch_size(3);
+        let mut first = store.subscribe_to_all(options.clone()).unwrap();
+        assert_eq!(positions(&first.poll().unwrap()), vec![1, 2, 3]);
+        first.save_checkpoint().unwrap();
+        assert_eq!(positions(&first.poll().unwrap()), vec![4, 5]);
+        // Not acknowledged: a restart delivers 4 and 5 again (at-least-once).
+        drop(first);
+        let mut resumed = store.subscribe_to_all(options).unwrap();
+        assert_eq!(positions(&resumed.poll().unwrap()), vec![4, 5]);
+        resumed.save_checkpoint().unwrap();
+        assert_eq!(store.load_checkpoint("projector").unwrap(), Some(5));
+    }
+
+    #[test]
+    fn named_stream_subscriptions_resume_too() {
+        let store = Store::open_in_memory().unwrap();
+        append(&store, "a-1", 2);
+        append(&store, "b-1", 2);
+        append(&store, "a-1", 2);
+        let options = SubscriptionOptions::default().named("a-watcher").batch_size(3);
+        let mut first = store.subscribe_to_stream("a-1", options.clone()).unwrap();
+        assert_eq!(first.poll().unwrap().len(), 3);
+        first.save_checkpoint().unwrap();
+        let mut resumed = store.subscribe_to_stream("a-1", options).unwrap();
+        let versions: Vec<u64> = resumed.poll().unwrap().iter().map(|e| e.version).collect();
+        assert_eq!(versions, vec![4]);
+    }
+
+    #[test]
+    fn unnamed_subscriptions_have_no_checkpoint() {
+        let store = Store::open_in_memory().unwrap();
+        let subscription = store.subscribe_to_all(SubscriptionOptions::default()).unwrap();
+        assert_eq!(subscription.save_checkpoint().unwrap_err().code(), ErrorCode::InvalidArgument);
+        let zero = SubscriptionOptions::default().batch_size(0);
+        assert_eq!(store.subscribe_to_all(zero).unwrap_err().code(), ErrorCode::InvalidArgument);
+        let bad_name = SubscriptionOptions::default().named("");
+        assert_eq!(store.subscribe_to_all(bad_name).unwrap_err().code(), ErrorCode::InvalidArgument);
+    }
+
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    #[test]
+    fn wait_wakes_on_a_commit_from_another_thread() {
+        let store = Store::open_in_memory().unwrap();
+        let mut subscription = store.subscribe_to_all(SubscriptionOptions::default()).unwrap();
+        let writer = store.clone();
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            append(&writer, "a-1", 1);
+        });
+        let events = subscription.wait(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(positions(&events), vec![1]);
+        thread.join().unwrap();
+        assert!(subscription.wait(std::time::Duration::from_millis(10)).unwrap().is_empty());
+    }
+
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    #[test]
+    fn spawned_subscriptions_deliver_in_order_and_checkpoint() {
+        let store = Store::open_in_memory().unwrap();
+        append(&store, "a-1", 3);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let handle = store
+            .subscribe_to_all(SubscriptionOptions::default().named("spawned"))
+            .unwrap()
+            .spawn(move |event| sender.send(event.position).unwrap());
+        append(&store, "a-1", 2);
+        let received: Vec<u64> =
+            (0..5).map(|_| receiver.recv_timeout(std::time::Duration::from_secs(10)).unwrap()).collect();
+        assert_eq!(received, vec![1, 2, 3, 4, 5]);
+        handle.stop().unwrap();
+        assert_eq!(store.load_checkpoint("spawned").unwrap(), Some(5));
     }
 }
