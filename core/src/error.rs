@@ -36,6 +36,10 @@ pub enum ErrorCode {
     SchemaTooNew,
     /// A storage failure that matches no other code (an I/O error, say).
     StorageError,
+    /// A sync push held more events than the limit.
+    BatchTooLarge,
+    /// The other side of a sync broke the protocol (see `crate::sync::SyncError::Protocol`).
+    SyncProtocol,
 }
 
 impl ErrorCode {
@@ -54,6 +58,8 @@ impl ErrorCode {
             ErrorCode::NotADatabase => "NOT_A_DATABASE",
             ErrorCode::SchemaTooNew => "SCHEMA_TOO_NEW",
             ErrorCode::StorageError => "STORAGE_ERROR",
+            ErrorCode::BatchTooLarge => "BATCH_TOO_LARGE",
+            ErrorCode::SyncProtocol => "SYNC_PROTOCOL",
         }
     }
 }
@@ -309,6 +315,9 @@ pub enum Error {
     /// A snapshot operation failed.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// A sync step failed.
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
 }
 
 impl Error {
@@ -319,6 +328,7 @@ impl Error {
             Error::Append(error) => error.code(),
             Error::Read(error) => error.code(),
             Error::Snapshot(error) => error.code(),
+            Error::Sync(error) => error.code(),
         }
     }
 }

@@ -46,6 +46,7 @@ pub mod snapshot;
 pub mod store;
 pub mod stream;
 pub mod subscription;
+pub mod sync;
 
 pub use error::{AppendError, Error, ErrorCode, InvalidArgument, OpenError, ReadError, SnapshotError, StorageError};
 pub use event::{EventData, NewEvent, RecordedEvent, category_of};

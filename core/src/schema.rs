@@ -9,7 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::OpenError;
 
 /// The newest schema version this library writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// `PRAGMA application_id` of EventLite databases: "EvLt".
 pub const APPLICATION_ID: i32 = 0x4576_4c74;
@@ -45,6 +45,41 @@ CREATE TABLE checkpoints (
     position   INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+";
+
+/// Version 2: sync state (see `crate::sync`). Every event records the expectation it was appended with
+/// (`sync_expected`, NULL for events pulled from a server) and, once the server confirmed it, its server position.
+/// Events after `confirmed_through` (in `sync_state`) are pending; confirmed events form a prefix of the log.
+const V2: &str = "
+ALTER TABLE events ADD COLUMN sync_expected INTEGER;   -- see sync::replica::encode_expected; NULL: pulled
+ALTER TABLE events ADD COLUMN server_position INTEGER; -- NULL while pending
+CREATE UNIQUE INDEX events_by_server_position ON events (server_position) WHERE server_position IS NOT NULL;
+
+CREATE TABLE sync_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE sync_conflicts (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id       BLOB    NOT NULL UNIQUE,
+    stream         TEXT    NOT NULL,
+    event_type     TEXT    NOT NULL,
+    content_type   TEXT,
+    data           BLOB    NOT NULL,
+    metadata       TEXT,
+    expected       INTEGER NOT NULL,
+    code           TEXT    NOT NULL, -- WRONG_EXPECTED_VERSION, FOLLOWS_REJECTED, IDEMPOTENCY_CONFLICT, ...
+    actual_version INTEGER,          -- the server stream's version when it rejected the event
+    message        TEXT    NOT NULL,
+    recorded_at    INTEGER NOT NULL, -- when it was appended locally
+    rejected_at    INTEGER NOT NULL
+);
+
+CREATE TABLE sync_rewrites (
+    epoch         INTEGER PRIMARY KEY AUTOINCREMENT,
+    from_position INTEGER NOT NULL -- every event after this position was deleted and re-inserted or dropped
+);
 ";
 
 /// Brings the database to [`VERSION`]. Reads first and writes nothing when the file is foreign or too new.
@@ -86,6 +121,9 @@ fn upgrade_from(connection: &Connection, version: u32) -> Result<(), OpenError> 
     if version < 1 {
         connection.execute_batch(V1)?;
     }
+    if version < 2 {
+        connection.execute_batch(V2)?;
+    }
     Ok(())
 }
 
@@ -111,6 +149,27 @@ mod tests {
         connection.pragma_update(None, "user_version", VERSION + 1).unwrap();
         let error = migrate(&mut connection).unwrap_err();
         assert_eq!(error, OpenError::SchemaTooNew { found: VERSION + 1, supported: VERSION });
+    }
+
+    #[test]
+    fn a_version_1_database_is_upgraded_in_place() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(V1).unwrap();
+        connection.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
+        connection.pragma_update(None, "user_version", 1).unwrap();
+        connection
+            .execute(
+                "INSERT INTO events (event_id, stream, version, category, event_type, data, recorded_at)
+                 VALUES (x'00000000000000000000000000000001', 'a-1', 1, 'a', 'E', '{}', 1)",
+                [],
+            )
+            .unwrap();
+        migrate(&mut connection).unwrap();
+        assert_eq!(read_version(&connection).unwrap(), VERSION);
+        let (expected, server): (Option<i64>, Option<i64>) = connection
+            .query_row("SELECT sync_expected, server_position FROM events", [], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap();
+        assert_eq!((expected, server), (None, None), "old events become pending appends with no expectation");
     }
 
     #[test]

@@ -7,3 +7,4 @@ mod crash;
 mod files;
 mod model;
 mod processes;
+mod sync;

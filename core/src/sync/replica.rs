@@ -1,0 +1,684 @@
+//! The replica side of sync: pending and confirmed events, what to push, applying push results and pulls.
+//!
+//! State lives in the store's own database (schema version 2), so it survives restarts and every step is one
+//! transaction: a crash between two steps leaves the store at one step or the other, never between.
+//! - `events.sync_expected`: the expectation each local append recorded (the first event of a batch; later events of
+//!   the same batch are marked as continuing it, so a batch is never split across pushes).
+//! - `events.server_position`: set once the event is confirmed.
+//! - `sync_state.confirmed_through`: the local position of the last confirmed event. Every event after it is
+//!   pending; every event up to it is confirmed. Pulls keep it that way by rewriting the pending tail (a rebase):
+//!   pending events are deleted and re-inserted after the server's events, with fresh positions (never reused, as
+//!   positions come from `AUTOINCREMENT`) and versions continuing the server's streams.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use uuid::Uuid;
+
+use crate::clock;
+use crate::event::{EventData, RecordedEvent, category_of};
+use crate::log::{EVENT_COLUMNS, clamp_i64};
+use crate::store::{Store, event_from_row};
+use crate::stream::ExpectedVersion;
+use crate::sync::SyncError;
+use crate::sync::message::{
+    PullResponse, PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent, WireData, WireEvent, WireExpected,
+};
+
+const ANY: i64 = -1;
+const NO_STREAM: i64 = -2;
+const STREAM_EXISTS: i64 = -3;
+/// A later event of a batch: its expectation follows from the batch's first event.
+const CONTINUES: i64 = -4;
+
+const REPLICA_ID: &str = "replica_id";
+const CURSOR: &str = "cursor";
+const CONFIRMED_THROUGH: &str = "confirmed_through";
+
+/// The `events.sync_expected` value of the `index`th event of a batch appended with `expected`.
+pub(crate) fn encode_expected(expected: ExpectedVersion, index: usize) -> i64 {
+    if index > 0 {
+        return CONTINUES;
+    }
+    match expected {
+        ExpectedVersion::Any => ANY,
+        ExpectedVersion::NoStream => NO_STREAM,
+        ExpectedVersion::StreamExists => STREAM_EXISTS,
+        ExpectedVersion::Exact(version) => clamp_i64(version),
+    }
+}
+
+fn decode_expected(code: i64) -> ExpectedVersion {
+    match code {
+        NO_STREAM => ExpectedVersion::NoStream,
+        STREAM_EXISTS => ExpectedVersion::StreamExists,
+        version if version >= 0 => ExpectedVersion::Exact(version as u64),
+        _ => ExpectedVersion::Any,
+    }
+}
+
+/// The expectation of the `index`th event of a batch whose first event expected `first`: equivalent when the batch
+/// is applied in one transaction, and checkable on its own.
+fn continued(first: ExpectedVersion, index: u64) -> ExpectedVersion {
+    match first {
+        ExpectedVersion::Any => ExpectedVersion::Any,
+        ExpectedVersion::StreamExists => ExpectedVersion::StreamExists,
+        ExpectedVersion::NoStream => ExpectedVersion::Exact(index),
+        ExpectedVersion::Exact(version) => ExpectedVersion::Exact(version + index),
+    }
+}
+
+/// A replica's sync state at a glance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// This store's replica id.
+    pub replica_id: Uuid,
+    /// Local events not yet confirmed by the server.
+    pub pending: u64,
+    /// The local position of the last confirmed event (0: none).
+    pub confirmed_through: u64,
+    /// The cursor of the last pull (`None`: never pulled).
+    pub cursor: Option<String>,
+    /// Entries in the conflicts list.
+    pub conflicts: u64,
+}
+
+/// An event the server rejected: it left its stream and is kept here for the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// Order of rejection (1-based, increasing).
+    pub id: u64,
+    /// The rejected event's id.
+    pub event_id: Uuid,
+    /// The stream it was appended to.
+    pub stream: String,
+    /// Its type.
+    pub event_type: String,
+    /// Its payload.
+    pub data: EventData,
+    /// Its metadata.
+    pub metadata: Option<String>,
+    /// The expectation it was pushed with.
+    pub expected: ExpectedVersion,
+    /// Why it was rejected.
+    pub code: RejectionCode,
+    /// The server stream's version when it was checked, if the server said.
+    pub actual_version: Option<u64>,
+    /// For humans.
+    pub message: String,
+    /// When it was appended locally (ms since the Unix epoch).
+    pub recorded_at: i64,
+    /// When the rejection was recorded.
+    pub rejected_at: i64,
+}
+
+/// What [`Store::apply_push_response`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PushApplied {
+    /// Events the server accepted (now or earlier).
+    pub accepted: usize,
+    /// Events that left their streams for the conflicts list: the rejected ones and this replica's later pending
+    /// events in the same streams.
+    pub rejected: Vec<Conflict>,
+    /// When events were removed, the position after which the local log was rewritten.
+    pub rewound_from: Option<u64>,
+}
+
+/// What [`Store::apply_pull`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PullApplied {
+    /// Server events now confirmed locally (including this replica's own).
+    pub applied: usize,
+    /// Of those, how many were this replica's pending events.
+    pub own: usize,
+    /// When pending events were rebased, the position after which the local log was rewritten.
+    pub rewound_from: Option<u64>,
+    /// Events still pending.
+    pub pending: usize,
+}
+
+struct Pending {
+    event: RecordedEvent,
+    code: i64,
+}
+
+impl Store {
+    /// This store's replica id: a UUID created the first time it is asked for, then kept.
+    pub fn replica_id(&self) -> Result<Uuid, SyncError> {
+        self.with_writer(|connection| {
+            if let Some(text) = get_state(connection, REPLICA_ID)? {
+                return parse_uuid(&text);
+            }
+            let now = clock::now_millis(connection)?;
+            let id = clock::new_event_id(connection, now)?;
+            set_state(connection, REPLICA_ID, &id.to_string())?;
+            Ok(id)
+        })
+    }
+
+    /// The cursor to pull after (`None`: from the start).
+    pub fn pull_cursor(&self) -> Result<Option<String>, SyncError> {
+        self.with_reader(|connection| Ok(get_state(connection, CURSOR)?))
+    }
+
+    /// Counts of pending and confirmed events, the cursor and the conflicts list.
+    pub fn sync_status(&self) -> Result<SyncStatus, SyncError> {
+        let replica_id = self.replica_id()?;
+        self.with_reader(|connection| {
+            let confirmed_through = confirmed_through(connection)?;
+            let pending: i64 = connection
+                .prepare_cached("SELECT count(*) FROM events WHERE position > ?1")?
+                .query_row([clamp_i64(confirmed_through)], |row| row.get(0))?;
+            let conflicts: i64 = connection.query_row("SELECT count(*) FROM sync_conflicts", [], |row| row.get(0))?;
+            Ok(SyncStatus {
+                replica_id,
+                pending: pending as u64,
+                confirmed_through,
+                cursor: get_state(connection, CURSOR)?,
+                conflicts: conflicts as u64,
+            })
+        })
+    }
+
+    /// The conflicts list, oldest first.
+    pub fn sync_conflicts(&self) -> Result<Vec<Conflict>, SyncError> {
+        self.with_reader(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT id, event_id, stream, event_type, content_type, data, metadata, expected, code,
+                        actual_version, message, recorded_at, rejected_at
+                 FROM sync_conflicts ORDER BY id",
+            )?;
+            let rows = statement.query_map([], |row| {
+                let content_type: Option<String> = row.get(4)?;
+                let data = match content_type {
+                    None => EventData::Json(row.get(5)?),
+                    Some(content_type) => EventData::Binary { content_type, bytes: row.get(5)? },
+                };
+                let code: String = row.get(8)?;
+                Ok(Conflict {
+                    id: row.get::<_, i64>(0)? as u64,
+                    event_id: Uuid::from_bytes(row.get(1)?),
+                    stream: row.get(2)?,
+                    event_type: row.get(3)?,
+                    data,
+                    metadata: row.get(6)?,
+                    expected: decode_expected(row.get(7)?),
+                    code: RejectionCode::parse(&code).unwrap_or(RejectionCode::WrongExpectedVersion),
+                    actual_version: row.get::<_, Option<i64>>(9)?.map(|v| v as u64),
+                    message: row.get(10)?,
+                    recorded_at: row.get(11)?,
+                    rejected_at: row.get(12)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Removes an entry from the conflicts list once the application has dealt with it. Returns whether it existed.
+    pub fn dismiss_conflict(&self, event_id: Uuid) -> Result<bool, SyncError> {
+        self.with_writer(|connection| {
+            Ok(connection.execute("DELETE FROM sync_conflicts WHERE event_id = ?1", [event_id.as_bytes()])? > 0)
+        })
+    }
+
+    /// The next push: pending events in local position order, about `max_events` of them (whole local batches:
+    /// a batch larger than `max_events` goes alone). `None` when nothing is pending.
+    pub fn next_push(&self, max_events: usize) -> Result<Option<PushRequest>, SyncError> {
+        let replica_id = self.replica_id()?;
+        self.with_reader(|connection| {
+            let through = confirmed_through(connection)?;
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS}, sync_expected FROM events WHERE position > ?1 ORDER BY position"
+            ))?;
+            let mut rows = statement.query([clamp_i64(through)])?;
+            let mut events = Vec::new();
+            let mut first = ExpectedVersion::Any;
+            let mut index = 0u64;
+            while let Some(row) = rows.next()? {
+                let event = event_from_row(row)?;
+                let code: Option<i64> = row.get(9)?;
+                let code = code.unwrap_or(ANY);
+                let expected = if code == CONTINUES {
+                    index += 1;
+                    continued(first, index)
+                } else {
+                    if events.len() >= max_events.max(1) {
+                        break;
+                    }
+                    first = decode_expected(code);
+                    index = 0;
+                    first
+                };
+                events.push(to_wire(&event, expected.into()));
+            }
+            Ok((!events.is_empty()).then_some(PushRequest { replica_id, events }))
+        })
+    }
+
+    /// Applies the server's answer to `request`: accepted events stay pending until the next pull confirms them in
+    /// server order; rejected events, and this replica's later pending events in their streams that the server did
+    /// not accept, move to the conflicts list and leave the log (the pending tail is rewritten).
+    pub fn apply_push_response(
+        &self,
+        request: &PushRequest,
+        response: &PushResponse,
+    ) -> Result<PushApplied, SyncError> {
+        if response.outcomes.len() != request.events.len()
+            || response
+                .outcomes
+                .iter()
+                .zip(&request.events)
+                .any(|(outcome, event)| outcome.event_id() != event.event_id)
+        {
+            return Err(SyncError::Protocol("the push response does not answer the request event for event".into()));
+        }
+        let mut accepted = HashSet::new();
+        let mut rejected = HashMap::new();
+        for (outcome, event) in response.outcomes.iter().zip(&request.events) {
+            match outcome {
+                PushOutcome::Accepted { event_id, .. } => {
+                    accepted.insert(*event_id);
+                }
+                PushOutcome::Rejected { event_id, code, actual_version, message } => {
+                    rejected.insert(*event_id, (*code, *actual_version, message.clone(), event.expected));
+                }
+            }
+        }
+        if rejected.is_empty() {
+            return Ok(PushApplied { accepted: accepted.len(), ..PushApplied::default() });
+        }
+        let applied = self.with_writer(|connection| -> Result<PushApplied, SyncError> {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let through = confirmed_through(&transaction)?;
+            let pending = load_pending(&transaction, through)?;
+            let now = clock::now_millis(&transaction)?;
+            let mut rejected_streams = HashSet::new();
+            let mut conflicts = Vec::new();
+            let mut keep = Vec::new();
+            for row in pending {
+                let entry = if let Some((code, actual, message, expected)) = rejected.get(&row.event.event_id) {
+                    rejected_streams.insert(row.event.stream.clone());
+                    Some((*code, *actual, message.clone(), ExpectedVersion::from(*expected)))
+                } else if rejected_streams.contains(&row.event.stream) && !accepted.contains(&row.event.event_id) {
+                    let message = "an earlier event of this replica in the same stream was rejected".to_owned();
+                    Some((RejectionCode::FollowsRejected, None, message, decode_expected(row.code)))
+                } else {
+                    None
+                };
+                match entry {
+                    Some((code, actual, message, expected)) => {
+                        conflicts.push(record_conflict(&transaction, &row, expected, code, actual, &message, now)?);
+                    }
+                    None => keep.push(row),
+                }
+            }
+            let rewound_from = if conflicts.is_empty() {
+                None
+            } else {
+                transaction.execute("DELETE FROM events WHERE position > ?1", [clamp_i64(through)])?;
+                let mut versions = HashMap::new();
+                for row in &keep {
+                    let version = next_version(&transaction, &mut versions, &row.event.stream, through)?;
+                    insert_pending(&transaction, row, version)?;
+                }
+                record_rewrite(&transaction, through)?;
+                Some(through)
+            };
+            transaction.commit()?;
+            Ok(PushApplied { accepted: accepted.len(), rejected: conflicts, rewound_from })
+        })?;
+        if applied.rewound_from.is_some() {
+            self.shared.commits.wake();
+        }
+        Ok(applied)
+    }
+
+    /// Applies a pull: the server's events in server order become confirmed, then the remaining pending events are
+    /// rebased after them, and the cursor advances. All in one transaction.
+    pub fn apply_pull(&self, response: &PullResponse) -> Result<PullApplied, SyncError> {
+        let applied = self.with_writer(|connection| -> Result<PullApplied, SyncError> {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let applied = apply_pull_in(&transaction, &response.events)?;
+            set_state(&transaction, CURSOR, &response.cursor)?;
+            transaction.commit()?;
+            Ok(applied)
+        })?;
+        if applied.applied > 0 || applied.rewound_from.is_some() {
+            self.shared.commits.wake();
+        }
+        Ok(applied)
+    }
+}
+
+fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Result<PullApplied, SyncError> {
+    let initial_through = confirmed_through(connection)?;
+    let mut through = initial_through;
+    let pending = load_pending(connection, through)?;
+    let mut versions: HashMap<String, u64> = HashMap::new();
+    let mut applied = PullApplied::default();
+
+    // Confirm in place the longest prefix of the pending events that the server stored in the same order: the
+    // common case (nobody else wrote) rewrites nothing.
+    let mut matched = 0;
+    for (server, local) in server_events.iter().zip(&pending) {
+        if server.event_id != local.event.event_id
+            || server.stream != local.event.stream
+            || server.version != local.event.version
+        {
+            break;
+        }
+        check_version(connection, &mut versions, server, initial_through)?;
+        let data = server_data(server)?;
+        let (content_type, value) = data_params(&data);
+        connection
+            .prepare_cached(
+                "UPDATE events SET server_position = ?1, recorded_at = ?2, content_type = ?3, data = ?4,
+                                   metadata = ?5, event_type = ?6
+                 WHERE position = ?7",
+            )?
+            .execute(params![
+                clamp_i64(server.position),
+                server.recorded_at,
+                content_type,
+                value,
+                server.metadata.as_ref().map(|raw| raw.get()),
+                server.event_type,
+                clamp_i64(local.event.position),
+            ])?;
+        through = local.event.position;
+        matched += 1;
+    }
+    applied.applied = matched;
+    applied.own = matched;
+    let rest = &server_events[matched..];
+    let pending = &pending[matched..];
+
+    if !rest.is_empty() {
+        if !pending.is_empty() {
+            connection.execute("DELETE FROM events WHERE position > ?1", [clamp_i64(through)])?;
+            record_rewrite(connection, through)?;
+            applied.rewound_from = Some(through);
+        }
+        let mut confirmed_ids = HashSet::new();
+        for server in rest {
+            if let Some(existing) = confirmed_server_position(connection, server.event_id)? {
+                if existing == server.position {
+                    continue; // a page delivered twice: already confirmed
+                }
+                return Err(SyncError::Protocol(format!(
+                    "event {} was confirmed at server position {existing}, now sent at {}",
+                    server.event_id, server.position
+                )));
+            }
+            check_version(connection, &mut versions, server, initial_through)?;
+            let data = server_data(server)?;
+            through = insert_row(
+                connection,
+                Row {
+                    event_id: server.event_id,
+                    stream: &server.stream,
+                    version: server.version,
+                    event_type: &server.event_type,
+                    data: &data,
+                    metadata: server.metadata.as_ref().map(|raw| raw.get()),
+                    recorded_at: server.recorded_at,
+                    sync_expected: None,
+                    server_position: Some(server.position),
+                },
+            )?;
+            confirmed_ids.insert(server.event_id);
+            applied.applied += 1;
+        }
+        applied.own += pending.iter().filter(|row| confirmed_ids.contains(&row.event.event_id)).count();
+        if applied.rewound_from.is_some() {
+            let mut rebased = HashMap::new();
+            for row in pending.iter().filter(|row| !confirmed_ids.contains(&row.event.event_id)) {
+                let version = next_version(connection, &mut rebased, &row.event.stream, through)?;
+                insert_pending(connection, row, version)?;
+            }
+        }
+    }
+    set_state(connection, CONFIRMED_THROUGH, &through.to_string())?;
+    applied.pending = pending_count(connection, through)?;
+    Ok(applied)
+}
+
+/// Checks that a server event continues its stream's confirmed versions.
+fn check_version(
+    connection: &Connection,
+    versions: &mut HashMap<String, u64>,
+    server: &ServerEvent,
+    through: u64,
+) -> Result<(), SyncError> {
+    let current = match versions.get(&server.stream) {
+        Some(version) => *version,
+        None => confirmed_version(connection, &server.stream, through)?,
+    };
+    if server.version != current + 1 {
+        return Err(SyncError::Protocol(format!(
+            "server event {} is version {} of {:?}, but the confirmed stream is at version {current}",
+            server.event_id, server.version, server.stream
+        )));
+    }
+    versions.insert(server.stream.clone(), server.version);
+    Ok(())
+}
+
+fn next_version(
+    connection: &Connection,
+    versions: &mut HashMap<String, u64>,
+    stream: &str,
+    through: u64,
+) -> rusqlite::Result<u64> {
+    let version = match versions.get(stream) {
+        Some(version) => version + 1,
+        None => confirmed_version(connection, stream, through)? + 1,
+    };
+    versions.insert(stream.to_owned(), version);
+    Ok(version)
+}
+
+fn confirmed_version(connection: &Connection, stream: &str, through: u64) -> rusqlite::Result<u64> {
+    let version: Option<i64> = connection
+        .prepare_cached("SELECT max(version) FROM events WHERE stream = ?1 AND position <= ?2")?
+        .query_row(params![stream, clamp_i64(through)], |row| row.get(0))?;
+    Ok(version.map_or(0, |v| v as u64))
+}
+
+fn confirmed_server_position(connection: &Connection, event_id: Uuid) -> rusqlite::Result<Option<u64>> {
+    let position: Option<Option<i64>> = connection
+        .prepare_cached("SELECT server_position FROM events WHERE event_id = ?1")?
+        .query_row([event_id.as_bytes()], |row| row.get(0))
+        .optional()?;
+    Ok(position.flatten().map(|p| p as u64))
+}
+
+fn server_data(server: &ServerEvent) -> Result<EventData, SyncError> {
+    server.wire_data().to_event_data(0).map_err(|error| {
+        SyncError::Protocol(format!("server event {} has malformed data: {}", server.event_id, error.reason))
+    })
+}
+
+pub(crate) fn to_wire(event: &RecordedEvent, expected: WireExpected) -> WireEvent {
+    let data = WireData::from_event_data(&event.data);
+    WireEvent {
+        event_id: event.event_id,
+        stream: event.stream.clone(),
+        event_type: event.event_type.clone(),
+        expected,
+        data: data.data,
+        data_base64: data.data_base64,
+        content_type: data.content_type,
+        metadata: event
+            .metadata
+            .as_deref()
+            .and_then(|text| serde_json::value::RawValue::from_string(text.trim().to_owned()).ok()),
+    }
+}
+
+fn load_pending(connection: &Connection, through: u64) -> rusqlite::Result<Vec<Pending>> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS}, sync_expected FROM events WHERE position > ?1 ORDER BY position"
+    ))?;
+    let rows = statement.query_map([clamp_i64(through)], |row| {
+        Ok(Pending { event: event_from_row(row)?, code: row.get::<_, Option<i64>>(9)?.unwrap_or(ANY) })
+    })?;
+    rows.collect()
+}
+
+fn pending_count(connection: &Connection, through: u64) -> rusqlite::Result<usize> {
+    let count: i64 = connection
+        .prepare_cached("SELECT count(*) FROM events WHERE position > ?1")?
+        .query_row([clamp_i64(through)], |row| row.get(0))?;
+    Ok(count as usize)
+}
+
+pub(crate) fn confirmed_through(connection: &Connection) -> rusqlite::Result<u64> {
+    Ok(get_state(connection, CONFIRMED_THROUGH)?.and_then(|text| text.parse().ok()).unwrap_or(0))
+}
+
+fn get_state(connection: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    connection
+        .prepare_cached("SELECT value FROM sync_state WHERE key = ?1")?
+        .query_row([key], |row| row.get(0))
+        .optional()
+}
+
+fn set_state(connection: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached(
+            "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute([key, value])?;
+    Ok(())
+}
+
+fn parse_uuid(text: &str) -> Result<Uuid, SyncError> {
+    Uuid::parse_str(text).map_err(|_| {
+        SyncError::Storage(crate::error::StorageError::new(
+            crate::ErrorCode::Corrupt,
+            "the stored replica id is not a UUID",
+        ))
+    })
+}
+
+fn record_rewrite(connection: &Connection, from_position: u64) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached("INSERT INTO sync_rewrites (from_position) VALUES (?1)")?
+        .execute([clamp_i64(from_position)])?;
+    Ok(())
+}
+
+fn record_conflict(
+    connection: &Connection,
+    row: &Pending,
+    expected: ExpectedVersion,
+    code: RejectionCode,
+    actual_version: Option<u64>,
+    message: &str,
+    now: i64,
+) -> rusqlite::Result<Conflict> {
+    let (content_type, data) = data_params(&row.event.data);
+    connection
+        .prepare_cached(
+            "INSERT INTO sync_conflicts (event_id, stream, event_type, content_type, data, metadata, expected, code,
+                                         actual_version, message, recorded_at, rejected_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (event_id) DO NOTHING",
+        )?
+        .execute(params![
+            row.event.event_id.as_bytes(),
+            row.event.stream,
+            row.event.event_type,
+            content_type,
+            data,
+            row.event.metadata,
+            encode_expected(expected, 0),
+            code.as_str(),
+            actual_version.map(clamp_i64),
+            message,
+            row.event.recorded_at,
+            now,
+        ])?;
+    let id: i64 = connection
+        .prepare_cached("SELECT id FROM sync_conflicts WHERE event_id = ?1")?
+        .query_row([row.event.event_id.as_bytes()], |r| r.get(0))?;
+    Ok(Conflict {
+        id: id as u64,
+        event_id: row.event.event_id,
+        stream: row.event.stream.clone(),
+        event_type: row.event.event_type.clone(),
+        data: row.event.data.clone(),
+        metadata: row.event.metadata.clone(),
+        expected,
+        code,
+        actual_version,
+        message: message.to_owned(),
+        recorded_at: row.event.recorded_at,
+        rejected_at: now,
+    })
+}
+
+fn insert_pending(connection: &Connection, row: &Pending, version: u64) -> rusqlite::Result<u64> {
+    insert_row(
+        connection,
+        Row {
+            event_id: row.event.event_id,
+            stream: &row.event.stream,
+            version,
+            event_type: &row.event.event_type,
+            data: &row.event.data,
+            metadata: row.event.metadata.as_deref(),
+            recorded_at: row.event.recorded_at,
+            sync_expected: Some(row.code),
+            server_position: None,
+        },
+    )
+}
+
+pub(crate) struct Row<'a> {
+    pub(crate) event_id: Uuid,
+    pub(crate) stream: &'a str,
+    pub(crate) version: u64,
+    pub(crate) event_type: &'a str,
+    pub(crate) data: &'a EventData,
+    pub(crate) metadata: Option<&'a str>,
+    pub(crate) recorded_at: i64,
+    pub(crate) sync_expected: Option<i64>,
+    pub(crate) server_position: Option<u64>,
+}
+
+fn data_params(data: &EventData) -> (Option<&str>, ToSqlOutput<'_>) {
+    match data {
+        EventData::Json(text) => (None, ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes()))),
+        EventData::Binary { content_type, bytes } => {
+            (Some(content_type.as_str()), ToSqlOutput::Borrowed(ValueRef::Blob(bytes)))
+        }
+    }
+}
+
+/// Inserts one event row; returns its local position.
+pub(crate) fn insert_row(connection: &Connection, row: Row<'_>) -> rusqlite::Result<u64> {
+    let (content_type, data) = data_params(row.data);
+    connection
+        .prepare_cached(
+            "INSERT INTO events (event_id, stream, version, category, event_type, content_type, data, metadata,
+                                 recorded_at, sync_expected, server_position)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            row.event_id.as_bytes(),
+            row.stream,
+            clamp_i64(row.version),
+            category_of(row.stream),
+            row.event_type,
+            content_type,
+            data,
+            row.metadata,
+            row.recorded_at,
+            row.sync_expected,
+            row.server_position.map(clamp_i64),
+        ])?;
+    Ok(connection.last_insert_rowid() as u64)
+}

@@ -1,0 +1,300 @@
+//! The server side of sync over a store that is the server's log: apply a push, page the log for a pull.
+//!
+//! The embedded server backend calls these on one store per tenant; other backends (PostgreSQL) implement the same
+//! rules in their own storage and are held to them by the server's shared backend test suite:
+//! - a push is validated whole first (names, types, JSON, sizes, duplicate ids): a malformed push stores nothing;
+//! - then its events are applied in order in one transaction: an event id already stored answers with its original
+//!   position (a retry); otherwise the expectation is checked against the server's stream; a rejected event rejects
+//!   the rest of the push's events in the same stream;
+//! - server positions come from the store's single-writer `AUTOINCREMENT`, so they become visible in commit order
+//!   and a pull after a position never skips an event committed later.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{OptionalExtension, TransactionBehavior};
+
+use crate::clock;
+use crate::error::InvalidArgument;
+use crate::event::{NewEvent, validate_writable_stream_id};
+use crate::log::{EVENT_COLUMNS, ReadAllOptions};
+use crate::store::{self, Store, event_from_row};
+use crate::stream::ExpectedVersion;
+use crate::sync::SyncError;
+use crate::sync::message::{PullResponse, PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent};
+use crate::sync::replica::{Row, insert_row};
+
+/// Bounds on what one push may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Events per push, at most.
+    pub max_batch: usize,
+    /// Bytes per event (type + data + metadata), at most.
+    pub max_event_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_batch: 1_000, max_event_size: 1024 * 1024 }
+    }
+}
+
+/// Checks a push without touching storage and returns its events ready to append.
+pub fn validate_push(request: &PushRequest, limits: &Limits) -> Result<Vec<NewEvent>, SyncError> {
+    if request.events.len() > limits.max_batch {
+        return Err(SyncError::BatchTooLarge { count: request.events.len(), limit: limits.max_batch });
+    }
+    let mut seen = HashSet::with_capacity(request.events.len());
+    let mut events = Vec::with_capacity(request.events.len());
+    for (index, wire) in request.events.iter().enumerate() {
+        validate_writable_stream_id(&wire.stream)
+            .map_err(|error| InvalidArgument::new(format!("events[{index}].stream"), error.reason))?;
+        let event = wire.to_new_event(index)?;
+        let size = event.size();
+        if size > limits.max_event_size {
+            return Err(SyncError::EventTooLarge { index, size, limit: limits.max_event_size });
+        }
+        event.validate(index)?;
+        if !seen.insert(wire.event_id) {
+            return Err(InvalidArgument::new(
+                format!("events[{index}].event_id"),
+                format!("{} appears twice in the push", wire.event_id),
+            )
+            .into());
+        }
+        events.push(event);
+    }
+    Ok(events)
+}
+
+/// Applies a push to `store` (the server's log): see the module docs for the rules.
+pub fn apply_push(store: &Store, request: &PushRequest, limits: &Limits) -> Result<PushResponse, SyncError> {
+    let events = validate_push(request, limits)?;
+    let mut stored_any = false;
+    let outcomes = store.with_writer(|connection| -> Result<Vec<PushOutcome>, SyncError> {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = clock::now_millis(&transaction)?;
+        let mut versions: HashMap<&str, u64> = HashMap::new();
+        let mut rejected_streams: HashSet<&str> = HashSet::new();
+        let mut outcomes = Vec::with_capacity(events.len());
+        for (wire, event) in request.events.iter().zip(&events) {
+            let stream = wire.stream.as_str();
+            let stored = transaction
+                .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?1"))?
+                .query_row([wire.event_id.as_bytes()], event_from_row)
+                .optional()?;
+            if let Some(stored) = stored {
+                if stored.stream == stream
+                    && stored.event_type == event.event_type
+                    && stored.data == event.data
+                    && stored.metadata == event.metadata
+                {
+                    outcomes.push(PushOutcome::Accepted {
+                        event_id: wire.event_id,
+                        position: stored.position,
+                        version: stored.version,
+                        duplicate: true,
+                    });
+                } else {
+                    rejected_streams.insert(stream);
+                    outcomes.push(PushOutcome::Rejected {
+                        event_id: wire.event_id,
+                        code: RejectionCode::IdempotencyConflict,
+                        actual_version: None,
+                        message: "the event id is already stored for a different event".into(),
+                    });
+                }
+                continue;
+            }
+            if rejected_streams.contains(stream) {
+                outcomes.push(PushOutcome::Rejected {
+                    event_id: wire.event_id,
+                    code: RejectionCode::FollowsRejected,
+                    actual_version: None,
+                    message: "an earlier event of this push in the same stream was rejected".into(),
+                });
+                continue;
+            }
+            let actual = match versions.get(stream) {
+                Some(version) => *version,
+                None => store::stream_version(&transaction, stream)?,
+            };
+            let expected = ExpectedVersion::from(wire.expected);
+            if !expected.is_satisfied_by(actual) {
+                rejected_streams.insert(stream);
+                outcomes.push(PushOutcome::Rejected {
+                    event_id: wire.event_id,
+                    code: RejectionCode::WrongExpectedVersion,
+                    actual_version: Some(actual),
+                    message: format!("expected {expected}, the server's stream is at version {actual}"),
+                });
+                continue;
+            }
+            let version = actual + 1;
+            let position = insert_row(
+                &transaction,
+                Row {
+                    event_id: wire.event_id,
+                    stream,
+                    version,
+                    event_type: &event.event_type,
+                    data: &event.data,
+                    metadata: event.metadata.as_deref(),
+                    recorded_at: now,
+                    sync_expected: None,
+                    server_position: None,
+                },
+            )?;
+            versions.insert(stream, version);
+            stored_any = true;
+            outcomes.push(PushOutcome::Accepted { event_id: wire.event_id, position, version, duplicate: false });
+        }
+        transaction.commit()?;
+        Ok(outcomes)
+    })?;
+    if stored_any {
+        store.shared.commits.wake();
+    }
+    Ok(PushResponse { outcomes })
+}
+
+/// One page of the server's log for a pull.
+#[derive(Debug, Clone)]
+pub struct PullPage {
+    /// Events after the requested position, in position order.
+    pub events: Vec<ServerEvent>,
+    /// The position the page covers: the last event's, or the requested one when the page is empty.
+    pub through: u64,
+    /// The log head when the page was read.
+    pub head: u64,
+}
+
+impl PullPage {
+    /// True when events follow the page.
+    pub fn more(&self) -> bool {
+        self.through < self.head
+    }
+
+    /// The response a transport sends, with the cursor encoded by `cursor_of` (a server may bind cursors to tenants).
+    pub fn into_response(self, cursor_of: impl Fn(u64) -> String) -> PullResponse {
+        let more = self.more();
+        PullResponse { cursor: cursor_of(self.through), events: self.events, more }
+    }
+}
+
+/// Reads up to `limit` events after `after` (exclusive) from the server's log.
+pub fn read_pull(store: &Store, after: u64, limit: usize) -> Result<PullPage, SyncError> {
+    let slice = store.read_all(&ReadAllOptions::forwards().after(after).max_count(limit.max(1)))?;
+    let through = slice.events.last().map_or(after, |event| event.position);
+    let events = slice.events.iter().map(ServerEvent::from_recorded).collect();
+    Ok(PullPage { events, through, head: slice.head_position })
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::sync::message::{WireEvent, WireExpected};
+
+    fn wire(n: u128, stream: &str, expected: WireExpected) -> WireEvent {
+        serde_json::from_value(serde_json::json!({
+            "event_id": Uuid::from_u128(n), "stream": stream, "type": "T", "expected": expected, "data": {"n": n as u64}
+        }))
+        .unwrap()
+    }
+
+    fn push(events: Vec<WireEvent>) -> PushRequest {
+        PushRequest { replica_id: Uuid::from_u128(99), events }
+    }
+
+    #[test]
+    fn expectations_are_checked_against_the_servers_stream_and_rejections_cascade() {
+        let hub = Store::open_in_memory().unwrap();
+        let limits = Limits::default();
+        apply_push(&hub, &push(vec![wire(1, "a-1", WireExpected::NoStream)]), &limits).unwrap();
+        let response = apply_push(
+            &hub,
+            &push(vec![
+                wire(2, "a-1", WireExpected::Exact(0)),
+                wire(3, "a-1", WireExpected::Any),
+                wire(4, "b-1", WireExpected::Any),
+                wire(5, "a-1", WireExpected::Any),
+            ]),
+            &limits,
+        )
+        .unwrap();
+        let codes: Vec<_> = response
+            .outcomes
+            .iter()
+            .map(|o| match o {
+                PushOutcome::Accepted { version, .. } => format!("ok v{version}"),
+                PushOutcome::Rejected { code, actual_version, .. } => format!("{} {actual_version:?}", code.as_str()),
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            ["WRONG_EXPECTED_VERSION Some(1)", "FOLLOWS_REJECTED None", "ok v1", "FOLLOWS_REJECTED None"]
+        );
+        assert_eq!(hub.head_position().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_retried_push_answers_with_the_original_positions() {
+        let hub = Store::open_in_memory().unwrap();
+        let request = push(vec![wire(1, "a-1", WireExpected::NoStream), wire(2, "a-1", WireExpected::Exact(1))]);
+        let first = apply_push(&hub, &request, &Limits::default()).unwrap();
+        let again = apply_push(&hub, &request, &Limits::default()).unwrap();
+        for (a, b) in first.outcomes.iter().zip(&again.outcomes) {
+            let (
+                PushOutcome::Accepted { position: p1, duplicate: false, .. },
+                PushOutcome::Accepted { position: p2, duplicate: true, .. },
+            ) = (a, b)
+            else {
+                panic!("{a:?} {b:?}");
+            };
+            assert_eq!(p1, p2);
+        }
+        assert_eq!(hub.head_position().unwrap(), 2);
+        let mut changed = wire(1, "a-1", WireExpected::Any);
+        changed.event_type = "Other".into();
+        let conflict = apply_push(&hub, &push(vec![changed]), &Limits::default()).unwrap();
+        assert!(matches!(conflict.outcomes[0], PushOutcome::Rejected { code: RejectionCode::IdempotencyConflict, .. }));
+    }
+
+    #[test]
+    fn a_malformed_push_stores_nothing() {
+        let hub = Store::open_in_memory().unwrap();
+        let limits = Limits { max_batch: 3, max_event_size: 64 };
+        let mut bad_type = wire(2, "a-1", WireExpected::Any);
+        bad_type.event_type = String::new();
+        let mut big = wire(3, "a-1", WireExpected::Any);
+        big.data = serde_json::value::RawValue::from_string(format!("\"{}\"", "x".repeat(100))).ok();
+        let cases = [
+            (vec![wire(1, "a-1", WireExpected::Any), bad_type], "INVALID_ARGUMENT"),
+            (vec![wire(1, "a-1", WireExpected::Any), big], "EVENT_TOO_LARGE"),
+            (vec![wire(1, "$system", WireExpected::Any)], "INVALID_ARGUMENT"),
+            (vec![wire(1, "a-1", WireExpected::Any), wire(1, "a-1", WireExpected::Any)], "INVALID_ARGUMENT"),
+            ((1..=4).map(|n| wire(n, "a-1", WireExpected::Any)).collect(), "BATCH_TOO_LARGE"),
+        ];
+        for (events, code) in cases {
+            assert_eq!(apply_push(&hub, &push(events), &limits).unwrap_err().code().as_str(), code);
+        }
+        assert_eq!(hub.head_position().unwrap(), 0);
+    }
+
+    #[test]
+    fn pull_pages_cover_the_log_in_order() {
+        let hub = Store::open_in_memory().unwrap();
+        let events = (1..=5).map(|n| wire(n, "a-1", WireExpected::Any)).collect();
+        apply_push(&hub, &push(events), &Limits::default()).unwrap();
+        let first = read_pull(&hub, 0, 3).unwrap();
+        assert_eq!((first.events.len(), first.through, first.more()), (3, 3, true));
+        let second = read_pull(&hub, first.through, 3).unwrap();
+        assert_eq!((second.events.len(), second.through, second.more()), (2, 5, false));
+        let empty = read_pull(&hub, 5, 3).unwrap().into_response(|p| p.to_string());
+        assert_eq!((empty.events.len(), empty.cursor.as_str(), empty.more), (0, "5", false));
+    }
+}

@@ -1,0 +1,240 @@
+//! The sync engine end to end in process: replicas, an in-memory hub store, and a model of what must hold.
+
+use std::collections::HashSet;
+
+use eventlite::sync::server::{self, Limits};
+use eventlite::sync::{RejectionCode, SyncMode, SyncedItem};
+use eventlite::{ExpectedVersion, NewEvent, ReadAllOptions, RecordedEvent, Store, SubscriptionOptions, Uuid};
+use proptest::prelude::*;
+use serde_json::json;
+
+/// One full sync of `replica` against `hub`: push every pending batch, pulling after each, then pull to the head.
+fn sync(replica: &Store, hub: &Store, batch: usize) -> Vec<eventlite::sync::Conflict> {
+    let mut conflicts = Vec::new();
+    while let Some(push) = replica.next_push(batch).unwrap() {
+        let response = server::apply_push(hub, &push, &Limits::default()).unwrap();
+        conflicts.extend(replica.apply_push_response(&push, &response).unwrap().rejected);
+        pull(replica, hub, batch);
+    }
+    pull(replica, hub, batch);
+    conflicts
+}
+
+fn pull(replica: &Store, hub: &Store, batch: usize) {
+    loop {
+        let after = replica.pull_cursor().unwrap().map_or(0, |cursor| cursor.parse().unwrap());
+        let page = server::read_pull(hub, after, batch).unwrap();
+        let more = page.more();
+        replica.apply_pull(&page.into_response(|p| p.to_string())).unwrap();
+        if !more {
+            break;
+        }
+    }
+}
+
+fn log(store: &Store) -> Vec<RecordedEvent> {
+    store.read_all(&ReadAllOptions::forwards().max_count(100_000)).unwrap().events
+}
+
+/// What must match between a replica and the hub: id, stream, version, type, data, metadata, time.
+fn shape(events: &[RecordedEvent]) -> Vec<(Uuid, String, u64, String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e.event_id,
+                e.stream.clone(),
+                e.version,
+                e.event_type.clone(),
+                format!("{:?}{:?}{}", e.data, e.metadata, e.recorded_at),
+            )
+        })
+        .collect()
+}
+
+fn event(n: u64) -> NewEvent {
+    NewEvent::json("Noted", &json!({ "n": n })).with_id(Uuid::from_u128(u128::from(n)))
+}
+
+#[test]
+fn two_offline_replicas_converge_with_rebases_and_conflicts() {
+    for a_first in [true, false] {
+        let hub = Store::open_in_memory().unwrap();
+        let (a, b) = (Store::open_in_memory().unwrap(), Store::open_in_memory().unwrap());
+        // A shared starting point.
+        a.append_to_stream("todo-1", &[event(1)], ExpectedVersion::NoStream).unwrap();
+        sync(&a, &hub, 10);
+        sync(&b, &hub, 10);
+        // Offline: both append to todo-1 with Any and with Exact(1); A also adds to list-1.
+        a.append_to_stream("todo-1", &[event(10)], ExpectedVersion::Any).unwrap();
+        a.append_to_stream("todo-1", &[event(11)], ExpectedVersion::Exact(2)).unwrap();
+        a.append_to_stream("list-1", &[event(12), event(13)], ExpectedVersion::NoStream).unwrap();
+        b.append_to_stream("todo-1", &[event(20)], ExpectedVersion::Exact(1)).unwrap();
+        b.append_to_stream("todo-1", &[event(21)], ExpectedVersion::Any).unwrap();
+        b.append_to_stream("note-1", &[event(22)], ExpectedVersion::Any).unwrap();
+
+        let (first, second) = if a_first { (&a, &b) } else { (&b, &a) };
+        let first_conflicts = sync(first, &hub, 2);
+        let second_conflicts = sync(second, &hub, 2);
+        sync(first, &hub, 2);
+        assert!(first_conflicts.is_empty(), "the first to sync wins: {first_conflicts:?}");
+        let rejected: Vec<(u128, RejectionCode)> =
+            second_conflicts.iter().map(|c| (c.event_id.as_u128(), c.code)).collect();
+        if a_first {
+            // B's Exact(1) lost to A's Any event; B's later event in the same stream goes with it.
+            assert_eq!(rejected, [(20, RejectionCode::WrongExpectedVersion), (21, RejectionCode::FollowsRejected)]);
+        } else {
+            // A's Any event is rebased after B's; A's Exact(2) no longer holds, and nothing of A's follows it there.
+            assert_eq!(rejected, [(11, RejectionCode::WrongExpectedVersion)]);
+            assert_eq!(second_conflicts[0].actual_version, Some(4));
+        }
+        let hub_log = log(&hub);
+        assert_eq!(shape(&log(&a)), shape(&hub_log));
+        assert_eq!(shape(&log(&b)), shape(&hub_log));
+        for replica in [&a, &b] {
+            let status = replica.sync_status().unwrap();
+            assert_eq!(status.pending, 0);
+            let server_positions: Vec<u64> = hub_log.iter().map(|e| e.position).collect();
+            assert_eq!(status.confirmed_through, log(replica).last().unwrap().position);
+            assert_eq!(server_positions.len(), log(replica).len());
+        }
+        // Nothing lost or duplicated: every id is in the hub exactly once, or in a conflicts list.
+        let mut ids: Vec<u128> = hub_log.iter().map(|e| e.event_id.as_u128()).collect();
+        ids.extend(rejected.iter().map(|(id, _)| *id));
+        ids.sort_unstable();
+        assert_eq!(ids, [1, 10, 11, 12, 13, 20, 21, 22]);
+        assert_eq!(second.sync_conflicts().unwrap().len(), rejected.len());
+    }
+}
+
+#[test]
+fn confirmed_only_subscribers_never_rewind_and_optimistic_ones_get_a_notice() {
+    let hub = Store::open_in_memory().unwrap();
+    let (a, b) = (Store::open_in_memory().unwrap(), Store::open_in_memory().unwrap());
+    let mut confirmed = a.subscribe_synced(SyncMode::ConfirmedOnly, SubscriptionOptions::default()).unwrap();
+    let mut optimistic = a.subscribe_synced(SyncMode::IncludePending, SubscriptionOptions::default()).unwrap();
+    a.append_to_stream("todo-1", &[event(1)], ExpectedVersion::Any).unwrap();
+    assert!(confirmed.poll().unwrap().is_empty(), "pending events are not confirmed");
+    assert_eq!(optimistic.poll().unwrap().len(), 1);
+    b.append_to_stream("todo-1", &[event(2)], ExpectedVersion::Any).unwrap();
+    sync(&b, &hub, 10);
+    sync(&a, &hub, 10);
+    // A's event was rebased after B's: the optimistic subscriber is told, then sees the new log after the notice.
+    let items = optimistic.poll().unwrap();
+    assert_eq!(items[0], SyncedItem::Rewound { from_position: 0 });
+    let ids: Vec<u128> = items[1..]
+        .iter()
+        .map(|item| match item {
+            SyncedItem::Event(e) => e.event_id.as_u128(),
+            SyncedItem::Rewound { .. } => panic!("one notice"),
+        })
+        .collect();
+    assert_eq!(ids, [2, 1]);
+    let confirmed_ids: Vec<(u128, u64)> = confirmed
+        .poll()
+        .unwrap()
+        .into_iter()
+        .map(|item| match item {
+            SyncedItem::Event(e) => (e.event_id.as_u128(), e.version),
+            SyncedItem::Rewound { .. } => panic!("confirmed-only subscribers are never rewound"),
+        })
+        .collect();
+    assert_eq!(confirmed_ids, [(2, 1), (1, 2)]);
+}
+
+#[test]
+fn a_replica_survives_reopening_with_its_pending_events_and_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("replica.db");
+    let hub = Store::open_in_memory().unwrap();
+    let replica_id = {
+        let a = Store::open(&path).unwrap();
+        a.append_to_stream("todo-1", &[event(1), event(2)], ExpectedVersion::NoStream).unwrap();
+        sync(&a, &hub, 10);
+        a.append_to_stream("todo-1", &[event(3)], ExpectedVersion::Exact(2)).unwrap();
+        a.replica_id().unwrap()
+    };
+    let a = Store::open(&path).unwrap();
+    assert_eq!(a.replica_id().unwrap(), replica_id);
+    let status = a.sync_status().unwrap();
+    assert_eq!((status.pending, status.cursor.as_deref()), (1, Some("2")));
+    let push = a.next_push(10).unwrap().unwrap();
+    assert_eq!(push.events[0].expected, eventlite::sync::WireExpected::Exact(2));
+    sync(&a, &hub, 10);
+    assert_eq!(shape(&log(&a)), shape(&log(&hub)));
+}
+
+#[test]
+fn a_local_batch_is_never_split_across_pushes_and_keeps_its_expectations() {
+    let a = Store::open_in_memory().unwrap();
+    a.append_to_stream("s-1", &[event(1), event(2), event(3)], ExpectedVersion::NoStream).unwrap();
+    a.append_to_stream("s-1", &[event(4)], ExpectedVersion::Any).unwrap();
+    let push = a.next_push(2).unwrap().unwrap();
+    let expected: Vec<_> = push.events.iter().map(|e| e.expected).collect();
+    use eventlite::sync::WireExpected::{Exact, NoStream};
+    assert_eq!(expected, [NoStream, Exact(1), Exact(2)]);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append { replica: usize, stream: usize, exact: bool, count: usize },
+    Sync { replica: usize, batch: usize },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..3usize, 0..3usize, any::<bool>(), 1..4usize)
+            .prop_map(|(replica, stream, exact, count)| Op::Append { replica, stream, exact, count }),
+        1 => (0..3usize, 1..5usize).prop_map(|(replica, batch)| Op::Sync { replica, batch }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any interleaving of offline appends and partial syncs converges: after everyone syncs twice, every replica's
+    /// log equals the hub's, and every appended event is in the hub exactly once or in its replica's conflicts.
+    #[test]
+    fn replicas_always_converge_without_loss_or_duplicates(ops in proptest::collection::vec(op(), 1..40)) {
+        let hub = Store::open_in_memory().unwrap();
+        let replicas: Vec<Store> = (0..3).map(|_| Store::open_in_memory().unwrap()).collect();
+        let mut appended = HashSet::new();
+        let mut next = 0u64;
+        for op in ops {
+            match op {
+                Op::Append { replica, stream, exact, count } => {
+                    let store = &replicas[replica];
+                    let stream = format!("s-{stream}");
+                    let batch: Vec<NewEvent> = (0..count).map(|_| { next += 1; event(next) }).collect();
+                    let expected = if exact {
+                        ExpectedVersion::Exact(store.stream_version(&stream).unwrap())
+                    } else {
+                        ExpectedVersion::Any
+                    };
+                    store.append_to_stream(&stream, &batch, expected).unwrap();
+                    appended.extend(batch.iter().map(|e| e.event_id.unwrap()));
+                }
+                Op::Sync { replica, batch } => {
+                    sync(&replicas[replica], &hub, batch);
+                }
+            }
+        }
+        for _ in 0..2 {
+            for replica in &replicas {
+                sync(replica, &hub, 3);
+            }
+        }
+        let hub_log = log(&hub);
+        let mut seen = HashSet::new();
+        for event in &hub_log {
+            prop_assert!(seen.insert(event.event_id), "duplicate {}", event.event_id);
+        }
+        for replica in &replicas {
+            prop_assert_eq!(shape(&log(replica)), shape(&hub_log));
+            for conflict in replica.sync_conflicts().unwrap() {
+                prop_assert!(seen.insert(conflict.event_id), "rejected and stored: {}", conflict.event_id);
+            }
+        }
+        prop_assert_eq!(seen, appended);
+    }
+}
