@@ -1,0 +1,35 @@
+//! The wasm-bindgen layer of EventLite: the [`eventlite`] core's public API for JavaScript, with conversions and
+//! error mapping only — no store logic lives here. The `eventlite` npm package (`js/`) is the idiomatic API on top;
+//! this crate's JS surface is internal to that package.
+//!
+//! Boundary conventions (see `docs/adr/0003-browser-package.md`):
+//! - batches of events go in, and pages of events come out, as one JSON text each: one crossing per call, and event
+//!   data (already JSON text in the store) is never re-encoded;
+//! - versions and positions are JS numbers (or bigints on input) up to 2^53 - 1;
+//! - every failure is thrown as an `Error` named `EventLiteError` with a stable `code` and the details of the core
+//!   error (`stream`, `expected`, `actual`, `argument`, ...), see [`error`];
+//! - a panic is a bug: the hook installed by every constructor prints it and records it for the JS layer;
+//! - subscriptions are cursors polled by JS after each call returns, so no user JS runs while Rust holds a borrow.
+//!
+//! ```no_run
+//! # #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+//! # fn demo() -> Result<(), wasm_bindgen::JsValue> {
+//! use eventlite_wasm::WasmStore;
+//! use wasm_bindgen::JsValue;
+//!
+//! let mut store = WasmStore::open_memory(JsValue::UNDEFINED)?;
+//! let result = store.append_to_stream("order-1".into(), r#"[{"type":"Placed","data":{"total":42}}]"#.into(), "no_stream".into())?;
+//! let page = store.read_stream("order-1".into(), JsValue::UNDEFINED)?;
+//! # let _ = (result, page);
+//! # Ok(())
+//! # }
+//! ```
+#![cfg(all(target_family = "wasm", target_os = "unknown"))]
+
+pub mod convert;
+pub mod error;
+mod opfs;
+mod panic;
+mod store;
+
+pub use store::WasmStore;
