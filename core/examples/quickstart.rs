@@ -2,6 +2,8 @@
 //!
 //! `cargo run -p eventlite --example quickstart -- [path]` (default `target/quickstart.db`; removed first).
 
+#![cfg_attr(all(target_family = "wasm", target_os = "unknown"), allow(unused_imports))]
+
 use std::time::Duration;
 
 use eventlite::{
@@ -9,8 +11,16 @@ use eventlite::{
 };
 use serde_json::json;
 
+/// On wasm32 there is no file system or thread here; the browser tour lives in the JS package.
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+fn main() {}
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).unwrap_or_else(|| "target/quickstart.db".into());
+    if let Some(parent) = std::path::Path::new(&path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{path}{suffix}"));
     }
@@ -30,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let placed = NewEvent::json("OrderPlaced", &json!({ "total": 42, "currency": "EUR" }))
         .with_metadata(&json!({ "correlationId": "checkout-7" }));
-    let result = store.append_to_stream("order-1", &[placed.clone()], ExpectedVersion::NoStream)?;
+    let result = store.append_to_stream("order-1", std::slice::from_ref(&placed), ExpectedVersion::NoStream)?;
     println!("appended OrderPlaced to order-1: version {}, positions {:?}", result.stream_version, result.positions);
 
     let retry = store.append_to_stream("order-1", &[placed], ExpectedVersion::NoStream)?;
@@ -72,8 +82,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             state
         })?;
     println!(
-        "aggregate of order-1: {} at version {} (from snapshot v{:?}, {} event(s) folded)",
-        aggregate.state, aggregate.version, aggregate.snapshot_version, aggregate.events_folded
+        "aggregate of order-1: {} at version {} (started from the snapshot at version {}, folded {} event(s))",
+        aggregate.state,
+        aggregate.version,
+        aggregate.snapshot_version.unwrap_or(0),
+        aggregate.events_folded
     );
 
     for _ in 0..3 {

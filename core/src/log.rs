@@ -140,6 +140,9 @@ pub struct LogSlice {
 pub(crate) const EVENT_COLUMNS: &str =
     "position, event_id, stream, version, event_type, content_type, data, metadata, recorded_at";
 
+/// A column and the values a filter allows in it.
+type ColumnValues<'a> = (&'static str, &'a [String]);
+
 /// Builds the page query for `filter`. `cursor` is exclusive; `None` means unbounded.
 pub(crate) fn page_query(
     filter: &EventFilter,
@@ -169,14 +172,13 @@ pub(crate) fn page_query(
     }
 
     // One arm per value of the driving column; the other filters become extra terms in every arm.
-    let (driver, values, other): (&str, &[String], Option<(&str, &[String])>) = if !filter.categories.is_empty() {
+    let ((driver, values), other): (ColumnValues<'_>, Option<ColumnValues<'_>>) = if !filter.categories.is_empty() {
         (
-            "category",
-            &filter.categories,
+            ("category", &filter.categories),
             (!filter.event_types.is_empty()).then_some(("event_type", filter.event_types.as_slice())),
         )
     } else if !filter.event_types.is_empty() {
-        ("event_type", &filter.event_types, None)
+        (("event_type", &filter.event_types), None)
     } else {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1{shared} ORDER BY position {order} LIMIT {limit}");
         return (sql, shared_params);

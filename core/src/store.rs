@@ -107,6 +107,7 @@ impl CommitSignal {
         self.changed.notify_all();
     }
 
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
     pub(crate) fn generation(&self) -> u64 {
         *lock(&self.generation)
     }
@@ -341,16 +342,14 @@ fn open_connection(location: &Location, options: &StoreOptions) -> Result<Connec
         )?,
     };
     connection.busy_timeout(options.busy_timeout)?;
-    // Before any statement that reads the file: a WAL database on a VFS without shared memory (the browser's OPFS
-    // sahpool) can only be read once locking_mode is EXCLUSIVE, and `cache_size` below already reads the schema.
-    if options.exclusive_locking {
-        connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
-    }
     connection.set_prepared_statement_cache_capacity(64);
     // A larger page cache and memory-mapped reads: fewer read syscalls for reads and for index pages during appends.
     connection.pragma_update(None, "cache_size", -16_384)?;
     if matches!(location, Location::File(_)) && options.vfs.is_none() {
         connection.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
+    }
+    if options.exclusive_locking {
+        connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     }
     Ok(connection)
 }
@@ -487,9 +486,8 @@ fn insert_events(
     let now = clock::now_millis(connection)?;
     let category = category_of(stream);
     let mut insert = connection.prepare_cached(
-        "INSERT INTO events (event_id, stream, version, category, event_type, content_type, data, metadata, recorded_at,
-                             sync_expected)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO events (event_id, stream, version, category, event_type, content_type, data, metadata, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let mut positions = Vec::with_capacity(events.len());
     for (index, event) in events.iter().enumerate() {
@@ -513,8 +511,6 @@ fn insert_events(
             data,
             event.metadata,
             now,
-            // The sync engine pushes this expectation later (the batch's first event; the rest continue it).
-            crate::sync::replica::encode_expected(expected, index),
         ]);
         if let Err(error) = inserted {
             return Err(translate_insert_error(connection, error, stream, expected, event_id));
