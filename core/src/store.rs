@@ -343,8 +343,10 @@ fn open_connection(location: &Location, options: &StoreOptions) -> Result<Connec
     };
     connection.busy_timeout(options.busy_timeout)?;
     connection.set_prepared_statement_cache_capacity(64);
-    // A larger page cache and memory-mapped reads: fewer read syscalls for reads and for index pages during appends.
+    // A larger page cache and memory-mapped reads: fewer read syscalls for reads and for index pages during appends;
+    // checkpoints every ~40 MiB of WAL rather than 4 MiB, so hot index pages are copied back less often.
     connection.pragma_update(None, "cache_size", -16_384)?;
+    connection.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     if matches!(location, Location::File(_)) && options.vfs.is_none() {
         connection.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
     }
