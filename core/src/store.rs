@@ -47,6 +47,9 @@ pub struct StoreOptions {
     /// How often a waiting subscription checks for commits made by other processes (`PRAGMA data_version`).
     /// Commits made through this process's stores wake subscribers at once.
     pub external_poll_interval: Duration,
+    /// A cap on the database file's size (`PRAGMA max_page_count`); appends beyond it fail with `STORAGE_FULL` and
+    /// write nothing. `None`: SQLite's own limit. Useful under a browser storage quota.
+    pub max_database_bytes: Option<u64>,
 }
 
 impl Default for StoreOptions {
@@ -58,6 +61,7 @@ impl Default for StoreOptions {
             vfs: None,
             exclusive_locking: false,
             external_poll_interval: Duration::from_millis(50),
+            max_database_bytes: None,
         }
     }
 }
@@ -164,6 +168,11 @@ impl Store {
         };
         writer.pragma_update(None, "synchronous", synchronous)?;
         schema::migrate(&mut writer)?;
+        if let Some(bytes) = options.max_database_bytes {
+            let page_size: i64 = writer.pragma_query_value(None, "page_size", |row| row.get(0))?;
+            let pages = i64::try_from(bytes).unwrap_or(i64::MAX) / page_size.max(1);
+            writer.pragma_update(None, "max_page_count", pages.max(1))?;
+        }
         let reader = match location {
             Location::File(_) if !options.exclusive_locking => {
                 let reader = open_connection(&location, &options)?;

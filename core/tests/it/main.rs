@@ -7,4 +7,5 @@ mod crash;
 mod files;
 mod model;
 mod processes;
+mod subscribers;
 mod sync;
