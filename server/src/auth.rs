@@ -1,0 +1,276 @@
+//! Bearer tokens mapped to tenants: static tokens (a token file or the environment) and JWT (HS256, `tenant` claim).
+//!
+//! Static tokens are kept only as SHA-256 digests and looked up by digest, so comparing them leaks no timing about
+//! the secret. JWT signatures are checked with the HMAC crate's constant-time comparison; `exp` and `nbf` are
+//! honoured when present; any other `alg` than `HS256` is refused (no `none`).
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// A tenant: the unit of isolation. Its name is 1 to 64 ASCII letters, digits, `_` or `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tenant(String);
+
+impl Tenant {
+    /// Checks the name.
+    pub fn new(name: &str) -> Result<Tenant, String> {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if valid { Ok(Tenant(name.to_owned())) } else { Err(format!("invalid tenant name {name:?}")) }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who may call the server, as which tenant.
+#[derive(Clone, Default)]
+pub struct Auth {
+    tokens: HashMap<[u8; 32], Tenant>,
+    jwt_secret: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("tokens", &self.tokens.len()).field("jwt", &self.jwt_secret.is_some()).finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct JwtHeader {
+    alg: String,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    tenant: String,
+    #[serde(default)]
+    exp: Option<u64>,
+    #[serde(default)]
+    nbf: Option<u64>,
+}
+
+impl Auth {
+    /// Static `(token, tenant)` pairs. Invalid tenant names are skipped with a warning.
+    pub fn from_tokens(pairs: impl IntoIterator<Item = (String, String)>) -> Auth {
+        let mut auth = Auth::default();
+        for (token, tenant) in pairs {
+            match Tenant::new(&tenant) {
+                Ok(tenant) => {
+                    auth.tokens.insert(digest(&token), tenant);
+                }
+                Err(error) => tracing::warn!(%error, "token skipped"),
+            }
+        }
+        auth
+    }
+
+    /// Also accept JWTs signed with this HS256 secret.
+    pub fn with_jwt_secret(mut self, secret: impl Into<Vec<u8>>) -> Auth {
+        self.jwt_secret = Some(secret.into());
+        self
+    }
+
+    /// True when no token and no JWT secret is configured: nobody could call.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty() && self.jwt_secret.is_none()
+    }
+
+    /// Parses a token file: one `token tenant` pair per line; blank lines and `#` comments are ignored.
+    pub fn parse_token_file(text: &str) -> Result<Vec<(String, String)>, String> {
+        let mut pairs = Vec::new();
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(token), Some(tenant), None) => pairs.push((token.to_owned(), tenant.to_owned())),
+                _ => return Err(format!("line {}: expected `token tenant`", number + 1)),
+            }
+        }
+        Ok(pairs)
+    }
+
+    /// Parses `EVENTLITE_TOKENS`: `token:tenant` pairs separated by commas.
+    pub fn parse_env(text: &str) -> Result<Vec<(String, String)>, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                pair.rsplit_once(':')
+                    .map(|(token, tenant)| (token.to_owned(), tenant.to_owned()))
+                    .ok_or_else(|| "EVENTLITE_TOKENS: expected token:tenant pairs separated by commas".to_owned())
+            })
+            .collect()
+    }
+
+    /// The tenant a request's `Authorization: Bearer ...` header names.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Tenant, ApiError> {
+        let header = headers.get(AUTHORIZATION).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header is not `Bearer <token>`"))?;
+        if let Some(tenant) = self.tokens.get(&digest(token)) {
+            return Ok(tenant.clone());
+        }
+        match &self.jwt_secret {
+            Some(secret) if token.matches('.').count() == 2 => verify_jwt(secret, token, now_seconds()),
+            _ => Err(ApiError::unauthorized("unknown token")),
+        }
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn now_seconds() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+}
+
+fn verify_jwt(secret: &[u8], token: &str, now: u64) -> Result<Tenant, ApiError> {
+    let invalid = |why: &str| ApiError::unauthorized(format!("invalid token: {why}"));
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid("not a JWT"));
+    };
+    let header: JwtHeader = base64url_decode(header)
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| invalid("malformed header"))?;
+    if header.alg != "HS256" {
+        return Err(invalid("only HS256 is accepted"));
+    }
+    let signature = base64url_decode(signature).ok_or_else(|| invalid("malformed signature"))?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| invalid("bad key"))?;
+    mac.update(token[..header_and_payload_len(token)].as_bytes());
+    mac.verify_slice(&signature).map_err(|_| invalid("bad signature"))?;
+    let claims: Claims = base64url_decode(payload)
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| invalid("malformed claims (a string `tenant` claim is required)"))?;
+    if claims.exp.is_some_and(|exp| now >= exp) {
+        return Err(invalid("expired"));
+    }
+    if claims.nbf.is_some_and(|nbf| now < nbf) {
+        return Err(invalid("not yet valid"));
+    }
+    Tenant::new(&claims.tenant).map_err(|error| invalid(&error))
+}
+
+fn header_and_payload_len(token: &str) -> usize {
+    token.rfind('.').unwrap_or(0)
+}
+
+/// Mints an HS256 JWT for `tenant` expiring at `exp` (seconds since the epoch): for tests, benchmarks and
+/// `eventlite token`.
+pub fn mint_jwt(secret: &[u8], tenant: &str, exp: Option<u64>) -> String {
+    let header = base64url_encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = serde_json::json!({ "tenant": tenant, "exp": exp });
+    let payload = base64url_encode(claims.to_string().as_bytes());
+    let signing_input = format!("{header}.{payload}");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(signing_input.as_bytes());
+    format!("{signing_input}.{}", base64url_encode(&mac.finalize().into_bytes()))
+}
+
+const URL_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fn base64url_encode(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(URL_ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for chunk in text.as_bytes().chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            let value = URL_ALPHABET.iter().position(|&a| a == c)? as u32;
+            n |= value << (18 - 6 * i);
+        }
+        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn base64url_round_trips() {
+        for len in 0..10 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 200) as u8).collect();
+            assert_eq!(base64url_decode(&base64url_encode(&bytes)).unwrap(), bytes);
+        }
+    }
+
+    #[test]
+    fn static_tokens_map_to_tenants() {
+        let auth = Auth::from_tokens([("t-acme".to_owned(), "acme".to_owned())]);
+        assert_eq!(auth.authenticate(&headers("Bearer t-acme")).unwrap().as_str(), "acme");
+        for bad in ["Bearer nope", "Basic t-acme", "Bearer ", "t-acme"] {
+            assert_eq!(auth.authenticate(&headers(bad)).unwrap_err().code, "UNAUTHORIZED", "{bad}");
+        }
+        assert_eq!(auth.authenticate(&HeaderMap::new()).unwrap_err().code, "UNAUTHORIZED");
+    }
+
+    #[test]
+    fn jwts_are_verified() {
+        let auth = Auth::default().with_jwt_secret(b"s3cret".to_vec());
+        let good = mint_jwt(b"s3cret", "acme", Some(now_seconds() + 60));
+        assert_eq!(auth.authenticate(&headers(&format!("Bearer {good}"))).unwrap().as_str(), "acme");
+        let expired = mint_jwt(b"s3cret", "acme", Some(now_seconds() - 1));
+        let forged = mint_jwt(b"other", "acme", None);
+        let bad_tenant = mint_jwt(b"s3cret", "../etc", None);
+        let none_alg =
+            format!("{}.{}.", base64url_encode(br#"{"alg":"none"}"#), base64url_encode(br#"{"tenant":"acme"}"#));
+        let mut tampered = good.clone();
+        tampered.insert(good.find('.').unwrap() + 3, 'x');
+        for token in [expired, forged, bad_tenant, none_alg, tampered, "a.b.c".to_owned()] {
+            assert!(auth.authenticate(&headers(&format!("Bearer {token}"))).is_err(), "{token}");
+        }
+    }
+
+    #[test]
+    fn token_files_and_env_parse() {
+        let pairs = Auth::parse_token_file("# comment\n\nabc acme\n  def globex  \n").unwrap();
+        assert_eq!(pairs, [("abc".into(), "acme".into()), ("def".into(), "globex".into())]);
+        assert!(Auth::parse_token_file("just-one-field").is_err());
+        assert_eq!(Auth::parse_env("a:x, b:y").unwrap().len(), 2);
+        assert!(Auth::parse_env("nocolon").is_err());
+    }
+}

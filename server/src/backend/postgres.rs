@@ -1,0 +1,437 @@
+//! The PostgreSQL backend: every tenant in one pair of tables, in a schema of its own (one database can hold several
+//! deployments or test runs).
+//!
+//! Positions are per tenant and assigned under the tenant row's lock (`SELECT head ... FOR UPDATE`), which is held to
+//! commit: a push can only take positions after the previous push of that tenant committed, so positions become
+//! visible in commit order and a puller reading `position > cursor` never skips an event (sequence values, by
+//! contrast, are visible out of order). Each push ends with `pg_notify`, delivered at commit to every server process
+//! that `LISTEN`s on the schema's channel: that is how a client connected to one process sees pushes made through
+//! another.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use eventlite::sync::server::{Limits, PullPage, validate_push};
+use eventlite::sync::{PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent};
+use eventlite::{EventData, ExpectedVersion, RecordedEvent};
+use futures_util::StreamExt;
+use tokio_postgres::{AsyncMessage, NoTls};
+use uuid::Uuid;
+
+use crate::auth::Tenant;
+use crate::backend::{Backend, BackendError};
+use crate::live::Hub;
+
+/// The PostgreSQL backend.
+pub struct PostgresBackend {
+    pool: Pool,
+    url: String,
+    schema: String,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> BackendError {
+    BackendError::Unavailable(format!("postgres: {error}"))
+}
+
+fn db_error(error: tokio_postgres::Error) -> BackendError {
+    if error.is_closed() || error.as_db_error().is_none() {
+        unavailable(error)
+    } else {
+        BackendError::Internal(format!("postgres: {error}"))
+    }
+}
+
+impl PostgresBackend {
+    /// Connects to `url` (e.g. `postgres://postgres@127.0.0.1:5432/test`) and creates `schema` and its tables if
+    /// missing. `schema`: lowercase letters, digits and `_`, starting with a letter or `_`.
+    pub async fn connect(url: &str, schema: &str) -> Result<PostgresBackend, BackendError> {
+        let valid = !schema.is_empty()
+            && schema.len() <= 48
+            && schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && !schema.as_bytes()[0].is_ascii_digit();
+        if !valid {
+            return Err(BackendError::Internal(format!("invalid schema name {schema:?}")));
+        }
+        let config: tokio_postgres::Config = url.parse().map_err(unavailable)?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(16).build().map_err(unavailable)?;
+        let backend = PostgresBackend { pool, url: url.to_owned(), schema: schema.to_owned() };
+        backend.migrate().await?;
+        Ok(backend)
+    }
+
+    fn channel(&self) -> String {
+        format!("eventlite_{}", self.schema)
+    }
+
+    async fn migrate(&self) -> Result<(), BackendError> {
+        let client = self.pool.get().await.map_err(unavailable)?;
+        let s = &self.schema;
+        // Two processes starting at once must not race on CREATE ... IF NOT EXISTS.
+        client.execute("SELECT pg_advisory_lock(hashtext('eventlite-migrate'))", &[]).await.map_err(db_error)?;
+        let result = client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {s};
+                 CREATE TABLE IF NOT EXISTS {s}.tenants (
+                     tenant TEXT PRIMARY KEY,
+                     head   BIGINT NOT NULL DEFAULT 0
+                 );
+                 CREATE TABLE IF NOT EXISTS {s}.events (
+                     tenant       TEXT   NOT NULL,
+                     position     BIGINT NOT NULL,
+                     event_id     UUID   NOT NULL,
+                     stream       TEXT   NOT NULL,
+                     version      BIGINT NOT NULL CHECK (version >= 1),
+                     event_type   TEXT   NOT NULL,
+                     content_type TEXT,
+                     data         BYTEA  NOT NULL,
+                     metadata     TEXT,
+                     recorded_at  BIGINT NOT NULL,
+                     PRIMARY KEY (tenant, position),
+                     UNIQUE (tenant, event_id),
+                     UNIQUE (tenant, stream, version)
+                 );"
+            ))
+            .await
+            .map_err(db_error);
+        client.execute("SELECT pg_advisory_unlock(hashtext('eventlite-migrate'))", &[]).await.map_err(db_error)?;
+        result
+    }
+
+    /// Drops the schema and everything in it (tests).
+    pub async fn drop_schema(&self) -> Result<(), BackendError> {
+        let client = self.pool.get().await.map_err(unavailable)?;
+        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await.map_err(db_error)
+    }
+}
+
+struct Stored {
+    position: i64,
+    version: i64,
+    stream: String,
+    event_type: String,
+    content_type: Option<String>,
+    data: Vec<u8>,
+    metadata: Option<String>,
+}
+
+fn split_data(data: &EventData) -> (Option<String>, Vec<u8>) {
+    match data {
+        EventData::Json(text) => (None, text.as_bytes().to_vec()),
+        EventData::Binary { content_type, bytes } => (Some(content_type.clone()), bytes.clone()),
+    }
+}
+
+fn now_millis() -> i64 {
+    let elapsed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Backend for PostgresBackend {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn push(
+        &self,
+        tenant: &Tenant,
+        request: PushRequest,
+        limits: Limits,
+    ) -> Result<(PushResponse, u64), BackendError> {
+        let events = validate_push(&request, &limits)?;
+        let s = &self.schema;
+        let tenant = tenant.as_str();
+        let mut client = self.pool.get().await.map_err(unavailable)?;
+        let transaction = client.transaction().await.map_err(db_error)?;
+        transaction
+            .execute(&format!("INSERT INTO {s}.tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING"), &[&tenant])
+            .await
+            .map_err(db_error)?;
+        let head: i64 = transaction
+            .query_one(&format!("SELECT head FROM {s}.tenants WHERE tenant = $1 FOR UPDATE"), &[&tenant])
+            .await
+            .map_err(db_error)?
+            .get(0);
+        let ids: Vec<Uuid> = request.events.iter().map(|event| event.event_id).collect();
+        let mut stored: HashMap<Uuid, Stored> = HashMap::new();
+        for row in transaction
+            .query(
+                &format!(
+                    "SELECT event_id, position, version, stream, event_type, content_type, data, metadata
+                     FROM {s}.events WHERE tenant = $1 AND event_id = ANY($2)"
+                ),
+                &[&tenant, &ids],
+            )
+            .await
+            .map_err(db_error)?
+        {
+            stored.insert(
+                row.get(0),
+                Stored {
+                    position: row.get(1),
+                    version: row.get(2),
+                    stream: row.get(3),
+                    event_type: row.get(4),
+                    content_type: row.get(5),
+                    data: row.get(6),
+                    metadata: row.get(7),
+                },
+            );
+        }
+        let streams: Vec<&str> =
+            request.events.iter().map(|e| e.stream.as_str()).collect::<HashSet<_>>().into_iter().collect();
+        let mut versions: HashMap<String, u64> = HashMap::new();
+        for row in transaction
+            .query(
+                &format!(
+                    "SELECT stream, max(version) FROM {s}.events WHERE tenant = $1 AND stream = ANY($2) GROUP BY stream"
+                ),
+                &[&tenant, &streams],
+            )
+            .await
+            .map_err(db_error)?
+        {
+            versions.insert(row.get(0), row.get::<_, i64>(1) as u64);
+        }
+
+        // The same rules as core's eventlite::sync::server::apply_push.
+        let now = now_millis();
+        let mut next = head;
+        let mut rejected_streams: HashSet<&str> = HashSet::new();
+        let mut outcomes = Vec::with_capacity(events.len());
+        let mut rows = Inserts::default();
+        for (wire, event) in request.events.iter().zip(&events) {
+            let stream = wire.stream.as_str();
+            if let Some(existing) = stored.get(&wire.event_id) {
+                let (content_type, data) = split_data(&event.data);
+                if existing.stream == stream
+                    && existing.event_type == event.event_type
+                    && existing.content_type == content_type
+                    && existing.data == data
+                    && existing.metadata == event.metadata
+                {
+                    outcomes.push(PushOutcome::Accepted {
+                        event_id: wire.event_id,
+                        position: existing.position as u64,
+                        version: existing.version as u64,
+                        duplicate: true,
+                    });
+                } else {
+                    rejected_streams.insert(stream);
+                    outcomes.push(PushOutcome::Rejected {
+                        event_id: wire.event_id,
+                        code: RejectionCode::IdempotencyConflict,
+                        actual_version: None,
+                        message: "the event id is already stored for a different event".into(),
+                    });
+                }
+                continue;
+            }
+            if rejected_streams.contains(stream) {
+                outcomes.push(PushOutcome::Rejected {
+                    event_id: wire.event_id,
+                    code: RejectionCode::FollowsRejected,
+                    actual_version: None,
+                    message: "an earlier event of this push in the same stream was rejected".into(),
+                });
+                continue;
+            }
+            let actual = versions.get(stream).copied().unwrap_or(0);
+            let expected = ExpectedVersion::from(wire.expected);
+            if !expected.is_satisfied_by(actual) {
+                rejected_streams.insert(stream);
+                outcomes.push(PushOutcome::Rejected {
+                    event_id: wire.event_id,
+                    code: RejectionCode::WrongExpectedVersion,
+                    actual_version: Some(actual),
+                    message: format!("expected {expected}, the server's stream is at version {actual}"),
+                });
+                continue;
+            }
+            next += 1;
+            let version = actual + 1;
+            versions.insert(stream.to_owned(), version);
+            let (content_type, data) = split_data(&event.data);
+            rows.positions.push(next);
+            rows.ids.push(wire.event_id);
+            rows.streams.push(stream.to_owned());
+            rows.versions.push(version as i64);
+            rows.types.push(event.event_type.clone());
+            rows.content_types.push(content_type);
+            rows.data.push(data);
+            rows.metadata.push(event.metadata.clone());
+            rows.recorded_at.push(now);
+            outcomes.push(PushOutcome::Accepted {
+                event_id: wire.event_id,
+                position: next as u64,
+                version,
+                duplicate: false,
+            });
+        }
+        if next > head {
+            transaction
+                .execute(
+                    &format!(
+                        "INSERT INTO {s}.events
+                             (tenant, position, event_id, stream, version, event_type, content_type, data, metadata,
+                              recorded_at)
+                         SELECT $1, * FROM UNNEST($2::int8[], $3::uuid[], $4::text[], $5::int8[], $6::text[],
+                                                  $7::text[], $8::bytea[], $9::text[], $10::int8[])"
+                    ),
+                    &[
+                        &tenant,
+                        &rows.positions,
+                        &rows.ids,
+                        &rows.streams,
+                        &rows.versions,
+                        &rows.types,
+                        &rows.content_types,
+                        &rows.data,
+                        &rows.metadata,
+                        &rows.recorded_at,
+                    ],
+                )
+                .await
+                .map_err(db_error)?;
+            transaction
+                .execute(&format!("UPDATE {s}.tenants SET head = $2 WHERE tenant = $1"), &[&tenant, &next])
+                .await
+                .map_err(db_error)?;
+            let payload = format!("{next} {tenant}");
+            transaction.execute("SELECT pg_notify($1, $2)", &[&self.channel(), &payload]).await.map_err(db_error)?;
+        }
+        transaction.commit().await.map_err(db_error)?;
+        Ok((PushResponse { outcomes }, next as u64))
+    }
+
+    async fn pull(&self, tenant: &Tenant, after: u64, limit: usize) -> Result<PullPage, BackendError> {
+        let s = &self.schema;
+        let tenant = tenant.as_str();
+        let client = self.pool.get().await.map_err(unavailable)?;
+        let head = head_of(&client, s, tenant).await?;
+        let after_i64 = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT position, event_id, stream, version, event_type, content_type, data, metadata, recorded_at
+                     FROM {s}.events WHERE tenant = $1 AND position > $2 ORDER BY position LIMIT $3"
+                ),
+                &[&tenant, &after_i64, &limit],
+            )
+            .await
+            .map_err(db_error)?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let content_type: Option<String> = row.get(5);
+            let bytes: Vec<u8> = row.get(6);
+            let data = match content_type {
+                None => EventData::Json(
+                    String::from_utf8(bytes).map_err(|_| BackendError::Internal("stored JSON is not UTF-8".into()))?,
+                ),
+                Some(content_type) => EventData::Binary { content_type, bytes },
+            };
+            let recorded = RecordedEvent {
+                position: row.get::<_, i64>(0) as u64,
+                event_id: row.get(1),
+                stream: row.get(2),
+                version: row.get::<_, i64>(3) as u64,
+                event_type: row.get(4),
+                data,
+                metadata: row.get(7),
+                recorded_at: row.get(8),
+            };
+            events.push(ServerEvent::from_recorded(&recorded));
+        }
+        let through = events.last().map_or(after, |event| event.position);
+        Ok(PullPage { events, through, head: head.max(through) })
+    }
+
+    async fn head(&self, tenant: &Tenant) -> Result<u64, BackendError> {
+        let client = self.pool.get().await.map_err(unavailable)?;
+        head_of(&client, &self.schema, tenant.as_str()).await
+    }
+
+    async fn listen(&self, hub: Hub) -> Result<(), BackendError> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.listen_once(&hub).await {
+                Ok(()) => backoff = Duration::from_millis(100),
+                Err(error) => tracing::warn!(%error, "LISTEN connection lost; reconnecting"),
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn ping(&self) -> Result<(), BackendError> {
+        let client = self.pool.get().await.map_err(unavailable)?;
+        client.execute("SELECT 1", &[]).await.map_err(db_error)?;
+        Ok(())
+    }
+}
+
+impl PostgresBackend {
+    async fn listen_once(&self, hub: &Hub) -> Result<(), BackendError> {
+        let (client, mut connection) = tokio_postgres::connect(&self.url, NoTls).await.map_err(db_error)?;
+        let (sender, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+        let driver = tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(AsyncMessage::Notification(notification)) => {
+                        if sender.send(notification.payload().to_owned()).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "LISTEN connection failed");
+                        break;
+                    }
+                }
+            }
+        });
+        client.batch_execute(&format!("LISTEN {}", self.channel())).await.map_err(db_error)?;
+        // Catch up with heads moved while not listening.
+        for row in
+            client.query(&format!("SELECT tenant, head FROM {}.tenants", self.schema), &[]).await.map_err(db_error)?
+        {
+            hub.publish(row.get(0), row.get::<_, i64>(1) as u64);
+        }
+        tracing::info!(channel = %self.channel(), "listening for pushes through other server processes");
+        while let Some(payload) = notifications.recv().await {
+            if let Some((head, tenant)) = payload.split_once(' ')
+                && let Ok(head) = head.parse::<u64>()
+            {
+                hub.publish(tenant, head);
+            }
+        }
+        driver.abort();
+        Ok(())
+    }
+}
+
+async fn head_of(client: &deadpool_postgres::Client, schema: &str, tenant: &str) -> Result<u64, BackendError> {
+    let row = client
+        .query_opt(&format!("SELECT head FROM {schema}.tenants WHERE tenant = $1"), &[&tenant])
+        .await
+        .map_err(db_error)?;
+    Ok(row.map_or(0, |row| row.get::<_, i64>(0) as u64))
+}
+
+#[derive(Default)]
+struct Inserts {
+    positions: Vec<i64>,
+    ids: Vec<Uuid>,
+    streams: Vec<String>,
+    versions: Vec<i64>,
+    types: Vec<String>,
+    content_types: Vec<Option<String>>,
+    data: Vec<Vec<u8>>,
+    metadata: Vec<Option<String>>,
+    recorded_at: Vec<i64>,
+}

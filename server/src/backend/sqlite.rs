@@ -1,0 +1,106 @@
+//! The embedded backend: one core [`Store`] per tenant, `<data dir>/<tenant>.db`, opened on first use.
+//!
+//! Tenants are isolated by file. Pushes and pulls run on the blocking pool: core is synchronous. The store's single
+//! writer assigns positions in commit order, so pulls never skip an event.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use eventlite::sync::server::{self, Limits, PullPage};
+use eventlite::sync::{PushRequest, PushResponse};
+use eventlite::{Location, Store, StoreOptions};
+
+use crate::auth::Tenant;
+use crate::backend::{Backend, BackendError};
+use crate::live::Hub;
+
+/// The embedded SQLite backend.
+pub struct SqliteBackend {
+    dir: Option<PathBuf>,
+    stores: Mutex<HashMap<String, Store>>,
+}
+
+impl SqliteBackend {
+    /// Stores tenants' databases in `dir` (created if missing).
+    pub fn new(dir: PathBuf) -> Result<SqliteBackend, BackendError> {
+        std::fs::create_dir_all(&dir)
+            .map_err(|error| BackendError::Unavailable(format!("{}: {error}", dir.display())))?;
+        Ok(SqliteBackend { dir: Some(dir), stores: Mutex::new(HashMap::new()) })
+    }
+
+    /// Keeps every tenant in memory (tests).
+    pub fn in_memory() -> SqliteBackend {
+        SqliteBackend { dir: None, stores: Mutex::new(HashMap::new()) }
+    }
+
+    fn store(&self, tenant: &Tenant) -> Result<Store, BackendError> {
+        let mut stores = self.stores.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(store) = stores.get(tenant.as_str()) {
+            return Ok(store.clone());
+        }
+        let location = match &self.dir {
+            Some(dir) => Location::File(dir.join(format!("{}.db", tenant.as_str()))),
+            None => Location::Memory,
+        };
+        let options = StoreOptions { max_event_size: usize::MAX / 2, ..StoreOptions::default() };
+        let store = Store::open_with(location, options)
+            .map_err(|error| BackendError::Unavailable(format!("opening the tenant's store: {error}")))?;
+        stores.insert(tenant.as_str().to_owned(), store.clone());
+        Ok(store)
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        tenant: &Tenant,
+        f: impl FnOnce(Store) -> Result<T, BackendError> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let store = self.store(tenant)?;
+        tokio::task::spawn_blocking(move || f(store))
+            .await
+            .map_err(|error| BackendError::Internal(format!("the storage task failed: {error}")))?
+    }
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn push(
+        &self,
+        tenant: &Tenant,
+        request: PushRequest,
+        limits: Limits,
+    ) -> Result<(PushResponse, u64), BackendError> {
+        self.blocking(tenant, move |store| {
+            let response = server::apply_push(&store, &request, &limits)?;
+            let head = store.head_position().map_err(eventlite::sync::SyncError::from)?;
+            Ok((response, head))
+        })
+        .await
+    }
+
+    async fn pull(&self, tenant: &Tenant, after: u64, limit: usize) -> Result<PullPage, BackendError> {
+        self.blocking(tenant, move |store| Ok(server::read_pull(&store, after, limit)?)).await
+    }
+
+    async fn head(&self, tenant: &Tenant) -> Result<u64, BackendError> {
+        self.blocking(tenant, |store| Ok(store.head_position().map_err(eventlite::sync::SyncError::from)?)).await
+    }
+
+    async fn listen(&self, _hub: Hub) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+}
+
+/// The embedded backend as a shared trait object.
+pub fn shared(backend: SqliteBackend) -> Arc<dyn Backend> {
+    Arc::new(backend)
+}

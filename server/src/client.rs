@@ -1,0 +1,366 @@
+//! The native sync client: moves core's sync messages over HTTP (reqwest) and follows live notifications (SSE).
+//!
+//! The rules (what to push, rebasing, conflicts) are core's; this module only transports them. Every step is safe
+//! to retry: pushes are recognised by event id, and a pull is applied with its cursor in one local transaction, so
+//! a connection cut at any moment loses nothing and duplicates nothing: call [`SyncClient::sync`] again.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), eventlite_server::client::ClientError> {
+//! use eventlite::{ExpectedVersion, NewEvent, Store};
+//! use eventlite_server::client::SyncClient;
+//!
+//! let store = Store::open("device.db").expect("open");
+//! store.append_to_stream("todo-1", &[NewEvent::json("Added", &"milk")], ExpectedVersion::Any).expect("append");
+//! let client = SyncClient::new("http://127.0.0.1:8080", "demo-token", store);
+//! let report = client.sync().await?;
+//! for conflict in &report.conflicts {
+//!     eprintln!("rejected {} in {}: {}", conflict.event_id, conflict.stream, conflict.message);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventlite::Store;
+use eventlite::sync::{Conflict, PullResponse, PushRequest, PushResponse, SyncError};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use tokio::sync::watch;
+
+use crate::error::ErrorBody;
+
+/// Why a sync step failed. Nothing is lost: retry [`SyncClient::sync`] when [`ClientError::is_retryable`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The connection failed or was cut, or timed out.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The server answered with an error.
+    #[error("server answered {status} {code}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The stable code from the `{code, message}` body.
+        code: String,
+        /// The message.
+        message: String,
+    },
+    /// The local store refused a step (or the server broke the protocol).
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+impl ClientError {
+    /// Transport failures, timeouts and 5xx/429 answers are worth retrying; other 4xx answers are not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Transport(_) => true,
+            ClientError::Server { status, .. } => *status >= 500 || *status == 429,
+            ClientError::Sync(error) => error.code() == eventlite::ErrorCode::StorageBusy,
+        }
+    }
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(error: reqwest::Error) -> Self {
+        ClientError::Transport(error.to_string())
+    }
+}
+
+/// What one [`SyncClient::sync`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Events sent in pushes (including ones the server already had).
+    pub pushed: usize,
+    /// Server events applied locally.
+    pub pulled: usize,
+    /// Events that left their streams for the conflicts list during this sync.
+    pub conflicts: Vec<Conflict>,
+    /// When the local log was rewritten, the lowest position after which it was.
+    pub rewound_from: Option<u64>,
+}
+
+type ConflictHandler = Arc<dyn Fn(&Conflict) + Send + Sync>;
+
+/// Syncs one local store with a server.
+#[derive(Clone)]
+pub struct SyncClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    store: Store,
+    batch: usize,
+    on_conflict: Option<ConflictHandler>,
+}
+
+impl std::fmt::Debug for SyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncClient").field("base", &self.base).field("batch", &self.batch).finish_non_exhaustive()
+    }
+}
+
+impl SyncClient {
+    /// A client for `base_url` (e.g. `http://127.0.0.1:8080`) with a bearer token, syncing `store`.
+    pub fn new(base_url: &str, token: &str, store: Store) -> SyncClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        SyncClient {
+            http,
+            base: base_url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            store,
+            batch: 500,
+            on_conflict: None,
+        }
+    }
+
+    /// Events per push and per pull page (default 500).
+    pub fn with_batch_size(mut self, batch: usize) -> SyncClient {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// Called for every event that leaves its stream for the conflicts list.
+    pub fn on_conflict(mut self, handler: impl Fn(&Conflict) + Send + Sync + 'static) -> SyncClient {
+        self.on_conflict = Some(Arc::new(handler));
+        self
+    }
+
+    /// The local store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    async fn local<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, SyncError> + Send + 'static,
+    ) -> Result<T, ClientError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|error| ClientError::Transport(format!("local task failed: {error}")))?
+            .map_err(ClientError::from)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<axum::body::Bytes, ClientError> {
+        let response = request.header(AUTHORIZATION, format!("Bearer {}", self.token)).send().await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        if status == StatusCode::OK {
+            return Ok(body);
+        }
+        let error: ErrorBody = serde_json::from_slice(&body)
+            .unwrap_or(ErrorBody { code: "UNKNOWN".into(), message: String::from_utf8_lossy(&body).into_owned() });
+        Err(ClientError::Server { status: status.as_u16(), code: error.code, message: error.message })
+    }
+
+    /// Sends one push and returns the server's answer, without applying it (benchmarks and tests).
+    pub async fn post_push(&self, request: &PushRequest) -> Result<PushResponse, ClientError> {
+        let body = serde_json::to_vec(request).map_err(|error| ClientError::Transport(error.to_string()))?;
+        let bytes = self
+            .send(self.http.post(format!("{}/v1/push", self.base)).header(CONTENT_TYPE, "application/json").body(body))
+            .await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|error| ClientError::Sync(SyncError::Protocol(format!("push response: {error}"))))
+    }
+
+    /// Fetches one pull page after `cursor`, without applying it.
+    pub async fn get_pull(&self, cursor: Option<&str>) -> Result<PullResponse, ClientError> {
+        let mut url = format!("{}/v1/pull?limit={}", self.base, self.batch);
+        if let Some(cursor) = cursor {
+            url.push_str("&after=");
+            url.push_str(cursor);
+        }
+        let bytes = self.send(self.http.get(url)).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|error| ClientError::Sync(SyncError::Protocol(format!("pull response: {error}"))))
+    }
+
+    /// Pulls every page up to the server's head and applies each in one local transaction.
+    pub async fn pull(&self, report: &mut SyncReport) -> Result<(), ClientError> {
+        loop {
+            let cursor = self.local(|store| store.pull_cursor()).await?;
+            let page = self.get_pull(cursor.as_deref()).await?;
+            let more = page.more;
+            let applied = self.local(move |store| store.apply_pull(&page)).await?;
+            report.pulled += applied.applied;
+            report.rewound_from = min_option(report.rewound_from, applied.rewound_from);
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Pushes every pending event (a batch at a time, pulling after each so accepted events become confirmed), then
+    /// pulls to the server's head. Rejected events are reported in the result and to [`SyncClient::on_conflict`].
+    pub async fn sync(&self) -> Result<SyncReport, ClientError> {
+        let mut report = SyncReport::default();
+        let batch = self.batch;
+        let mut last_first = None;
+        while let Some(request) = self.local(move |store| store.next_push(batch)).await? {
+            let first = request.events.first().map(|event| event.event_id);
+            if first.is_some() && first == last_first {
+                return Err(ClientError::Sync(SyncError::Protocol(
+                    "the server accepted a push but the following pull did not confirm it".into(),
+                )));
+            }
+            last_first = first;
+            let response = self.post_push(&request).await?;
+            report.pushed += request.events.len();
+            let applied = self.local(move |store| store.apply_push_response(&request, &response)).await?;
+            if let Some(handler) = &self.on_conflict {
+                applied.rejected.iter().for_each(|conflict| handler(conflict));
+            }
+            report.conflicts.extend(applied.rejected);
+            report.rewound_from = min_option(report.rewound_from, applied.rewound_from);
+            self.pull(&mut report).await?;
+        }
+        self.pull(&mut report).await?;
+        Ok(report)
+    }
+
+    /// [`SyncClient::sync`], retried with exponential backoff and jitter while the failure is retryable, at most
+    /// `attempts` times.
+    pub async fn sync_with_retry(&self, attempts: usize) -> Result<SyncReport, ClientError> {
+        let mut backoff = Backoff::new();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.sync().await {
+                Ok(report) => return Ok(report),
+                Err(error) if error.is_retryable() && attempt < attempts => {
+                    tracing::debug!(%error, attempt, "sync failed; retrying");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Follows the server's live notifications until `stop` turns true: syncs at once on connecting and whenever
+    /// the server's head moves, and calls `on_sync` after each sync. Reconnects with exponential backoff and jitter
+    /// and resumes from the stored cursor.
+    pub async fn run_live(&self, mut stop: watch::Receiver<bool>, on_sync: impl Fn(&SyncReport) + Send + Sync) {
+        let mut backoff = Backoff::new();
+        while !*stop.borrow() {
+            let connected = tokio::select! {
+                result = self.follow(&on_sync, &mut backoff) => result,
+                _ = stop.wait_for(|stop| *stop) => return,
+            };
+            if let Err(error) = connected {
+                tracing::debug!(%error, "live connection ended");
+            }
+            let delay = backoff.next_delay();
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    async fn follow(
+        &self,
+        on_sync: &(impl Fn(&SyncReport) + Send + Sync),
+        backoff: &mut Backoff,
+    ) -> Result<(), ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/live", self.base))
+            .header(AUTHORIZATION, format!("Bearer {}", self.token))
+            .send()
+            .await?;
+        if response.status() != StatusCode::OK {
+            return Err(ClientError::Server {
+                status: response.status().as_u16(),
+                code: "LIVE_REFUSED".into(),
+                message: "the live endpoint refused the connection".into(),
+            });
+        }
+        let mut body = response.bytes_stream();
+        let mut buffer = Vec::new();
+        while let Some(chunk) = body.next().await {
+            buffer.extend_from_slice(&chunk?);
+            let mut head_moved = false;
+            while let Some(end) = find_event_end(&buffer) {
+                let event: Vec<u8> = buffer.drain(..end).collect();
+                head_moved |= String::from_utf8_lossy(&event).lines().any(|line| line == "event: head");
+            }
+            if head_moved {
+                // Connected and notified: the connection works, so the next failure starts backing off afresh.
+                *backoff = Backoff::new();
+                let report = self.sync_with_retry(5).await?;
+                on_sync(&report);
+            }
+        }
+        Err(ClientError::Transport("the live stream ended".into()))
+    }
+}
+
+fn find_event_end(buffer: &[u8]) -> Option<usize> {
+    buffer.windows(2).position(|window| window == b"\n\n").map(|index| index + 2)
+}
+
+fn min_option(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Exponential backoff with full jitter: delays drawn from [base/2, base], base doubling from 100 ms up to 10 s.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    base: Duration,
+}
+
+impl Backoff {
+    const START: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(10);
+
+    /// A fresh backoff.
+    pub fn new() -> Backoff {
+        Backoff { base: Backoff::START }
+    }
+
+    /// The next delay, and doubles the base.
+    pub fn next_delay(&mut self) -> Duration {
+        let random = uuid::Uuid::new_v4().as_u128() as u64;
+        let fraction = 0.5 + (random % 1_000) as f64 / 2_000.0;
+        let delay = self.base.mul_f64(fraction);
+        self.base = (self.base * 2).min(Backoff::MAX);
+        delay
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_and_caps() {
+        let mut backoff = Backoff::new();
+        let delays: Vec<Duration> = (0..12).map(|_| backoff.next_delay()).collect();
+        assert!(delays[0] >= Duration::from_millis(50) && delays[0] <= Duration::from_millis(100));
+        assert!(delays[3] >= Duration::from_millis(400) && delays[3] <= Duration::from_millis(800));
+        assert!(delays.iter().all(|delay| *delay <= Backoff::MAX));
+        assert!(delays[11] >= Backoff::MAX / 2);
+    }
+
+    #[test]
+    fn sse_events_are_split_on_blank_lines() {
+        assert_eq!(find_event_end(b"event: head\ndata: {}\n\nevent"), Some(22));
+        assert_eq!(find_event_end(b"event: head\ndata: {}\n"), None);
+    }
+}

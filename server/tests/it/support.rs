@@ -1,0 +1,168 @@
+//! Test servers on port 0, stores in temporary directories, PostgreSQL schemas of their own.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use eventlite::{ReadAllOptions, RecordedEvent, Store};
+use eventlite_server::backend::Backend;
+use eventlite_server::backend::postgres::PostgresBackend;
+use eventlite_server::backend::sqlite::SqliteBackend;
+use eventlite_server::client::SyncClient;
+use eventlite_server::{AppState, Auth, Config, app};
+use tokio::task::JoinHandle;
+
+pub const TOKEN_A: &str = "token-acme";
+pub const TOKEN_B: &str = "token-globex";
+
+pub fn auth() -> Auth {
+    Auth::from_tokens([(TOKEN_A.to_owned(), "acme".to_owned()), (TOKEN_B.to_owned(), "globex".to_owned())])
+        .with_jwt_secret(b"test-secret".to_vec())
+}
+
+/// A server running on 127.0.0.1 with a random port.
+#[allow(dead_code)]
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    task: JoinHandle<()>,
+    listener_task: JoinHandle<()>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Arc<dyn Backend>) -> TestServer {
+        TestServer::start_with(backend, Config::default()).await
+    }
+
+    pub async fn start_with(backend: Arc<dyn Backend>, config: Config) -> TestServer {
+        TestServer::start_on("127.0.0.1:0".parse().unwrap(), backend, config).await
+    }
+
+    pub async fn start_on(addr: SocketAddr, backend: Arc<dyn Backend>, config: Config) -> TestServer {
+        let state = AppState::new(Arc::clone(&backend), auth(), config);
+        let hub = state.hub();
+        let listener_task = tokio::spawn(async move {
+            let _ = backend.listen(hub).await;
+        });
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = app(state.clone());
+        let shutdown_state = state.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                    shutdown_state.begin_shutdown();
+                })
+                .await
+                .unwrap();
+        });
+        STOPS.lock().unwrap().push((addr, stop));
+        TestServer { addr, state, task, listener_task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful shutdown: in-flight requests finish, live streams end, then the task returns.
+    pub async fn stop(self) {
+        let stop = {
+            let mut stops = STOPS.lock().unwrap();
+            let index = stops.iter().position(|(addr, _)| *addr == self.addr).unwrap();
+            stops.remove(index).1
+        };
+        let _ = stop.send(());
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.task).await.expect("graceful shutdown").unwrap();
+        self.listener_task.abort();
+    }
+}
+
+type Stops = std::sync::Mutex<Vec<(SocketAddr, tokio::sync::oneshot::Sender<()>)>>;
+static STOPS: Stops = std::sync::Mutex::new(Vec::new());
+
+pub fn sqlite_backend(dir: &std::path::Path) -> Arc<dyn Backend> {
+    Arc::new(SqliteBackend::new(dir.to_path_buf()).unwrap())
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("EVENTLITE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A PostgreSQL backend in a schema of its own; call [`PgSchema::drop`] at the end.
+pub struct PgSchema {
+    pub name: String,
+    pub backend: Arc<PostgresBackend>,
+}
+
+impl PgSchema {
+    pub async fn create() -> PgSchema {
+        let name = format!("it_{}", uuid::Uuid::new_v4().simple());
+        let backend =
+            Arc::new(PostgresBackend::connect(&postgres_url(), &name).await.expect("PostgreSQL on 127.0.0.1:5432"));
+        PgSchema { name, backend }
+    }
+
+    /// Another backend (another "process") on the same schema.
+    pub async fn connect_again(&self) -> Arc<PostgresBackend> {
+        Arc::new(PostgresBackend::connect(&postgres_url(), &self.name).await.unwrap())
+    }
+
+    pub async fn drop(self) {
+        self.backend.drop_schema().await.unwrap();
+    }
+}
+
+pub fn client(server: &TestServer, token: &str, store: Store) -> SyncClient {
+    SyncClient::new(&server.url(), token, store).with_batch_size(50)
+}
+
+pub fn log(store: &Store) -> Vec<RecordedEvent> {
+    store.read_all(&ReadAllOptions::forwards().max_count(1_000_000)).unwrap().events
+}
+
+/// What must be identical between replicas: id, stream, version, type, data, metadata, recorded time.
+pub fn shape(events: &[RecordedEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {} {:?} {:?} {}",
+                e.event_id, e.stream, e.version, e.event_type, e.data, e.metadata, e.recorded_at
+            )
+        })
+        .collect()
+}
+
+/// The server's whole log for a tenant, through the HTTP API.
+pub async fn server_log(server: &TestServer, token: &str) -> Vec<eventlite::sync::ServerEvent> {
+    let probe = SyncClient::new(&server.url(), token, Store::open_in_memory().unwrap()).with_batch_size(1000);
+    let mut cursor: Option<String> = None;
+    let mut events = Vec::new();
+    loop {
+        let page = probe.get_pull(cursor.as_deref()).await.unwrap();
+        events.extend(page.events);
+        cursor = Some(page.cursor);
+        if !page.more {
+            return events;
+        }
+    }
+}
+
+/// The server log in the same shape as [`shape`].
+pub fn server_shape(events: &[eventlite::sync::ServerEvent]) -> Vec<String> {
+    let recorded: Vec<RecordedEvent> = events
+        .iter()
+        .map(|e| RecordedEvent {
+            position: e.position,
+            event_id: e.event_id,
+            stream: e.stream.clone(),
+            version: e.version,
+            event_type: e.event_type.clone(),
+            data: e.wire_data().to_event_data(0).unwrap(),
+            metadata: e.metadata.as_ref().map(|raw| raw.get().to_owned()),
+            recorded_at: e.recorded_at,
+        })
+        .collect();
+    shape(&recorded)
+}
