@@ -32,4 +32,4 @@ mod opfs;
 mod panic;
 mod store;
 
-pub use store::WasmStore;
+pub use store::{WasmStore, check_store_name};

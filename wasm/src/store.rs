@@ -228,3 +228,10 @@ fn set(object: &js_sys::Object, key: &str, value: JsValue) {
     // Defining a property on a fresh plain object cannot fail.
     let _ = js_sys::Reflect::set(object.unchecked_ref(), &key.into(), &value);
 }
+
+/// Checks a store name (the rules OPFS applies), so that memory stores accept exactly the same names.
+#[wasm_bindgen(js_name = checkStoreName)]
+pub fn check_store_name(name: JsValue) -> JsResult<()> {
+    opfs::validate_name(&convert::to_string(&name, "name")?)?;
+    Ok(())
+}

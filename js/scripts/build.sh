@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the npm package into js/dist: the wasm (size profile, trimmed SQLite, wasm-opt), its wasm-bindgen glue,
+# and the TypeScript. Run from anywhere; needs `npm ci` done in js/ (scripts/test-js.sh does it).
+#
+# Knobs (for measuring each size step, see js/scripts/size.sh):
+#   EVENTLITE_WASM_PROFILE=wasm-release|release   cargo profile (default wasm-release: opt-level z, LTO)
+#   EVENTLITE_SQLITE_TRIM=1|0                      compile SQLite without the features EventLite does not use
+#   EVENTLITE_WASM_OPT=1|0                         run binaryen's wasm-opt -Oz
+set -euo pipefail
+JS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$JS/.." && pwd)"
+PROFILE="${EVENTLITE_WASM_PROFILE:-wasm-release}"
+TRIM="${EVENTLITE_SQLITE_TRIM:-1}"
+OPT="${EVENTLITE_WASM_OPT:-1}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export CC_wasm32_unknown_unknown="${CC_wasm32_unknown_unknown:-clang}"
+export AR_wasm32_unknown_unknown="${AR_wasm32_unknown_unknown:-llvm-ar}"
+
+# SQLite features EventLite never uses (no FTS, R-tree, sessions, virtual-table introspection, JSON in SQL, ...).
+# Only flags that work with the amalgamation; WAL, date functions and randomblob stay.
+SQLITE_TRIM_FLAGS="-USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_SESSION -USQLITE_ENABLE_PREUPDATE_HOOK
+  -USQLITE_ENABLE_BYTECODE_VTAB -USQLITE_ENABLE_DBPAGE_VTAB -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_ENABLE_STMTVTAB
+  -USQLITE_ENABLE_MATH_FUNCTIONS -USQLITE_ENABLE_OFFSET_SQL_FUNC -USQLITE_ENABLE_UNKNOWN_SQL_FUNCTION
+  -USQLITE_ENABLE_COLUMN_METADATA -USQLITE_ENABLE_UNLOCK_NOTIFY -USQLITE_ENABLE_API_ARMOR
+  SQLITE_OMIT_JSON SQLITE_OMIT_AUTHORIZATION SQLITE_OMIT_COMPLETE SQLITE_OMIT_DECLTYPE SQLITE_OMIT_GET_TABLE
+  SQLITE_OMIT_PROGRESS_CALLBACK SQLITE_OMIT_TCL_VARIABLE SQLITE_OMIT_TRACE SQLITE_OMIT_UTF16
+  SQLITE_OMIT_INTROSPECTION_PRAGMAS SQLITE_DEFAULT_MEMSTATUS=0 SQLITE_DQS=0 SQLITE_MAX_EXPR_DEPTH=0
+  SQLITE_LIKE_DOESNT_MATCH_BLOBS SQLITE_OMIT_SHARED_CACHE SQLITE_OMIT_DEPRECATED SQLITE_OMIT_LOAD_EXTENSION"
+
+# A trimmed SQLite gets a target directory of its own, so switching never rebuilds the untrimmed one.
+if [ "$TRIM" = 1 ]; then
+    export SQLITE_WASM_RS_FLAGS="$(echo $SQLITE_TRIM_FLAGS)"
+    CARGO_DIR="$TARGET_DIR/wasm-pkg-trimmed"
+else
+    unset SQLITE_WASM_RS_FLAGS
+    CARGO_DIR="$TARGET_DIR/wasm-pkg"
+fi
+
+echo "build-js: cargo build -p eventlite-wasm --profile $PROFILE (SQLite trim: $TRIM)"
+(cd "${EVENTLITE_CARGO_ROOT:-$ROOT}" && cargo build --quiet --locked -p eventlite-wasm --lib --target wasm32-unknown-unknown \
+    --profile "$PROFILE" --target-dir "$CARGO_DIR")
+WASM="$CARGO_DIR/wasm32-unknown-unknown/$PROFILE/eventlite_wasm.wasm"
+
+OUT="$JS/src/wasm"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+wasm-bindgen --target web --out-dir "$OUT" --out-name eventlite_wasm "$WASM"
+if [ "$OPT" = 1 ]; then
+    "$JS/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+        --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        "$OUT/eventlite_wasm_bg.wasm" -o "$OUT/eventlite_wasm_bg.wasm"
+fi
+
+rm -rf "$JS/dist"
+(cd "$JS" && node_modules/.bin/tsc -p tsconfig.json)
+mkdir -p "$JS/dist/wasm"
+cp "$OUT/eventlite_wasm.js" "$OUT/eventlite_wasm.d.ts" "$OUT/eventlite_wasm_bg.wasm" "$JS/dist/wasm/"
+echo "build-js: js/dist ready ($(wc -c <"$JS/dist/wasm/eventlite_wasm_bg.wasm") bytes of wasm)"

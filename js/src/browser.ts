@@ -1,0 +1,40 @@
+/**
+ * The browser entry point: the store lives in a dedicated worker (`worker.js`, next to this file) that owns the
+ * OPFS database; every call is a message to it and resolves with its answer, so `appendToStream` resolves after the
+ * worker's commit. Bundlers (Vite, webpack, Rollup) pick the worker and the wasm file up from the
+ * `new URL(..., import.meta.url)` references, with no configuration.
+ */
+
+import { connect, openRequest, type EventStore, type OpenOptions } from './api.js';
+import type { Transport } from './client.js';
+import type { HostMessage } from './protocol.js';
+
+export * from './index.js';
+
+function workerTransport(): Transport {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'eventlite' });
+  return {
+    send(request) {
+      worker.postMessage(request);
+    },
+    listen(onMessage, onFailure) {
+      worker.onmessage = (event: MessageEvent<HostMessage>) => onMessage(event.data);
+      worker.onerror = (event: ErrorEvent) => {
+        event.preventDefault();
+        onFailure({ code: 'INTERNAL', message: `the eventlite worker failed: ${event.message || 'could not load'}` });
+      };
+      worker.onmessageerror = () => onFailure({ code: 'INTERNAL', message: 'a worker message could not be read' });
+    },
+    terminate() {
+      worker.terminate();
+    },
+  };
+}
+
+/**
+ * Opens the store `options.name`: in OPFS when the browser offers it (`storageMode: 'opfs'`), otherwise in memory
+ * (`storageMode: 'memory'`) unless `storage: 'opfs'` demands persistence.
+ */
+export async function openEventStore(options: OpenOptions): Promise<EventStore> {
+  return connect(openRequest(options), workerTransport());
+}

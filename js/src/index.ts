@@ -1,0 +1,61 @@
+/**
+ * `eventlite`: an embedded event store for the browser (OPFS, in a dedicated worker) and Node (memory).
+ *
+ * ```js
+ * import { openEventStore, NO_STREAM } from 'eventlite';
+ * const store = await openEventStore({ name: 'app' });
+ * await store.appendToStream('order-1', [{ type: 'Placed', data: { total: 42 } }], { expectedVersion: NO_STREAM });
+ * const { events, version } = await store.readStream('order-1');
+ * ```
+ *
+ * This module holds what both entry points (`browser.js`, `node.js`) export; each adds `openEventStore`.
+ */
+
+export {
+  ANY,
+  NO_STREAM,
+  STREAM_EXISTS,
+  EventStore,
+  Subscription,
+  type Aggregate,
+  type AggregateOptions,
+  type AppendOptions,
+  type AppendResult,
+  type Direction,
+  type EventFilter,
+  type EventHandler,
+  type EventInput,
+  type ExpectedVersion,
+  type Json,
+  type LogPage,
+  type OpenOptions,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type Snapshot,
+  type StorageMode,
+  type StreamPage,
+  type SubscriptionOptions,
+} from './api.js';
+export { MAX_POSITION, uuidv7 } from './encode.js';
+export {
+  CorruptError,
+  ErrorCodes,
+  EventLiteError,
+  EventTooLargeError,
+  IdempotencyConflictError,
+  InternalError,
+  InvalidArgumentError,
+  NotADatabaseError,
+  SchemaTooNewError,
+  StorageBusyError,
+  StorageError,
+  StorageFullError,
+  StorageReadOnlyError,
+  StorageUnavailableError,
+  StoreClosedError,
+  WrongExpectedVersionError,
+  toEventLiteError,
+  type ErrorCode,
+  type ErrorShape,
+} from './errors.js';

@@ -1,0 +1,30 @@
+/**
+ * The Node entry point (`import { openEventStore } from 'eventlite'` under Node): the same API over a memory store
+ * on the caller's thread. Node has no OPFS: `storage: 'opfs'` fails with `STORAGE_UNAVAILABLE`, and `'auto'` opens a
+ * memory store whose `storageMode` is `'memory'`.
+ */
+
+import { readFileSync } from 'node:fs';
+
+import { connect, openRequest, type EventStore, type OpenOptions } from './api.js';
+import { StorageUnavailableError } from './errors.js';
+import { openMemory } from './host.js';
+import { inProcessTransport } from './inprocess.js';
+import { checkStoreName, initSync, WasmStore } from './wasm/eventlite_wasm.js';
+
+export * from './index.js';
+
+let loaded = false;
+
+/** Opens a memory store named `options.name`. */
+export async function openEventStore(options: OpenOptions): Promise<EventStore> {
+  const request = openRequest(options);
+  if (request.storage === 'opfs') {
+    throw new StorageUnavailableError('STORAGE_UNAVAILABLE', 'OPFS is only available in browsers');
+  }
+  if (!loaded) {
+    initSync({ module: readFileSync(new URL('./wasm/eventlite_wasm_bg.wasm', import.meta.url)) });
+    loaded = true;
+  }
+  return connect(request, inProcessTransport({ WasmStore, checkStoreName }, openMemory));
+}

@@ -1,0 +1,48 @@
+// Shared helpers for the Node tests over the built package (`import ... from 'eventlite'` resolves to dist/node.js).
+import assert from 'node:assert/strict';
+import { EventLiteError } from 'eventlite';
+
+let counter = 0;
+
+/** A fresh memory store. */
+export async function open(options = {}) {
+  const { openEventStore } = await import('eventlite');
+  counter += 1;
+  return openEventStore({ name: `test-${counter}`, ...options });
+}
+
+/** Asserts that `promise` rejects with an EventLiteError of `code` (and class `Class`), returning it. */
+export async function rejectsWith(promise, code, Class = EventLiteError) {
+  let error;
+  try {
+    await promise;
+  } catch (caught) {
+    error = caught;
+  }
+  assert.ok(error, `expected ${code}, but the call succeeded`);
+  assert.ok(error instanceof EventLiteError, `not an EventLiteError: ${error}`);
+  assert.ok(error instanceof Class, `${error.name} is not a ${Class.name}`);
+  assert.equal(error.code, code, error.message);
+  return error;
+}
+
+/** Resolves when `predicate()` holds, polling each macrotask (the store delivers asynchronously). */
+export async function until(predicate, what = 'condition') {
+  for (let i = 0; i < 2000; i++) {
+    if (predicate()) return;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** Lets pending deliveries run. */
+export const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+/** `count` events of `type` with data `{ n }`. */
+export const events = (count, type = 'E') => Array.from({ length: count }, (_, n) => ({ type, data: { n } }));
+
+/** The store's whole log, as [stream, version, type] triples: to prove data unchanged. */
+export async function contents(store) {
+  const { events: all, headPosition } = await store.readAll({ maxCount: 100000 });
+  return { headPosition, events: all.map((e) => [e.stream, e.version, e.type, JSON.stringify(e.data)]) };
+}
