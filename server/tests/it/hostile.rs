@@ -1,0 +1,303 @@
+//! Hostile and malformed input: the right 4xx with a JSON `{code, message}`, and nothing stored. Request decoding
+//! is fuzzed with proptest (random bytes, and valid pushes with random JSON grafted in at random places).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use eventlite_server::auth::{Tenant, mint_jwt};
+use eventlite_server::backend::Backend;
+use eventlite_server::backend::sqlite::SqliteBackend;
+use eventlite_server::{AppState, Config, app};
+use http_body_util::BodyExt;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::support::{TOKEN_A, TOKEN_B, auth};
+
+fn setup(config: Config) -> (axum::Router, Arc<SqliteBackend>) {
+    let backend = Arc::new(SqliteBackend::in_memory());
+    let state = AppState::new(Arc::clone(&backend) as Arc<dyn Backend>, auth(), config);
+    (app(state), backend)
+}
+
+async fn call(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = router.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn valid_event(n: u128) -> Value {
+    json!({
+        "event_id": uuid::Uuid::from_u128(n), "stream": "todo-1", "type": "Added", "expected": "any",
+        "data": {"title": "milk"}, "metadata": {"correlationId": "c"}
+    })
+}
+
+fn push_body(events: Vec<Value>) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "replica_id": uuid::Uuid::from_u128(7), "events": events })).unwrap()
+}
+
+async fn heads(backend: &SqliteBackend) -> (u64, u64) {
+    (
+        backend.head(&Tenant::new("acme").unwrap()).await.unwrap(),
+        backend.head(&Tenant::new("globex").unwrap()).await.unwrap(),
+    )
+}
+
+fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, code: &str, case: &str) {
+    assert_eq!(status, expected_status, "{case}: {body}");
+    assert_eq!(body["code"], code, "{case}: {body}");
+    assert!(body["message"].is_string(), "{case}: {body}");
+}
+
+#[tokio::test]
+async fn malformed_pushes_get_their_code_and_store_nothing() {
+    let config = Config { max_body_bytes: 64 * 1024, ..Config::default() };
+    let (router, backend) = setup(config);
+    let mut unknown_event_field = valid_event(1);
+    unknown_event_field["color"] = json!("red");
+    let mut wrong_type = valid_event(1);
+    wrong_type["expected"] = json!({"exact": "three"});
+    let mut missing = valid_event(1);
+    missing.as_object_mut().unwrap().remove("stream");
+    let mut bad_stream = valid_event(1);
+    bad_stream["stream"] = json!("$all");
+    let mut empty_type = valid_event(1);
+    empty_type["type"] = json!("");
+    let mut bad_base64 = valid_event(1);
+    bad_base64.as_object_mut().unwrap().remove("data");
+    bad_base64["data_base64"] = json!("@@@");
+    bad_base64["content_type"] = json!("image/png");
+    let mut array_metadata = valid_event(1);
+    array_metadata["metadata"] = json!([1]);
+    let mut big_event = valid_event(1);
+    big_event["data"] = json!("x".repeat(2 * 1024 * 1024));
+    let huge_batch: Vec<Value> = (0..1_001).map(valid_event).collect();
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        ("not JSON", b"{".to_vec(), StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        ("empty body", Vec::new(), StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        (
+            "wrong top-level types",
+            br#"{"replica_id": 5, "events": "x"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+        ),
+        (
+            "unknown top-level field",
+            serde_json::to_vec(&json!({"replica_id": uuid::Uuid::nil(), "events": [], "admin": true})).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+        ),
+        (
+            "unknown event field",
+            push_body(vec![valid_event(2), unknown_event_field]),
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+        ),
+        ("wrong expectation type", push_body(vec![wrong_type]), StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        ("missing stream", push_body(vec![missing]), StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        ("reserved stream", push_body(vec![valid_event(2), bad_stream]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+        ("empty type", push_body(vec![valid_event(2), empty_type]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+        ("bad base64", push_body(vec![bad_base64]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+        ("array metadata", push_body(vec![array_metadata]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+        ("duplicate ids", push_body(vec![valid_event(3), valid_event(3)]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+        ("body over the limit", push_body(vec![big_event]), StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE"),
+    ];
+    for (case, body, status, code) in cases {
+        let (got, response) = call(&router, "POST", "/v1/push", Some(TOKEN_A), body).await;
+        assert_error(got, &response, status, code, case);
+    }
+    // A batch over the event limit and an event over the size limit, with a body limit that lets them through.
+    let (router, backend_2) = setup(Config::default());
+    let (got, response) = call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(huge_batch)).await;
+    assert_error(got, &response, StatusCode::PAYLOAD_TOO_LARGE, "BATCH_TOO_LARGE", "huge batch");
+    let mut big_event = valid_event(9);
+    big_event["data"] = json!("x".repeat(2 * 1024 * 1024));
+    let (got, response) =
+        call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(8), big_event])).await;
+    assert_error(got, &response, StatusCode::PAYLOAD_TOO_LARGE, "EVENT_TOO_LARGE", "big event");
+    assert_eq!(heads(&backend).await, (0, 0));
+    assert_eq!(heads(&backend_2).await, (0, 0));
+}
+
+#[tokio::test]
+async fn missing_and_wrong_tokens_are_refused() {
+    let (router, backend) = setup(Config::default());
+    let forged = mint_jwt(b"not-the-secret", "acme", None);
+    let expired = mint_jwt(b"test-secret", "acme", Some(1));
+    for (case, token) in [
+        ("missing", None),
+        ("wrong", Some("nope")),
+        ("forged JWT", Some(forged.as_str())),
+        ("expired JWT", Some(expired.as_str())),
+    ] {
+        let (status, body) = call(&router, "POST", "/v1/push", token, push_body(vec![valid_event(1)])).await;
+        assert_error(status, &body, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", case);
+        let (status, body) = call(&router, "GET", "/v1/pull", token, Vec::new()).await;
+        assert_error(status, &body, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", case);
+        let (status, body) = call(&router, "GET", "/v1/live", token, Vec::new()).await;
+        assert_error(status, &body, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", case);
+    }
+    assert_eq!(heads(&backend).await, (0, 0));
+}
+
+#[tokio::test]
+async fn tenants_never_see_or_write_each_others_events() {
+    let (router, backend) = setup(Config::default());
+    let (status, body) = call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(1)])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The same event id is a different event in another tenant: stored there, not a duplicate of acme's.
+    let jwt = mint_jwt(b"test-secret", "globex", None);
+    let (status, body) = call(&router, "POST", "/v1/push", Some(&jwt), push_body(vec![valid_event(1)])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["outcomes"][0]["duplicate"], false);
+    assert_eq!(heads(&backend).await, (1, 1));
+    let (_, acme) = call(&router, "GET", "/v1/pull", Some(TOKEN_A), Vec::new()).await;
+    let (_, globex) = call(&router, "GET", "/v1/pull", Some(TOKEN_B), Vec::new()).await;
+    assert_eq!(acme["events"].as_array().unwrap().len(), 1);
+    assert_eq!(globex["events"].as_array().unwrap().len(), 1);
+    // Another tenant's cursor is refused, not reinterpreted.
+    let acme_cursor = acme["cursor"].as_str().unwrap();
+    let (status, body) =
+        call(&router, "GET", &format!("/v1/pull?after={acme_cursor}"), Some(TOKEN_B), Vec::new()).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "INVALID_CURSOR", "another tenant's cursor");
+    assert_eq!(heads(&backend).await, (1, 1));
+}
+
+#[tokio::test]
+async fn malformed_pulls_and_unknown_routes_are_refused_with_json() {
+    let (router, _backend) = setup(Config::default());
+    let cursor_ahead = eventlite_server::cursor::encode("acme", 99);
+    let cases = [
+        ("/v1/pull?limit=0", StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        ("/v1/pull?limit=abc", StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        ("/v1/pull?limit=100000", StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        ("/v1/pull?since=3", StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        ("/v1/pull?after=garbage", StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
+        (&format!("/v1/pull?after={cursor_ahead}"), StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
+        ("/v2/everything", StatusCode::NOT_FOUND, "NOT_FOUND"),
+    ];
+    for (uri, status, code) in cases {
+        let (got, body) = call(&router, "GET", uri, Some(TOKEN_A), Vec::new()).await;
+        assert_error(got, &body, status, code, uri);
+    }
+    let (got, body) = call(&router, "DELETE", "/v1/push", Some(TOKEN_A), Vec::new()).await;
+    assert_error(got, &body, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "DELETE /v1/push");
+}
+
+#[tokio::test]
+async fn health_and_metrics_answer() {
+    let (router, _backend) = setup(Config::default());
+    call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(1)])).await;
+    call(&router, "POST", "/v1/push", Some(TOKEN_A), b"{".to_vec()).await;
+    let (status, body) = call(&router, "GET", "/health", None, Vec::new()).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let response = router.clone().oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    let text = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    for line in [
+        "eventlite_push_requests_total{backend=\"sqlite\"} 1",
+        "eventlite_pushed_events_total{backend=\"sqlite\",outcome=\"accepted\"} 1",
+        "eventlite_conflicts_total{backend=\"sqlite\"} 0",
+        "eventlite_live_clients{backend=\"sqlite\"} 0",
+        "eventlite_errors_total{backend=\"sqlite\",code=\"INVALID_REQUEST\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        ".{0,12}".prop_map(Value::String),
+        Just(json!("$all")),
+        Just(json!({"exact": 1})),
+        Just(json!(uuid::Uuid::from_u128(5))),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+const FIELDS: [&str; 10] = [
+    "event_id",
+    "stream",
+    "type",
+    "expected",
+    "data",
+    "data_base64",
+    "content_type",
+    "metadata",
+    "extra",
+    "replica_id",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Random bytes never crash the server or store anything: 4xx with a JSON error.
+    #[test]
+    fn fuzzed_bytes_are_refused_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let (router, backend) = setup(Config::default());
+            let (status, body) = call(&router, "POST", "/v1/push", Some(TOKEN_A), bytes).await;
+            assert!(status.is_client_error(), "{status} {body}");
+            assert!(body["code"].is_string() && body["message"].is_string());
+            assert_eq!(heads(&backend).await, (0, 0));
+        });
+    }
+
+    /// A valid push with one field replaced (or added) by random JSON: either accepted whole (200, every event
+    /// answered) or refused whole (4xx with a code, nothing stored). Never a 5xx.
+    #[test]
+    fn fuzzed_pushes_are_accepted_or_refused_whole(
+        field in 0..FIELDS.len(),
+        target in 0..3usize,
+        value in json_value(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let (router, backend) = setup(Config::default());
+            let mut request = json!({ "replica_id": uuid::Uuid::from_u128(7), "events": [valid_event(1), valid_event(2)] });
+            let name = FIELDS[field];
+            match target {
+                0 if name == "replica_id" || name == "extra" => request[name] = value,
+                0 | 1 => request["events"][target][name] = value,
+                _ => request["events"] = value,
+            }
+            let body = serde_json::to_vec(&request).unwrap();
+            let (status, response) = call(&router, "POST", "/v1/push", Some(TOKEN_A), body).await;
+            let (acme, globex) = heads(&backend).await;
+            assert_eq!(globex, 0);
+            if status == StatusCode::OK {
+                let outcomes = response["outcomes"].as_array().unwrap();
+                assert_eq!(outcomes.len() as u64, request["events"].as_array().map_or(0, |e| e.len() as u64));
+                assert!(acme <= outcomes.len() as u64);
+            } else {
+                assert!(status.is_client_error(), "{status} {response} for {request}");
+                assert!(response["code"].is_string(), "{response}");
+                assert_eq!(acme, 0, "a refused push stored something: {request}");
+            }
+        });
+    }
+}
