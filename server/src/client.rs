@@ -120,6 +120,12 @@ impl SyncClient {
         }
     }
 
+    /// Uses this HTTP client (timeouts, proxies, connection pooling of your choice).
+    pub fn with_http_client(mut self, http: reqwest::Client) -> SyncClient {
+        self.http = http;
+        self
+    }
+
     /// Events per push and per pull page (default 500).
     pub fn with_batch_size(mut self, batch: usize) -> SyncClient {
         self.batch = batch.max(1);

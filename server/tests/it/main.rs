@@ -2,6 +2,8 @@
 
 mod backend_suite;
 mod convergence;
+mod faults;
 mod hostile;
 mod live;
+mod postgres;
 mod support;
