@@ -351,6 +351,11 @@ fn open_connection(location: &Location, options: &StoreOptions) -> Result<Connec
         )?,
     };
     connection.busy_timeout(options.busy_timeout)?;
+    // Before any statement that reads the file: a WAL database on a VFS without shared memory (the browser's OPFS
+    // sahpool) can only be read once locking_mode is EXCLUSIVE, and `cache_size` below already reads the schema.
+    if options.exclusive_locking {
+        connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    }
     connection.set_prepared_statement_cache_capacity(64);
     // A larger page cache and memory-mapped reads: fewer read syscalls for reads and for index pages during appends;
     // checkpoints every ~40 MiB of WAL rather than 4 MiB, so hot index pages are copied back less often.
@@ -358,9 +363,6 @@ fn open_connection(location: &Location, options: &StoreOptions) -> Result<Connec
     connection.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     if matches!(location, Location::File(_)) && options.vfs.is_none() {
         connection.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
-    }
-    if options.exclusive_locking {
-        connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     }
     Ok(connection)
 }
