@@ -388,7 +388,10 @@ export class EventStore {
       name: typeof wire.name === 'string' ? wire.name : undefined,
       onError: onError as SubscriptionState['onError'],
     });
-    await this.#client.call('ack', id); // starts delivery: history first, then live events
+    // Starts delivery (history first, then live events); pages arrive after this promise has resolved.
+    this.#client.call('ack', id).catch((error: unknown) => {
+      if (!this.#closed) (onError as SubscriptionState['onError'])(error, undefined);
+    });
     return subscription;
   }
 

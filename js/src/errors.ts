@@ -44,7 +44,6 @@ export class EventLiteError extends Error {
 
   constructor(code: string, message: string, details: Record<string, unknown> = {}) {
     super(message);
-    this.name = new.target.name;
     this.code = code;
     this.details = details;
   }
@@ -148,6 +147,14 @@ const classes: Record<ErrorCode, ErrorClass> = {
   STORE_CLOSED: StoreClosedError,
   INTERNAL: InternalError,
 };
+
+// Names live on the prototypes, spelled out, so that minifiers renaming classes do not change `error.name`.
+Object.defineProperty(EventLiteError.prototype, 'name', { value: 'EventLiteError', writable: true, configurable: true });
+for (const [code, ErrorClass] of Object.entries(classes)) {
+  const words = code.split('_').map((word) => word[0] + word.slice(1).toLowerCase());
+  const name = words.join('') + (code.endsWith('_ERROR') ? '' : 'Error');
+  Object.defineProperty(ErrorClass.prototype, 'name', { value: name, writable: true, configurable: true });
+}
 
 /** Rebuilds the error class for a shape's code; unknown codes give the base class. */
 export function toEventLiteError(shape: ErrorShape): EventLiteError {

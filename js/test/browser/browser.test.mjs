@@ -1,0 +1,291 @@
+// The package in Chromium, as a web app uses it: built by Vite with no configuration from the packed tarball, the
+// store in a dedicated worker over OPFS. Proves: Vite packaging, persistence across reload and browser relaunch
+// (even SIGKILL), the worker boundary (errors, subscriptions), storage modes, and the single-owner lock.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { buildApp } from './app.mjs';
+import { launch, launchOwned, openApp } from './chromium.mjs';
+import { serve } from './server.mjs';
+
+let server;
+let base;
+let browser;
+let distDir;
+
+before(async () => {
+  distDir = await buildApp();
+  server = await serve(distDir);
+  base = `http://127.0.0.1:${server.port}/`;
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+let counter = 0;
+const unique = (prefix) => `${prefix}-${process.pid}-${++counter}`;
+
+async function newApp() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = await openApp(page, base);
+  return { page, errors, context };
+}
+
+describe('Vite packaging', () => {
+  test('the app builds with no config: worker and wasm become hashed assets', () => {
+    const assets = readdirSync(join(distDir, 'assets'));
+    assert.ok(assets.some((name) => /^eventlite_wasm_bg-.*\.wasm$/.test(name)), assets.join(' '));
+    assert.ok(assets.some((name) => /^worker-.*\.js$/.test(name)), assets.join(' '));
+    assert.ok(existsSync(join(distDir, 'index.html')));
+  });
+});
+
+describe('OPFS persistence', () => {
+  test('a page appends, reloads, and reads every acknowledged event back', async () => {
+    const { page, errors, context } = await newApp();
+    const name = unique('reload');
+    const appended = await page.evaluate(async (name) => {
+      const { openEventStore, NO_STREAM } = window.eventlite;
+      const store = await openEventStore({ name });
+      const first = await store.appendToStream('order-1', [{ type: 'Placed', data: { total: 42 } }], {
+        expectedVersion: NO_STREAM,
+      });
+      for (let i = 0; i < 49; i++) {
+        await store.appendToStream('counter-1', [{ type: 'Incremented', data: { i } }]);
+      }
+      await store.appendToStream('bulk-1', Array.from({ length: 500 }, (_, i) => ({ type: 'Loaded', data: { i } })));
+      // No close: the page is reloaded with the store open, as a user closing the tab would.
+      return { mode: store.storageMode, first };
+    }, name);
+    assert.equal(appended.mode, 'opfs');
+    assert.equal(appended.first.streamVersion, 1);
+
+    await page.reload();
+    await page.waitForFunction(() => window.eventlite !== undefined);
+    const read = await page.evaluate(async (name) => {
+      const store = await window.eventlite.openEventStore({ name });
+      const order = await store.readStream('order-1');
+      return {
+        mode: store.storageMode,
+        order: order.events.map((e) => [e.type, e.data.total, e.version]),
+        counter: await store.streamVersion('counter-1'),
+        bulk: await store.streamVersion('bulk-1'),
+        head: await store.headPosition(),
+      };
+    }, name);
+    assert.deepEqual(read, { mode: 'opfs', order: [['Placed', 42, 1]], counter: 49, bulk: 500, head: 550 });
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('a relaunched browser finds every event acknowledged before a SIGKILL', async () => {
+    const profile = mkdtempSync(join(tmpdir(), 'eventlite-profile-'));
+    try {
+      const name = unique('kill');
+      const first = await launchOwned(profile);
+      await openApp(first.page, base);
+      const acknowledged = await first.page.evaluate(async (name) => {
+        const store = await window.eventlite.openEventStore({ name });
+        let version = 0;
+        for (let i = 0; i < 100; i++) {
+          version = (await store.appendToStream('acked-1', [{ type: 'Acked', data: { i } }])).streamVersion;
+        }
+        return version;
+      }, name);
+      assert.equal(acknowledged, 100);
+      await first.kill();
+
+      const second = await launchOwned(profile);
+      await openApp(second.page, base);
+      const found = await second.page.evaluate(async (name) => {
+        const store = await window.eventlite.openEventStore({ name });
+        const { events } = await store.readStream('acked-1');
+        return { mode: store.storageMode, data: events.map((e) => e.data.i) };
+      }, name);
+      await second.close();
+      assert.equal(found.mode, 'opfs');
+      assert.deepEqual(found.data, Array.from({ length: 100 }, (_, i) => i));
+    } finally {
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
+
+  test("storage: 'memory' keeps nothing across a reload and says so", async () => {
+    const { page, context } = await newApp();
+    const name = unique('memory');
+    const mode = await page.evaluate(async (name) => {
+      const store = await window.eventlite.openEventStore({ name, storage: 'memory' });
+      await store.appendToStream('a-1', [{ type: 'A', data: 1 }]);
+      return store.storageMode;
+    }, name);
+    assert.equal(mode, 'memory');
+    await page.reload();
+    await page.waitForFunction(() => window.eventlite !== undefined);
+    const version = await page.evaluate(async (name) => {
+      const store = await window.eventlite.openEventStore({ name, storage: 'memory' });
+      return store.streamVersion('a-1');
+    }, name);
+    assert.equal(version, 0);
+    await context.close();
+  });
+
+  test('without OPFS (an insecure origin) the store says memory, and refuses to pretend when OPFS is required', async () => {
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((entry) => entry && entry.family === 'IPv4' && !entry.internal)?.address;
+    assert.ok(address, 'this test needs a non-loopback IPv4 address to reach the page from an insecure origin');
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await openApp(page, `http://${address}:${server.port}/`);
+    const result = await page.evaluate(async () => {
+      const store = await window.eventlite.openEventStore({ name: 'insecure' });
+      await store.appendToStream('a-1', [{ type: 'A', data: 1 }]);
+      let required;
+      try {
+        await window.eventlite.openEventStore({ name: 'insecure-2', storage: 'opfs' });
+      } catch (error) {
+        required = [error.name, error.code];
+      }
+      return { secure: window.isSecureContext, mode: store.storageMode, version: await store.streamVersion('a-1'), required };
+    });
+    assert.deepEqual(result, {
+      secure: false,
+      mode: 'memory',
+      version: 1,
+      required: ['StorageUnavailableError', 'STORAGE_UNAVAILABLE'],
+    });
+    await context.close();
+  });
+
+  test('one owner per store: a second open waits, then fails with STORAGE_BUSY; it succeeds once the first closes', async () => {
+    const { page, context } = await newApp();
+    const result = await page.evaluate(async (name) => {
+      const { openEventStore } = window.eventlite;
+      const first = await openEventStore({ name });
+      await first.appendToStream('a-1', [{ type: 'A', data: 1 }]);
+      let busy;
+      try {
+        await openEventStore({ name, openTimeoutMs: 300 });
+      } catch (error) {
+        busy = [error.name, error.code];
+      }
+      const waiting = openEventStore({ name, openTimeoutMs: 5000 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await first.close();
+      const second = await waiting;
+      return { busy, version: await second.streamVersion('a-1'), mode: second.storageMode };
+    }, unique('owner'));
+    assert.deepEqual(result, { busy: ['StorageBusyError', 'STORAGE_BUSY'], version: 1, mode: 'opfs' });
+    await context.close();
+  });
+});
+
+describe('across the worker boundary', () => {
+  test('errors keep their classes and details; bad input changes nothing', async () => {
+    const { page, context } = await newApp();
+    const result = await page.evaluate(async (name) => {
+      const { openEventStore, NO_STREAM, WrongExpectedVersionError, InvalidArgumentError } = window.eventlite;
+      const store = await openEventStore({ name });
+      await store.appendToStream('a-1', [{ type: 'A', data: 1 }]);
+      const outcomes = [];
+      const attempt = async (label, call) => {
+        try {
+          await call();
+          outcomes.push([label, 'ok']);
+        } catch (error) {
+          outcomes.push([label, error.code, error.argument ?? null, error instanceof InvalidArgumentError]);
+          if (error instanceof WrongExpectedVersionError) outcomes.push(['details', error.expected, error.actual]);
+        }
+      };
+      await attempt('conflict', () => store.appendToStream('a-1', [{ type: 'B', data: 1 }], { expectedVersion: NO_STREAM }));
+      await attempt('function data', () => store.appendToStream('a-1', [{ type: 'B', data: () => 1 }]));
+      await attempt('huge version', () => store.appendToStream('a-1', [], { expectedVersion: 2 ** 60 }));
+      await attempt('bad stream', () => store.appendToStream('$all', [{ type: 'B', data: 1 }]));
+      await attempt('uncloneable filter', () => store.readAll({ filter: { categories: [() => 1] } }));
+      await attempt('bad type', () => store.appendToStream('a-1', [{ type: '', data: 1 }]));
+      return { outcomes, version: await store.streamVersion('a-1'), head: await store.headPosition() };
+    }, unique('errors'));
+    assert.deepEqual(result.outcomes, [
+      ['conflict', 'WRONG_EXPECTED_VERSION', null, false],
+      ['details', 'no_stream', 1],
+      ['function data', 'INVALID_ARGUMENT', 'events[0].data', true],
+      ['huge version', 'INVALID_ARGUMENT', 'expectedVersion', true],
+      ['bad stream', 'INVALID_ARGUMENT', 'stream', true],
+      ['uncloneable filter', 'INVALID_ARGUMENT', 'arguments', true],
+      ['bad type', 'INVALID_ARGUMENT', 'events[0].type', true],
+    ]);
+    assert.deepEqual([result.version, result.head], [1, 1]);
+    await context.close();
+  });
+
+  test('subscriptions: history then live, a throwing handler, unsubscribe, named resume after reload', async () => {
+    const { page, context } = await newApp();
+    const name = unique('subs');
+    const first = await page.evaluate(async (name) => {
+      const store = await window.eventlite.openEventStore({ name });
+      await store.appendToStream('order-1', [{ type: 'Placed', data: 1 }, { type: 'Paid', data: 2 }]);
+      const seen = [];
+      const failures = [];
+      const wait = async (n) => {
+        for (let i = 0; i < 500 && seen.length < n; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      };
+      const subscription = await store.subscribeToAll(
+        { name: 'projector', filter: { categories: ['order'] }, onError: (error, event) => failures.push(event.position) },
+        (event) => {
+          seen.push(event.position);
+          if (event.type === 'Paid') throw new Error('handler bug');
+        },
+      );
+      await wait(2);
+      await store.appendToStream('user-1', [{ type: 'Joined', data: 0 }]);
+      await store.appendToStream('order-2', [{ type: 'Placed', data: 3 }]);
+      await wait(3);
+      await subscription.unsubscribe();
+      await store.appendToStream('order-3', [{ type: 'Placed', data: 4 }]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return { seen, failures, checkpoint: await store.loadCheckpoint('projector') };
+    }, name);
+    assert.deepEqual(first, { seen: [1, 2, 4], failures: [2], checkpoint: 4 });
+
+    await page.reload();
+    await page.waitForFunction(() => window.eventlite !== undefined);
+    const resumed = await page.evaluate(async (name) => {
+      const store = await window.eventlite.openEventStore({ name });
+      const seen = [];
+      await store.subscribeToAll({ name: 'projector', filter: { categories: ['order'] } }, (e) => seen.push(e.position));
+      for (let i = 0; i < 500 && seen.length < 1; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      return seen;
+    }, name);
+    assert.deepEqual(resumed, [5]);
+    await context.close();
+  });
+
+  test('snapshots and aggregateStream through the worker', async () => {
+    const { page, context } = await newApp();
+    const result = await page.evaluate(async (name) => {
+      const store = await window.eventlite.openEventStore({ name });
+      await store.appendToStream('cart-1', [1, 2, 3, 4].map((amount) => ({ type: 'Added', data: { amount } })));
+      await store.saveSnapshot('cart-1', 2, 100, 'v1');
+      const aggregate = await store.aggregateStream('cart-1', {
+        initial: 0,
+        evolve: (sum, event) => sum + event.data.amount,
+        schemaTag: 'v1',
+      });
+      const snapshot = await store.loadSnapshot('cart-1');
+      await store.close();
+      return { aggregate, snapshot: [snapshot.version, snapshot.state, snapshot.schemaTag] };
+    }, unique('snap'));
+    assert.deepEqual(result, {
+      aggregate: { state: 107, version: 4, snapshotVersion: 2, eventsFolded: 2 },
+      snapshot: [2, 100, 'v1'],
+    });
+    await context.close();
+  });
+});

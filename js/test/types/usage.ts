@@ -1,0 +1,90 @@
+// Type-checks typical use of the package's published declarations under `strict` (run: tsc -p test/types).
+// Lines marked @ts-expect-error must fail to compile: the types reject them.
+import {
+  ANY,
+  NO_STREAM,
+  STREAM_EXISTS,
+  EventLiteError,
+  WrongExpectedVersionError,
+  openEventStore,
+  type AppendResult,
+  type EventStore,
+  type RecordedEvent,
+  type StorageMode,
+  type Subscription,
+} from 'eventlite';
+
+interface Placed {
+  total: number;
+}
+
+export async function usage(): Promise<void> {
+  const store: EventStore = await openEventStore({ name: 'app', storage: 'auto', synchronous: 'normal' });
+  const mode: StorageMode = store.storageMode;
+  const result: AppendResult = await store.appendToStream('order-1', [{ type: 'Placed', data: { total: 42 } }], {
+    expectedVersion: NO_STREAM,
+  });
+  const ids: string[] = result.eventIds;
+  await store.appendToStream('order-1', [{ type: 'Paid', data: null, metadata: { correlationId: 'c' } }], {
+    expectedVersion: result.streamVersion,
+  });
+  await store.appendToStream('order-1', [], { expectedVersion: 2n });
+  await store.appendToStream('order-1', [], { expectedVersion: ANY });
+  await store.appendToStream('order-1', [{ type: 'Photo', data: new Uint8Array(1), contentType: 'image/png' }], {
+    expectedVersion: STREAM_EXISTS,
+  });
+
+  const { events, version } = await store.readStream<Placed>('order-1', { direction: 'backwards', maxCount: 10 });
+  const total: number | undefined = events[0]?.data.total;
+  const page = await store.readAll({ fromPosition: 0, filter: { categories: ['order'], eventTypes: ['Placed'] } });
+  const head: number = page.headPosition;
+
+  const subscription: Subscription = await store.subscribeToAll(
+    { from: 'start', filter: { categories: ['order'] }, name: 'projector', onError: (error) => console.log(error) },
+    (event: RecordedEvent) => {
+      console.log(event.position, event.type);
+    },
+  );
+  await store.subscribeToStream('order-1', async (event) => {
+    await Promise.resolve(event.version);
+  });
+  await subscription.unsubscribe();
+
+  await store.saveSnapshot('order-1', version, { total: 42 }, 'v1');
+  const snapshot = await store.loadSnapshot<Placed>('order-1', { schemaTag: 'v1' });
+  const fromSnapshot: number | undefined = snapshot?.state.total;
+  const aggregate = await store.aggregateStream<number, Placed>('order-1', {
+    initial: 0,
+    evolve: (sum, event) => sum + event.data.total,
+    schemaTag: 'v1',
+  });
+  const state: number = aggregate.state;
+  const snapshotVersion: number | null = aggregate.snapshotVersion;
+
+  try {
+    await store.appendToStream('order-1', [{ type: 'Placed', data: {} }], { expectedVersion: NO_STREAM });
+  } catch (error) {
+    if (error instanceof WrongExpectedVersionError) {
+      const actual: number = error.actual;
+      const expected: 'any' | 'no_stream' | 'stream_exists' | number = error.expected;
+      console.log(actual, expected);
+    } else if (error instanceof EventLiteError) {
+      const code: string = error.code;
+      console.log(code);
+    }
+  }
+
+  // @ts-expect-error: the store name is required
+  await openEventStore({});
+  // @ts-expect-error: unknown storage mode
+  await openEventStore({ name: 'app', storage: 'disk' });
+  // @ts-expect-error: expectations are constants or versions
+  await store.appendToStream('order-1', [], { expectedVersion: 'sometimes' });
+  // @ts-expect-error: an event needs a type
+  await store.appendToStream('order-1', [{ data: 1 }]);
+  // @ts-expect-error: directions are 'forwards' or 'backwards'
+  await store.readStream('order-1', { direction: 'sideways' });
+
+  await store.close();
+  console.log(mode, ids, total, head, fromSnapshot, state, snapshotVersion);
+}

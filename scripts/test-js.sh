@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the wasm crate and the `eventlite` npm package, then runs every wasm, JS and browser test:
+#   1. eventlite-wasm: fmt, clippy (wasm32), wasm-bindgen tests in Node and in headless Chromium (dedicated worker, OPFS)
+#   2. js: build (js/scripts/build.sh), tsc --noEmit of the published types, node:test over the built package
+#   3. js: Vite packaging test + Playwright tests in Debian's Chromium (OPFS persistence across reload and relaunch)
+#   4. js: size report (gzipped wasm + JS)
+# Idempotent: `npm ci` runs only when js/node_modules is missing or older than js/package-lock.json.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export CC_wasm32_unknown_unknown=clang
+export AR_wasm32_unknown_unknown=llvm-ar
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}"
+export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "eventlite-wasm: fmt and clippy (wasm32)"
+cargo fmt -p eventlite-wasm -- --check
+cargo clippy -p eventlite-wasm --all-targets --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "eventlite-wasm: wasm-bindgen tests (Node, then headless Chromium in a dedicated worker with OPFS)"
+cargo test -p eventlite-wasm --target wasm32-unknown-unknown --locked
+
+step "js: npm dependencies"
+stamp="js/node_modules/.eventlite-lock"
+if [ ! -f "$stamp" ] || ! cmp -s js/package-lock.json "$stamp"; then
+    (cd js && npm ci --no-audit --no-fund)
+    cp js/package-lock.json "$stamp"
+else
+    echo "js/node_modules is up to date with package-lock.json"
+fi
+
+step "js: build the package"
+bash js/scripts/build.sh
+
+step "js: published types under strict (tsc --noEmit)"
+(cd js && node_modules/.bin/tsc -p test/types)
+
+step "js: node:test over the built package (Node 20, memory store)"
+(cd js && node --test --test-reporter=spec test/node/)
+
+step "js: Vite packaging test and Playwright tests in Chromium (worker, OPFS)"
+(cd js && node --test --test-reporter=spec test/browser/)
+
+step "js: package size"
+node js/scripts/size.mjs
+
+echo
+echo "js tests passed"
