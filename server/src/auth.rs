@@ -159,7 +159,7 @@ fn verify_jwt(secret: &[u8], token: &str, now: u64) -> Result<Tenant, ApiError> 
     }
     let signature = base64url_decode(signature).ok_or_else(|| invalid("malformed signature"))?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| invalid("bad key"))?;
-    mac.update(token[..header_and_payload_len(token)].as_bytes());
+    mac.update(&token.as_bytes()[..header_and_payload_len(token)]);
     mac.verify_slice(&signature).map_err(|_| invalid("bad signature"))?;
     let claims: Claims = base64url_decode(payload)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
