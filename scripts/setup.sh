@@ -113,3 +113,15 @@ node_major="${node_major%%.*}"
 [[ "$node_major" =~ ^[0-9]+$ ]] && [ "$node_major" -ge "$MIN_NODE_MAJOR" ] ||
     die "node $node_version found; Node.js >= $MIN_NODE_MAJOR is required"
 say "node $node_version ok"
+
+# 5. PostgreSQL (the server's second backend is tested against 127.0.0.1:5432) --------------------------------
+if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    say "postgresql on 127.0.0.1:5432 ok"
+elif command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    say "postgresql: starting the local cluster"
+    run_logged pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    pg_isready -q -h 127.0.0.1 -p 5432 || die "postgresql did not come up on 127.0.0.1:5432"
+else
+    die "postgresql is not reachable on 127.0.0.1:5432 and no local cluster was found to start"
+fi
