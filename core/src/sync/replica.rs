@@ -682,3 +682,115 @@ pub(crate) fn insert_row(connection: &Connection, row: Row<'_>) -> rusqlite::Res
         ])?;
     Ok(connection.last_insert_rowid() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::NewEvent;
+    use crate::sync::server::{self, Limits};
+
+    fn event(n: u128) -> NewEvent {
+        NewEvent::json("E", &json!({ "n": n as u64 })).with_id(Uuid::from_u128(n))
+    }
+
+    fn snapshot(store: &Store) -> (Vec<RecordedEvent>, SyncStatus) {
+        let log = store.read_all(&crate::ReadAllOptions::forwards()).unwrap().events;
+        (log, store.sync_status().unwrap())
+    }
+
+    #[test]
+    fn expectations_round_trip_through_their_encoding() {
+        for expected in
+            [ExpectedVersion::Any, ExpectedVersion::NoStream, ExpectedVersion::StreamExists, ExpectedVersion::Exact(7)]
+        {
+            assert_eq!(decode_expected(encode_expected(expected, 0)), expected);
+            assert_eq!(encode_expected(expected, 1), CONTINUES);
+        }
+        assert_eq!(continued(ExpectedVersion::NoStream, 2), ExpectedVersion::Exact(2));
+        assert_eq!(continued(ExpectedVersion::Exact(4), 2), ExpectedVersion::Exact(6));
+        assert_eq!(continued(ExpectedVersion::Any, 2), ExpectedVersion::Any);
+        assert_eq!(continued(ExpectedVersion::StreamExists, 2), ExpectedVersion::StreamExists);
+    }
+
+    #[test]
+    fn the_replica_id_is_created_once() {
+        let store = Store::open_in_memory().unwrap();
+        let id = store.replica_id().unwrap();
+        assert_eq!(store.replica_id().unwrap(), id);
+        assert_eq!(store.sync_status().unwrap().replica_id, id);
+    }
+
+    #[test]
+    fn a_push_response_that_does_not_match_its_request_changes_nothing() {
+        let hub = Store::open_in_memory().unwrap();
+        let store = Store::open_in_memory().unwrap();
+        store.append_to_stream("a-1", &[event(1), event(2)], ExpectedVersion::NoStream).unwrap();
+        let push = store.next_push(10).unwrap().unwrap();
+        let mut response = server::apply_push(&hub, &push, &Limits::default()).unwrap();
+        let before = snapshot(&store);
+        response.outcomes.swap(0, 1);
+        let error = store.apply_push_response(&push, &response).unwrap_err();
+        assert_eq!(error.code(), crate::ErrorCode::SyncProtocol);
+        response.outcomes.pop();
+        assert!(store.apply_push_response(&push, &response).is_err());
+        assert_eq!(snapshot(&store), before);
+    }
+
+    #[test]
+    fn a_pull_that_skips_a_version_is_refused_and_changes_nothing() {
+        let hub = Store::open_in_memory().unwrap();
+        hub.append_to_stream("a-1", &[event(1), event(2), event(3)], ExpectedVersion::Any).unwrap();
+        let store = Store::open_in_memory().unwrap();
+        store.append_to_stream("b-1", &[event(9)], ExpectedVersion::Any).unwrap();
+        let before = snapshot(&store);
+        let mut page = server::read_pull(&hub, 0, 10).unwrap().into_response(|p| p.to_string());
+        page.events.remove(1);
+        let error = store.apply_pull(&page).unwrap_err();
+        assert_eq!(error.code(), crate::ErrorCode::SyncProtocol);
+        let mut corrupt = server::read_pull(&hub, 0, 10).unwrap().into_response(|p| p.to_string());
+        corrupt.events[0].data_base64 = Some("!!".into());
+        corrupt.events[0].content_type = Some("x/y".into());
+        corrupt.events[0].data = None;
+        assert_eq!(store.apply_pull(&corrupt).unwrap_err().code(), crate::ErrorCode::SyncProtocol);
+        assert_eq!(snapshot(&store), before);
+    }
+
+    #[test]
+    fn a_page_applied_twice_is_a_no_op() {
+        let hub = Store::open_in_memory().unwrap();
+        hub.append_to_stream("a-1", &[event(1), event(2)], ExpectedVersion::Any).unwrap();
+        let store = Store::open_in_memory().unwrap();
+        let page = server::read_pull(&hub, 0, 10).unwrap().into_response(|p| p.to_string());
+        store.apply_pull(&page).unwrap();
+        let before = snapshot(&store);
+        let again = store.apply_pull(&page).unwrap();
+        assert_eq!(again.applied, 0);
+        assert_eq!(snapshot(&store), before);
+    }
+
+    #[test]
+    fn pending_events_keep_their_order_and_versions_continue_after_a_rebase() {
+        let hub = Store::open_in_memory().unwrap();
+        hub.append_to_stream("a-1", &[event(1), event(2)], ExpectedVersion::Any).unwrap();
+        let store = Store::open_in_memory().unwrap();
+        store.append_to_stream("a-1", &[event(10), event(11)], ExpectedVersion::Any).unwrap();
+        store.append_to_stream("b-1", &[event(12)], ExpectedVersion::Any).unwrap();
+        let applied =
+            store.apply_pull(&server::read_pull(&hub, 0, 10).unwrap().into_response(|p| p.to_string())).unwrap();
+        assert_eq!((applied.applied, applied.own, applied.rewound_from, applied.pending), (2, 0, Some(0), 3));
+        let log = store.read_all(&crate::ReadAllOptions::forwards()).unwrap().events;
+        let shape: Vec<(u128, &str, u64)> =
+            log.iter().map(|e| (e.event_id.as_u128(), e.stream.as_str(), e.version)).collect();
+        assert_eq!(shape, [(1, "a-1", 1), (2, "a-1", 2), (10, "a-1", 3), (11, "a-1", 4), (12, "b-1", 1)]);
+        assert!(log.windows(2).all(|w| w[0].position < w[1].position));
+        assert!(log[2].position > 5, "rebased events get fresh positions, never reused ones");
+        // The batch is still pushed whole with its derived expectations.
+        let push = store.next_push(1).unwrap().unwrap();
+        assert_eq!(push.events.len(), 2);
+    }
+}
