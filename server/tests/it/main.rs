@@ -1,6 +1,7 @@
 //! Integration tests of the sync server and the native client: end to end over loopback, both backends.
 
 mod backend_suite;
+mod cli;
 mod convergence;
 mod faults;
 mod hostile;

@@ -2,7 +2,6 @@
 //! each other's live clients through LISTEN/NOTIFY.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::live::wait_for_events;
-use crate::support::{PgSchema, TOKEN_A, TestServer, log, postgres_url, shape};
+use crate::support::{PgSchema, ServerProcess, TOKEN_A, TestServer, log, postgres_url, shape};
 
 const PUSHERS: usize = 8;
 const BATCHES: usize = 30;
@@ -99,68 +98,12 @@ async fn concurrent_pushers_through_two_servers_never_make_a_puller_skip_an_even
     .await;
 }
 
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    fn spawn(schema: &str) -> ServerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_eventlite"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--postgres", &postgres_url()])
-            .args(["--postgres-schema", schema])
-            .env("EVENTLITE_TOKENS", format!("{TOKEN_A}:acme"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        ServerProcess { child, url: format!("http://127.0.0.1:{port}") }
-    }
-
-    async fn wait_healthy(&self) {
-        let http = reqwest::Client::new();
-        for _ in 0..200 {
-            if let Ok(response) = http.get(format!("{}/health", self.url)).send().await
-                && response.status().is_success()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{} never became healthy", self.url);
-    }
-
-    /// SIGTERM, then the process must exit 0 on its own (graceful shutdown, even with live clients connected).
-    fn terminate(mut self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-        for _ in 0..200 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exit status {status}");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        panic!("the server did not shut down within 10 s of SIGTERM");
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_through_one_server_process_is_seen_live_through_another() {
     with_schema(|schema| async move {
-        let one = ServerProcess::spawn(&schema.name);
-        let two = ServerProcess::spawn(&schema.name);
+        let pg = ["--postgres", &postgres_url(), "--postgres-schema", &schema.name];
+        let one = ServerProcess::spawn(&pg, &[]);
+        let two = ServerProcess::spawn(&pg, &[]);
         one.wait_healthy().await;
         two.wait_healthy().await;
         let a = SyncClient::new(&one.url, TOKEN_A, Store::open_in_memory().unwrap());

@@ -1,7 +1,9 @@
 //! Test servers on port 0, stores in temporary directories, PostgreSQL schemas of their own.
 
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 
 use eventlite::{ReadAllOptions, RecordedEvent, Store};
 use eventlite_server::backend::Backend;
@@ -165,4 +167,63 @@ pub fn server_shape(events: &[eventlite::sync::ServerEvent]) -> Vec<String> {
         })
         .collect();
     shape(&recorded)
+}
+
+/// The `eventlite serve` binary in a process of its own, on a free port, with `TOKEN_A` for tenant `acme`.
+pub struct ServerProcess {
+    child: Child,
+    pub url: String,
+}
+
+impl ServerProcess {
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_eventlite"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .env("EVENTLITE_TOKENS", format!("{TOKEN_A}:acme"))
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        ServerProcess { child, url: format!("http://127.0.0.1:{port}") }
+    }
+
+    pub async fn wait_healthy(&self) {
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(response) = http.get(format!("{}/health", self.url)).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{} never became healthy", self.url);
+    }
+
+    /// SIGTERM, then the process must exit 0 on its own (graceful shutdown, even with live clients connected).
+    pub fn terminate(mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "exit status {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!("the server did not shut down within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

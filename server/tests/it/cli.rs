@@ -1,0 +1,73 @@
+//! The `eventlite` binary as the README uses it: `serve` on embedded SQLite with a static directory, two local
+//! stores synced with `append` / `sync` / `log`, a JWT minted with `token`, and a graceful exit on SIGTERM.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::ServerProcess;
+
+fn eventlite(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_eventlite")).args(args).output().unwrap();
+    assert!(output.status.success(), "eventlite {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_append_sync_and_log_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("index.html"), "<h1>demo</h1>").unwrap();
+    let data = path(dir.path(), "server");
+    let server = ServerProcess::spawn(
+        &["--data-dir", &data, "--static-dir", site.to_str().unwrap()],
+        &[("EVENTLITE_TOKENS", "demo-token:demo"), ("EVENTLITE_JWT_SECRET", "jwt-secret")],
+    );
+    server.wait_healthy().await;
+    let page = reqwest::get(format!("{}/", server.url)).await.unwrap().text().await.unwrap();
+    assert_eq!(page, "<h1>demo</h1>");
+
+    let (a, b, c) = (path(dir.path(), "a.db"), path(dir.path(), "b.db"), path(dir.path(), "c.db"));
+    eventlite(&[
+        "append",
+        "--store",
+        &a,
+        "--stream",
+        "todo-1",
+        "--type",
+        "Added",
+        "--data",
+        r#"{"title":"milk"}"#,
+        "--expected",
+        "no_stream",
+    ]);
+    eventlite(&[
+        "append",
+        "--store",
+        &b,
+        "--stream",
+        "todo-1",
+        "--type",
+        "Added",
+        "--data",
+        r#"{"title":"eggs"}"#,
+        "--expected",
+        "no_stream",
+    ]);
+    let pushed = eventlite(&["sync", "--store", &a, "--server", &server.url, "--token", "demo-token"]);
+    assert_eq!(pushed.trim(), r#"{"conflicts":0,"pulled":1,"pushed":1}"#);
+    let conflicted = eventlite(&["sync", "--store", &b, "--server", &server.url, "--token", "demo-token"]);
+    assert_eq!(conflicted.trim(), r#"{"conflicts":1,"pulled":1,"pushed":1}"#, "b's no_stream lost to a's");
+    let jwt = eventlite(&["token", "--tenant", "demo", "--secret", "jwt-secret"]);
+    eventlite(&["sync", "--store", &c, "--server", &server.url, "--token", jwt.trim()]);
+    for store in [&a, &b, &c] {
+        let log = eventlite(&["log", "--store", store]);
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(log.contains("milk"), "{log}");
+    }
+    server.terminate();
+}
