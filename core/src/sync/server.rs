@@ -15,7 +15,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior};
 
 use crate::clock;
 use crate::error::InvalidArgument;
-use crate::event::{NewEvent, validate_writable_stream_id};
+use crate::event::{NewEvent, validate_event_type, validate_writable_stream_id};
 use crate::log::{EVENT_COLUMNS, ReadAllOptions};
 use crate::store::{self, Store, event_from_row};
 use crate::stream::ExpectedVersion;
@@ -53,7 +53,12 @@ pub fn validate_push(request: &PushRequest, limits: &Limits) -> Result<Vec<NewEv
         if size > limits.max_event_size {
             return Err(SyncError::EventTooLarge { index, size, limit: limits.max_event_size });
         }
-        event.validate(index)?;
+        // `data` and `metadata` arrived as `RawValue`s, which only hold valid JSON: no second parse, only the checks
+        // the JSON grammar does not make.
+        validate_event_type(&event.event_type, &format!("events[{index}].type"))?;
+        if wire.metadata.as_ref().is_some_and(|raw| !raw.get().trim_start().starts_with('{')) {
+            return Err(InvalidArgument::new(format!("events[{index}].metadata"), "must be a JSON object").into());
+        }
         if !seen.insert(wire.event_id) {
             return Err(InvalidArgument::new(
                 format!("events[{index}].event_id"),
