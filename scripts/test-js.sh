@@ -48,7 +48,7 @@ step "js: Vite packaging test and Playwright tests in Chromium (worker, OPFS)"
 (cd js && node --test --test-reporter=spec test/browser/)
 
 step "js: package size"
-node js/scripts/size.mjs
+node js/scripts/size.mjs --vite
 
 echo
 echo "js tests passed"

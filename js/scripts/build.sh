@@ -17,8 +17,10 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export CC_wasm32_unknown_unknown="${CC_wasm32_unknown_unknown:-clang}"
 export AR_wasm32_unknown_unknown="${AR_wasm32_unknown_unknown:-llvm-ar}"
 
-# SQLite features EventLite never uses (no FTS, R-tree, sessions, virtual-table introspection, JSON in SQL, ...).
-# Only flags that work with the amalgamation; WAL, date functions and randomblob stay.
+# SQLite features EventLite never uses (no FTS, R-tree, sessions, introspection virtual tables, JSON in SQL, ...).
+# Only flags that leave the amalgamation's parser intact: OMIT_TRIGGER/VIEW/ATTACH/VACUUM/ANALYZE/REINDEX leave the
+# parser calling functions that no longer exist (link imports from "env"), OMIT_CTE/WINDOWFUNC do not compile, and
+# OMIT_VIRTUALTABLE implies OMIT_ALTERTABLE, which the schema migrations need. WAL, date functions, randomblob stay.
 SQLITE_TRIM_FLAGS="-USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_SESSION -USQLITE_ENABLE_PREUPDATE_HOOK
   -USQLITE_ENABLE_BYTECODE_VTAB -USQLITE_ENABLE_DBPAGE_VTAB -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_ENABLE_STMTVTAB
   -USQLITE_ENABLE_MATH_FUNCTIONS -USQLITE_ENABLE_OFFSET_SQL_FUNC -USQLITE_ENABLE_UNKNOWN_SQL_FUNCTION
@@ -26,7 +28,11 @@ SQLITE_TRIM_FLAGS="-USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_SE
   SQLITE_OMIT_JSON SQLITE_OMIT_AUTHORIZATION SQLITE_OMIT_COMPLETE SQLITE_OMIT_DECLTYPE SQLITE_OMIT_GET_TABLE
   SQLITE_OMIT_PROGRESS_CALLBACK SQLITE_OMIT_TCL_VARIABLE SQLITE_OMIT_TRACE SQLITE_OMIT_UTF16
   SQLITE_OMIT_INTROSPECTION_PRAGMAS SQLITE_DEFAULT_MEMSTATUS=0 SQLITE_DQS=0 SQLITE_MAX_EXPR_DEPTH=0
-  SQLITE_LIKE_DOESNT_MATCH_BLOBS SQLITE_OMIT_SHARED_CACHE SQLITE_OMIT_DEPRECATED SQLITE_OMIT_LOAD_EXTENSION"
+  SQLITE_LIKE_DOESNT_MATCH_BLOBS SQLITE_OMIT_SHARED_CACHE SQLITE_OMIT_DEPRECATED SQLITE_OMIT_LOAD_EXTENSION
+  SQLITE_OMIT_EXPLAIN SQLITE_OMIT_AUTOVACUUM SQLITE_OMIT_INCRBLOB SQLITE_OMIT_INTEGRITY_CHECK SQLITE_OMIT_LOCALTIME
+  SQLITE_OMIT_AUTOMATIC_INDEX SQLITE_OMIT_FOREIGN_KEY SQLITE_OMIT_GENERATED_COLUMNS SQLITE_OMIT_XFER_OPT
+  SQLITE_OMIT_BLOB_LITERAL SQLITE_OMIT_DESERIALIZE SQLITE_OMIT_AUTORESET SQLITE_OMIT_COMPILEOPTION_DIAGS
+  SQLITE_OMIT_TEMPDB SQLITE_OMIT_UTF16"
 
 # A trimmed SQLite gets a target directory of its own, so switching never rebuilds the untrimmed one.
 if [ "$TRIM" = 1 ]; then
@@ -46,6 +52,12 @@ OUT="$JS/src/wasm"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 wasm-bindgen --target web --out-dir "$OUT" --out-name eventlite_wasm "$WASM"
+# Every import must be wasm-bindgen's: an import from "env" is a C symbol SQLite's trimmed build lost.
+node -e '
+const wasm = new WebAssembly.Module(require("fs").readFileSync(process.argv[1]));
+const missing = WebAssembly.Module.imports(wasm).filter((i) => i.module === "env").map((i) => i.name);
+if (missing.length) { console.error("build-js: unresolved C symbols: " + missing.join(" ")); process.exit(1); }
+' "$OUT/eventlite_wasm_bg.wasm"
 if [ "$OPT" = 1 ]; then
     "$JS/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \

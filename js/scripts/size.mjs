@@ -1,0 +1,47 @@
+// Prints the package's size: the wasm and the JS a browser loads, raw and gzipped (level 9), and their total
+// against the 350 KB target. With --vite, also what the Vite test app ships (its bundler minifies the JS).
+// Usage: node js/scripts/size.mjs [--vite]
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const js = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(js, 'dist');
+const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+
+function measure(files) {
+  const raw = files.reduce((sum, file) => sum + readFileSync(file).length, 0);
+  const zipped = files.reduce((sum, file) => sum + gz(readFileSync(file)), 0);
+  return { raw, zipped };
+}
+
+function report(label, wasmFiles, jsFiles) {
+  const wasm = measure(wasmFiles);
+  const script = measure(jsFiles);
+  const total = wasm.zipped + script.zipped;
+  console.log(`${label}`);
+  console.log(`  wasm  ${kb(wasm.raw).padStart(10)} raw  ${kb(wasm.zipped).padStart(10)} gzipped`);
+  console.log(`  JS    ${kb(script.raw).padStart(10)} raw  ${kb(script.zipped).padStart(10)} gzipped (${jsFiles.length} files)`);
+  console.log(`  total ${kb(total).padStart(27)} gzipped; target 350.0 KB: ${total <= 350 * 1024 ? 'met' : 'NOT met'}`);
+  return total;
+}
+
+// The browser entry's module graph: everything but the Node-only modules.
+const nodeOnly = new Set(['node.js', 'inprocess.js']);
+const jsFiles = readdirSync(dist)
+  .filter((name) => name.endsWith('.js') && !nodeOnly.has(name))
+  .map((name) => join(dist, name))
+  .concat(join(dist, 'wasm', 'eventlite_wasm.js'));
+report('npm package (js/dist, as published: browser entry, worker, wasm-bindgen glue, wasm)', [join(dist, 'wasm', 'eventlite_wasm_bg.wasm')], jsFiles);
+
+const viteAssets = join(js, 'test', 'vite-app', 'dist', 'assets');
+if (process.argv.includes('--vite') && existsSync(viteAssets)) {
+  const assets = readdirSync(viteAssets).map((name) => join(viteAssets, name));
+  report(
+    'Vite app (js/test/vite-app/dist: what a page using the package downloads, JS minified by Vite)',
+    assets.filter((file) => file.endsWith('.wasm')),
+    assets.filter((file) => file.endsWith('.js')),
+  );
+}
