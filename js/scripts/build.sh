@@ -43,12 +43,19 @@ else
     CARGO_DIR="$TARGET_DIR/wasm-pkg"
 fi
 
-echo "build-js: cargo build -p eventlite-wasm --profile $PROFILE (SQLite trim: $TRIM)"
+# `--bench-wasm`: only the benchmark's wasm (with the raw-SQLite baseline, feature bench-baseline) into js/bench/wasm.
+FEATURES=()
+OUT="$JS/src/wasm"
+if [ "${1:-}" = "--bench-wasm" ]; then
+    FEATURES=(--features bench-baseline)
+    OUT="$JS/bench/wasm"
+fi
+
+echo "build-js: cargo build -p eventlite-wasm --profile $PROFILE ${FEATURES[*]} (SQLite trim: $TRIM)"
 (cd "${EVENTLITE_CARGO_ROOT:-$ROOT}" && cargo build --quiet --locked -p eventlite-wasm --lib --target wasm32-unknown-unknown \
-    --profile "$PROFILE" --target-dir "$CARGO_DIR")
+    --profile "$PROFILE" --target-dir "$CARGO_DIR" "${FEATURES[@]}")
 WASM="$CARGO_DIR/wasm32-unknown-unknown/$PROFILE/eventlite_wasm.wasm"
 
-OUT="$JS/src/wasm"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 wasm-bindgen --target web --out-dir "$OUT" --out-name eventlite_wasm "$WASM"
@@ -62,6 +69,10 @@ if [ "$OPT" = 1 ]; then
     "$JS/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
         "$OUT/eventlite_wasm_bg.wasm" -o "$OUT/eventlite_wasm_bg.wasm"
+fi
+if [ "${1:-}" = "--bench-wasm" ]; then
+    echo "build-js: js/bench/wasm ready"
+    exit 0
 fi
 
 rm -rf "$JS/dist"

@@ -26,10 +26,14 @@
 //! ```
 #![cfg(all(target_family = "wasm", target_os = "unknown"))]
 
+#[cfg(feature = "bench-baseline")]
+mod bench;
 pub mod convert;
 pub mod error;
 mod opfs;
 mod panic;
 mod store;
 
+#[cfg(feature = "bench-baseline")]
+pub use bench::RawSqlite;
 pub use store::{WasmStore, check_store_name};

@@ -12,14 +12,14 @@ const types = {
   '.css': 'text/css',
 };
 
-/** Serves `root` on `host` (all interfaces by default); resolves with `{ port, close }`. */
-export function serve(root, host = '0.0.0.0') {
+/** Serves `root` on `host` (all interfaces by default) with extra `headers`; resolves with `{ port, close }`. */
+export function serve(root, host = '0.0.0.0', headers = {}) {
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
     const file = join(root, path.endsWith('/') ? `${path}index.html` : path);
     try {
       const body = await readFile(file);
-      response.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+      response.writeHead(200, { ...headers, 'content-type': types[extname(file)] ?? 'application/octet-stream' });
       response.end(body);
     } catch {
       response.writeHead(404).end('not found');

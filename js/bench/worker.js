@@ -1,0 +1,128 @@
+// The benchmark's dedicated worker: EventLite (WasmStore, the package's wasm) and raw SQLite (RawSqlite, the same
+// wasm build with the `bench-baseline` feature) side by side, in this one worker, on OPFS (sahpool, WAL,
+// locking_mode=EXCLUSIVE, synchronous NORMAL unless stated). Posts the figures back to the page.
+import init, { RawSqlite, WasmStore } from './wasm/eventlite_wasm.js';
+
+const now = () => performance.now();
+const run = Date.now().toString(36);
+let names = 0;
+const fresh = (label) => `bench-${run}-${label}-${++names}`;
+
+function quantiles(samples) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { p50: at(0.5), p95: at(0.95), mean: samples.reduce((a, b) => a + b, 0) / samples.length };
+}
+
+const payload = 'x'.repeat(64);
+const data = (n) => `{"n":${n},"payload":"${payload}"}`;
+const batchJson = (from, count) =>
+  `[${Array.from({ length: count }, (_, i) => `{"type":"Benched","data":${data(from + i)}}`).join(',')}]`;
+
+// The same row the store writes, written by hand: id and time from SQLite, as the store does on wasm.
+const RAW_INSERT = `INSERT INTO events (event_id, stream, version, category, event_type, content_type, data, metadata,
+  recorded_at) VALUES (randomblob(16), ?1, ?2, ?3, 'Benched', NULL, ?4, NULL, CAST(unixepoch('subsec') * 1000 AS INTEGER))`;
+const rawRows = (stream, fromVersion, count) =>
+  JSON.stringify(Array.from({ length: count }, (_, i) => [stream, fromVersion + i, stream.split('-')[0], data(fromVersion + i)]));
+
+/** A raw connection on a file whose schema the store created (so both write the same tables and indexes). */
+async function rawOnStoreSchema(label, synchronous) {
+  const name = fresh(label);
+  const store = await WasmStore.openOpfs(name, { synchronous });
+  store.close();
+  store.free();
+  return RawSqlite.openOpfs(name, synchronous);
+}
+
+async function singleAppends(count, synchronous) {
+  const store = await WasmStore.openOpfs(fresh('single'), { synchronous });
+  const raw = await rawOnStoreSchema('single-raw', synchronous);
+  const storeTimes = [];
+  const rawTimes = [];
+  for (let i = 0; i < count + 50; i++) {
+    // Interleaved, so both see the same machine state; the first 50 of each are warm-up.
+    let t = now();
+    store.appendToStream('bench-1', batchJson(i, 1), i); // Exact(i): the optimistic-concurrency check
+    const storeTime = now() - t;
+    t = now();
+    raw.insertRows(RAW_INSERT, rawRows('bench-1', i + 1, 1));
+    const rawTime = now() - t;
+    if (i >= 50) {
+      storeTimes.push(storeTime);
+      rawTimes.push(rawTime);
+    }
+  }
+  store.close();
+  raw.close();
+  return { count, store: quantiles(storeTimes), raw: quantiles(rawTimes) };
+}
+
+async function batchAppends(batches, size) {
+  const store = await WasmStore.openOpfs(fresh('batch'), { synchronous: 'normal' });
+  const raw = await rawOnStoreSchema('batch-raw', 'normal');
+  let storeMs = 0;
+  let rawMs = 0;
+  for (let b = 0; b < batches + 5; b++) {
+    const events = batchJson(b * size, size);
+    const rows = rawRows('bulk-1', b * size + 1, size);
+    let t = now();
+    store.appendToStream('bulk-1', events, b * size);
+    const storeTime = now() - t;
+    t = now();
+    raw.insertRows(RAW_INSERT, rows);
+    const rawTime = now() - t;
+    if (b >= 5) {
+      storeMs += storeTime;
+      rawMs += rawTime;
+    }
+  }
+  store.close();
+  raw.close();
+  const events = batches * size;
+  return { events, size, storePerSecond: (events / storeMs) * 1000, rawPerSecond: (events / rawMs) * 1000 };
+}
+
+async function openLargeStore(total, page, repeats) {
+  const name = fresh('large');
+  const store = await WasmStore.openOpfs(name, {});
+  const streams = 100;
+  for (let i = 0; i < total / 1000; i++) {
+    store.appendToStream(`large-${i % streams}`, batchJson(i * 1000, 1000), 'any');
+  }
+  store.close();
+  store.free();
+  const storeTimes = [];
+  const rawTimes = [];
+  let rows = 0;
+  for (let r = 0; r < repeats; r++) {
+    let t = now();
+    const opened = await WasmStore.openOpfs(name, {});
+    const first = opened.readAll({ maxCount: page });
+    rows = JSON.parse(first.events).length;
+    storeTimes.push(now() - t);
+    opened.close();
+    opened.free();
+    t = now();
+    const raw = await RawSqlite.openOpfs(name, 'normal');
+    raw.queryCount(`SELECT position, event_id, stream, version, event_type, content_type, data, metadata, recorded_at
+      FROM events ORDER BY position LIMIT ${page}`);
+    rawTimes.push(now() - t);
+    raw.close();
+  }
+  return { name, total, page, rows, store: quantiles(storeTimes), raw: quantiles(rawTimes) };
+}
+
+self.onmessage = async ({ data: request }) => {
+  try {
+    await init();
+    const results = {
+      single: await singleAppends(request.single, 'normal'),
+      singleFull: await singleAppends(request.singleFull, 'full'),
+      batch: await batchAppends(request.batches, 100),
+      open: await openLargeStore(request.total, request.page, request.repeats),
+    };
+    self.postMessage({ ok: true, results });
+  } catch (error) {
+    self.postMessage({ ok: false, error: `${error?.code ?? ""} ${error?.message ?? error} ${error?.stack ?? ""}` });
+  }
+};
