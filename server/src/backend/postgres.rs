@@ -147,11 +147,21 @@ impl Backend for PostgresBackend {
         let mut client = self.pool.get().await.map_err(unavailable)?;
         let transaction = client.transaction().await.map_err(db_error)?;
         transaction
-            .execute(&format!("INSERT INTO {s}.tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING"), &[&tenant])
+            .execute(
+                &statement(
+                    &transaction,
+                    &format!("INSERT INTO {s}.tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING"),
+                )
+                .await?,
+                &[&tenant],
+            )
             .await
             .map_err(db_error)?;
         let head: i64 = transaction
-            .query_one(&format!("SELECT head FROM {s}.tenants WHERE tenant = $1 FOR UPDATE"), &[&tenant])
+            .query_one(
+                &statement(&transaction, &format!("SELECT head FROM {s}.tenants WHERE tenant = $1 FOR UPDATE")).await?,
+                &[&tenant],
+            )
             .await
             .map_err(db_error)?
             .get(0);
@@ -159,10 +169,16 @@ impl Backend for PostgresBackend {
         let mut stored: HashMap<Uuid, Stored> = HashMap::new();
         for row in transaction
             .query(
-                &format!(
-                    "SELECT event_id, position, version, stream, event_type, content_type, data, metadata
-                     FROM {s}.events WHERE tenant = $1 AND event_id = ANY($2)"
-                ),
+                &statement(
+                    &transaction,
+                    &format!(
+                        // A join on the unnested ids probes `UNIQUE (tenant, event_id)` once per id.
+                        "SELECT e.event_id, e.position, e.version, e.stream, e.event_type, e.content_type, e.data,
+                                e.metadata
+                         FROM unnest($2::uuid[]) AS i (id) JOIN {s}.events e ON e.tenant = $1 AND e.event_id = i.id"
+                    ),
+                )
+                .await?,
                 &[&tenant, &ids],
             )
             .await
@@ -186,15 +202,25 @@ impl Backend for PostgresBackend {
         let mut versions: HashMap<String, u64> = HashMap::new();
         for row in transaction
             .query(
-                &format!(
-                    "SELECT stream, max(version) FROM {s}.events WHERE tenant = $1 AND stream = ANY($2) GROUP BY stream"
+                &statement(
+                    &transaction,
+                    &format!(
+                    // One backward index probe per stream (a GROUP BY over `stream = ANY(..)` scans every row
+                    // of those streams: 40x slower on 50k events).
+                    "SELECT s.stream, (SELECT e.version FROM {s}.events e WHERE e.tenant = $1 AND e.stream = s.stream
+                                       ORDER BY e.version DESC LIMIT 1)
+                     FROM unnest($2::text[]) AS s (stream)"
                 ),
+                )
+                .await?,
                 &[&tenant, &streams],
             )
             .await
             .map_err(db_error)?
         {
-            versions.insert(row.get(0), row.get::<_, i64>(1) as u64);
+            if let Some(version) = row.get::<_, Option<i64>>(1) {
+                versions.insert(row.get(0), version as u64);
+            }
         }
 
         // The same rules as core's eventlite::sync::server::apply_push.
@@ -274,13 +300,17 @@ impl Backend for PostgresBackend {
         if next > head {
             transaction
                 .execute(
-                    &format!(
-                        "INSERT INTO {s}.events
+                    &statement(
+                        &transaction,
+                        &format!(
+                            "INSERT INTO {s}.events
                              (tenant, position, event_id, stream, version, event_type, content_type, data, metadata,
                               recorded_at)
                          SELECT $1, * FROM UNNEST($2::int8[], $3::uuid[], $4::text[], $5::int8[], $6::text[],
                                                   $7::text[], $8::bytea[], $9::text[], $10::int8[])"
-                    ),
+                        ),
+                    )
+                    .await?,
                     &[
                         &tenant,
                         &rows.positions,
@@ -297,7 +327,10 @@ impl Backend for PostgresBackend {
                 .await
                 .map_err(db_error)?;
             transaction
-                .execute(&format!("UPDATE {s}.tenants SET head = $2 WHERE tenant = $1"), &[&tenant, &next])
+                .execute(
+                    &statement(&transaction, &format!("UPDATE {s}.tenants SET head = $2 WHERE tenant = $1")).await?,
+                    &[&tenant, &next],
+                )
                 .await
                 .map_err(db_error)?;
             let payload = format!("{next} {tenant}");
@@ -316,10 +349,14 @@ impl Backend for PostgresBackend {
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         let rows = client
             .query(
-                &format!(
+                &statement(
+                    &client,
+                    &format!(
                     "SELECT position, event_id, stream, version, event_type, content_type, data, metadata, recorded_at
                      FROM {s}.events WHERE tenant = $1 AND position > $2 ORDER BY position LIMIT $3"
                 ),
+                )
+                .await?,
                 &[&tenant, &after_i64, &limit],
             )
             .await
@@ -417,10 +454,21 @@ impl PostgresBackend {
 
 async fn head_of(client: &deadpool_postgres::Client, schema: &str, tenant: &str) -> Result<u64, BackendError> {
     let row = client
-        .query_opt(&format!("SELECT head FROM {schema}.tenants WHERE tenant = $1"), &[&tenant])
+        .query_opt(
+            &statement(client, &format!("SELECT head FROM {schema}.tenants WHERE tenant = $1")).await?,
+            &[&tenant],
+        )
         .await
         .map_err(db_error)?;
     Ok(row.map_or(0, |row| row.get::<_, i64>(0) as u64))
+}
+
+/// A prepared statement from the connection's cache: one round trip fewer per query.
+async fn statement<C: deadpool_postgres::GenericClient + Sync>(
+    client: &C,
+    sql: &str,
+) -> Result<tokio_postgres::Statement, BackendError> {
+    client.prepare_cached(sql).await.map_err(db_error)
 }
 
 #[derive(Default)]
