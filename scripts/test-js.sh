@@ -21,7 +21,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "eventlite-wasm: fmt and clippy (wasm32)"
 cargo fmt -p eventlite-wasm -- --check
-cargo clippy -p eventlite-wasm --all-targets --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p eventlite-wasm --all-targets --all-features --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "eventlite-wasm: wasm-bindgen tests (Node, then headless Chromium in a dedicated worker with OPFS)"
 cargo test -p eventlite-wasm --target wasm32-unknown-unknown --locked

@@ -16,7 +16,8 @@ fn sql_error(error: rusqlite::Error) -> JsValue {
     JsError::new("STORAGE_ERROR", error.to_string()).into()
 }
 
-/// A raw connection: WAL, `locking_mode=EXCLUSIVE`, `synchronous=NORMAL` (or FULL), as the store opens its file.
+/// A raw connection: WAL, `locking_mode=EXCLUSIVE`, `synchronous=NORMAL` (or FULL), 16 MiB page cache, checkpoint
+/// every 10,000 pages: the pragmas the store opens its file with.
 #[wasm_bindgen]
 pub struct RawSqlite {
     connection: Option<Connection>,
@@ -37,6 +38,9 @@ impl RawSqlite {
         connection.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(sql_error)?;
         connection.pragma_update(None, "journal_mode", "WAL").map_err(sql_error)?;
         connection.pragma_update(None, "synchronous", synchronous).map_err(sql_error)?;
+        // The store's own pragmas (core's `open_connection`), so the baseline differs only by what the store does.
+        connection.pragma_update(None, "cache_size", -16_384).map_err(sql_error)?;
+        connection.pragma_update(None, "wal_autocheckpoint", 10_000).map_err(sql_error)?;
         Ok(RawSqlite { connection: Some(connection), pool: Some(pool) })
     }
 
