@@ -317,12 +317,12 @@ impl Store {
                 None
             } else {
                 transaction.execute("DELETE FROM events WHERE position > ?1", [clamp_i64(through)])?;
+                record_rewrite(&transaction, through)?;
                 let mut versions = HashMap::new();
                 for row in &keep {
                     let version = next_version(&transaction, &mut versions, &row.event.stream, through)?;
                     insert_pending(&transaction, row, version)?;
                 }
-                record_rewrite(&transaction, through)?;
                 Some(through)
             };
             transaction.commit()?;
@@ -563,10 +563,19 @@ fn parse_uuid(text: &str) -> Result<Uuid, SyncError> {
     })
 }
 
+/// Records that every event after `from_position` was just deleted (to be re-inserted or dropped), and drops the
+/// snapshots that covered any of them: a snapshot is only valid for the exact events it folded, and only the
+/// confirmed prefix is never rewritten. Call it right after the delete, before re-inserting.
 fn record_rewrite(connection: &Connection, from_position: u64) -> rusqlite::Result<()> {
     connection
         .prepare_cached("INSERT INTO sync_rewrites (from_position) VALUES (?1)")?
         .execute([clamp_i64(from_position)])?;
+    connection
+        .prepare_cached(
+            "DELETE FROM snapshots
+             WHERE version > (SELECT coalesce(max(version), 0) FROM events e WHERE e.stream = snapshots.stream)",
+        )?
+        .execute([])?;
     Ok(())
 }
 
@@ -771,6 +780,26 @@ mod tests {
         let again = store.apply_pull(&page).unwrap();
         assert_eq!(again.applied, 0);
         assert_eq!(snapshot(&store), before);
+    }
+
+    #[test]
+    fn snapshots_over_rebased_events_are_dropped_and_confirmed_ones_kept() {
+        let hub = Store::open_in_memory().unwrap();
+        let store = Store::open_in_memory().unwrap();
+        store.append_to_stream("a-1", &[event(1)], ExpectedVersion::Any).unwrap();
+        store.append_to_stream("b-1", &[event(2)], ExpectedVersion::Any).unwrap();
+        let push = store.next_push(10).unwrap().unwrap();
+        let response = server::apply_push(&hub, &push, &Limits::default()).unwrap();
+        store.apply_push_response(&push, &response).unwrap();
+        store.apply_pull(&server::read_pull(&hub, 0, 10).unwrap().into_response(|p| p.to_string())).unwrap();
+        store.save_snapshot("b-1", 1, &json!({"confirmed": true}), "v1").unwrap();
+        // A pending event, folded into a snapshot, then rebased after another replica's event: the snapshot is stale.
+        store.append_to_stream("a-1", &[event(3)], ExpectedVersion::Any).unwrap();
+        store.save_snapshot("a-1", 2, &json!({"count": 2}), "v1").unwrap();
+        hub.append_to_stream("a-1", &[event(4)], ExpectedVersion::Any).unwrap();
+        store.apply_pull(&server::read_pull(&hub, 2, 10).unwrap().into_response(|p| p.to_string())).unwrap();
+        assert_eq!(store.load_snapshot("a-1").unwrap(), None);
+        assert_eq!(store.load_snapshot("b-1").unwrap().unwrap().version, 1);
     }
 
     #[test]
