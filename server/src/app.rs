@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{MatchedPath, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -19,8 +19,10 @@ use eventlite::sync::server::Limits;
 use eventlite::sync::{PullResponse, PushOutcome, PushRequest};
 use futures_util::Stream;
 use tokio::sync::watch;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::auth::{Auth, Tenant};
 use crate::backend::Backend;
@@ -42,6 +44,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// A directory served at `/` (the demo app), if any.
     pub static_dir: Option<PathBuf>,
+    /// Browser origins allowed to call the API from another origin (CORS), e.g. a dev server.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -52,6 +56,7 @@ impl Default for Config {
             max_pull: 1_000,
             request_timeout: Duration::from_secs(30),
             static_dir: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -124,10 +129,24 @@ pub fn app(state: AppState) -> Router {
         Some(dir) => router.fallback_service(ServeDir::new(dir).append_index_html_on_directories(true)),
         None => router.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint") }),
     };
-    router
-        .layer(middleware::from_fn_with_state(state.clone(), count_errors))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request| {
+            let path = request.extensions().get::<MatchedPath>().map_or("-", MatchedPath::as_str);
+            tracing::info_span!("request", method = %request.method(), path)
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+    router = router.layer(middleware::from_fn_with_state(state.clone(), count_errors)).layer(trace);
+    let origins: Vec<HeaderValue> =
+        state.inner.config.allowed_origins.iter().filter_map(|origin| origin.parse().ok()).collect();
+    if !origins.is_empty() {
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        );
+    }
+    router.with_state(state)
 }
 
 async fn count_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -104,6 +104,9 @@ struct Serve {
     /// Serve this directory at / (the demo app, e.g. www/dist).
     #[arg(long)]
     static_dir: Option<PathBuf>,
+    /// Allow browser calls from this origin (CORS), e.g. http://localhost:5173; repeatable.
+    #[arg(long = "allow-origin")]
+    allow_origins: Vec<String>,
     /// Largest request body, bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
@@ -238,6 +241,7 @@ async fn run_server(serve: Serve) -> Result<(), Failure> {
         limits: Limits { max_batch: serve.max_batch, max_event_size: serve.max_event_bytes },
         max_body_bytes: serve.max_body_bytes,
         static_dir: serve.static_dir.clone(),
+        allowed_origins: serve.allow_origins.clone(),
         ..Config::default()
     };
     let state = AppState::new(Arc::clone(&backend), auth, config);

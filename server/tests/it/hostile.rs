@@ -301,3 +301,22 @@ proptest! {
         });
     }
 }
+
+#[tokio::test]
+async fn only_configured_origins_may_call_from_a_browser() {
+    let config = Config { allowed_origins: vec!["http://localhost:5173".into()], ..Config::default() };
+    let (router, _backend) = setup(config);
+    for (origin, allowed) in [("http://localhost:5173", true), ("https://evil.example", false)] {
+        let preflight = Request::builder()
+            .method("OPTIONS")
+            .uri("/v1/push")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type")
+            .body(Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(preflight).await.unwrap();
+        let header = response.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(header.as_deref() == Some(origin), allowed, "{origin}: {header:?}");
+    }
+}
