@@ -45,6 +45,9 @@ try {
   row(`1-event append p95 (FULL)`, ms(singleFull.store.p95), ms(singleFull.raw.p95), (singleFull.raw.p95 / singleFull.store.p95).toFixed(2));
   row(`100-event append throughput (${batch.events} events)`, rate(batch.storePerSecond), rate(batch.rawPerSecond), (batch.storePerSecond / batch.rawPerSecond).toFixed(2));
   row(`open ${open.total / 1000}k-event store + first page of ${open.page} (p50 of ${request.repeats})`, ms(open.store.p50), ms(open.raw.p50), (open.raw.p50 / open.store.p50).toFixed(2));
+  console.log(`\nEventLite on a memory store in the same worker (no OPFS I/O: the store's own cost):`);
+  row('1-event append p50 / p95', `${ms(worker.memory.single.p50)} / ${ms(worker.memory.single.p95)}`, '', '');
+  row('100-event append throughput', rate(worker.memory.batchPerSecond), '', '');
   console.log(`\nThrough the package API from the main thread (encode, postMessage, worker commit, answer):`);
   row('1-event append p50', ms(pkg.single.p50), '', '');
   row('1-event append p95', ms(pkg.single.p95), '', '');

@@ -19,11 +19,16 @@ const data = (n) => `{"n":${n},"payload":"${payload}"}`;
 const batchJson = (from, count) =>
   `[${Array.from({ length: count }, (_, i) => `{"type":"Benched","data":${data(from + i)}}`).join(',')}]`;
 
-// The same row the store writes, written by hand: id and time from SQLite, as the store does on wasm.
+// The same row the store writes, written by hand. Ids are time-ordered like the store's UUID v7 (so both grow the
+// `UNIQUE (event_id)` index at its end) and made before the clock starts; the time comes from SQLite, as on wasm.
 const RAW_INSERT = `INSERT INTO events (event_id, stream, version, category, event_type, content_type, data, metadata,
-  recorded_at) VALUES (randomblob(16), ?1, ?2, ?3, 'Benched', NULL, ?4, NULL, CAST(unixepoch('subsec') * 1000 AS INTEGER))`;
+  recorded_at) VALUES (unhex(?5), ?1, ?2, ?3, 'Benched', NULL, ?4, NULL, CAST(unixepoch('subsec') * 1000 AS INTEGER))`;
+let idCounter = 0;
+const rawId = () => Date.now().toString(16).padStart(12, '0') + (++idCounter).toString(16).padStart(20, '0');
 const rawRows = (stream, fromVersion, count) =>
-  JSON.stringify(Array.from({ length: count }, (_, i) => [stream, fromVersion + i, stream.split('-')[0], data(fromVersion + i)]));
+  JSON.stringify(
+    Array.from({ length: count }, (_, i) => [stream, fromVersion + i, stream.split('-')[0], data(fromVersion + i), rawId()]),
+  );
 
 /** A raw connection on a file whose schema the store created (so both write the same tables and indexes). */
 async function rawOnStoreSchema(label, synchronous) {
@@ -40,12 +45,14 @@ async function singleAppends(count, synchronous) {
   const storeTimes = [];
   const rawTimes = [];
   for (let i = 0; i < count + 50; i++) {
-    // Interleaved, so both see the same machine state; the first 50 of each are warm-up.
+    // Interleaved, so both see the same machine state; the first 50 of each are warm-up. Inputs are made first.
+    const events = batchJson(i, 1);
+    const rows = rawRows('bench-1', i + 1, 1);
     let t = now();
-    store.appendToStream('bench-1', batchJson(i, 1), i); // Exact(i): the optimistic-concurrency check
+    store.appendToStream('bench-1', events, i); // Exact(i): the optimistic-concurrency check
     const storeTime = now() - t;
     t = now();
-    raw.insertRows(RAW_INSERT, rawRows('bench-1', i + 1, 1));
+    raw.insertRows(RAW_INSERT, rows);
     const rawTime = now() - t;
     if (i >= 50) {
       storeTimes.push(storeTime);
@@ -112,6 +119,27 @@ async function openLargeStore(total, page, repeats) {
   return { name, total, page, rows, store: quantiles(storeTimes), raw: quantiles(rawTimes) };
 }
 
+/** The same appends on a memory store in this worker: what EventLite costs without OPFS I/O. */
+function memoryAppends(count, batches) {
+  const store = WasmStore.openMemory({});
+  const times = [];
+  for (let i = 0; i < count + 50; i++) {
+    const events = batchJson(i, 1);
+    const t = now();
+    store.appendToStream('bench-1', events, i);
+    if (i >= 50) times.push(now() - t);
+  }
+  let ms = 0;
+  for (let b = 0; b < batches; b++) {
+    const events = batchJson(b * 100, 100);
+    const t = now();
+    store.appendToStream('bulk-1', events, b * 100);
+    ms += now() - t;
+  }
+  store.close();
+  return { single: quantiles(times), batchPerSecond: ((batches * 100) / ms) * 1000 };
+}
+
 self.onmessage = async ({ data: request }) => {
   try {
     await init();
@@ -120,6 +148,7 @@ self.onmessage = async ({ data: request }) => {
       singleFull: await singleAppends(request.singleFull, 'full'),
       batch: await batchAppends(request.batches, 100),
       open: await openLargeStore(request.total, request.page, request.repeats),
+      memory: memoryAppends(request.single, request.batches),
     };
     self.postMessage({ ok: true, results });
   } catch (error) {

@@ -1,6 +1,6 @@
 // Prints the package's size: the wasm and the JS a browser loads, raw and gzipped (level 9), and their total
 // against the 350 KB target. With --vite, also what the Vite test app ships (its bundler minifies the JS).
-// Usage: node js/scripts/size.mjs [--vite]
+// Usage: node js/scripts/size.mjs [--vite] [--line LABEL]
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,12 @@ function report(label, wasmFiles, jsFiles) {
   const wasm = measure(wasmFiles);
   const script = measure(jsFiles);
   const total = wasm.zipped + script.zipped;
+  const line = process.argv.indexOf('--line');
+  if (line !== -1) {
+    // One markdown table row, for js/scripts/size-steps.sh.
+    console.log(`| ${process.argv[line + 1]} | ${kb(wasm.raw)} | ${kb(wasm.zipped)} | ${kb(script.zipped)} | ${kb(total)} |`);
+    return total;
+  }
   console.log(`${label}`);
   console.log(`  wasm  ${kb(wasm.raw).padStart(10)} raw  ${kb(wasm.zipped).padStart(10)} gzipped`);
   console.log(`  JS    ${kb(script.raw).padStart(10)} raw  ${kb(script.zipped).padStart(10)} gzipped (${jsFiles.length} files)`);
