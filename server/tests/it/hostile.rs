@@ -251,8 +251,13 @@ const FIELDS: [&str; 10] = [
     "replica_id",
 ];
 
+/// Cases per fuzz test: 200 in CI; `EVENTLITE_FUZZ_CASES=20000` for a longer run.
+fn fuzz_cases() -> u32 {
+    std::env::var("EVENTLITE_FUZZ_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(200)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases()))]
 
     /// Random bytes never crash the server or store anything: 4xx with a JSON error.
     #[test]
