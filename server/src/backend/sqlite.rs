@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use eventlite::sync::server::{self, Limits, PullPage};
@@ -44,8 +44,8 @@ impl SqliteBackend {
             Some(dir) => Location::File(dir.join(format!("{}.db", tenant.as_str()))),
             None => Location::Memory,
         };
-        let options = StoreOptions { max_event_size: usize::MAX / 2, ..StoreOptions::default() };
-        let store = Store::open_with(location, options)
+        // Event size is bounded by the server's `Limits` when a push is validated, before the store sees it.
+        let store = Store::open_with(location, StoreOptions::default())
             .map_err(|error| BackendError::Unavailable(format!("opening the tenant's store: {error}")))?;
         stores.insert(tenant.as_str().to_owned(), store.clone());
         Ok(store)
@@ -98,9 +98,4 @@ impl Backend for SqliteBackend {
     async fn ping(&self) -> Result<(), BackendError> {
         Ok(())
     }
-}
-
-/// The embedded backend as a shared trait object.
-pub fn shared(backend: SqliteBackend) -> Arc<dyn Backend> {
-    Arc::new(backend)
 }
