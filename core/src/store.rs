@@ -499,8 +499,9 @@ fn insert_events(
     let now = clock::now_millis(connection)?;
     let category = category_of(stream);
     let mut insert = connection.prepare_cached(
-        "INSERT INTO events (event_id, stream, version, category, event_type, content_type, data, metadata, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO events (event_id, stream, version, category, event_type, content_type, data, metadata, recorded_at,
+                             sync_expected)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut positions = Vec::with_capacity(events.len());
     for (index, event) in events.iter().enumerate() {
@@ -524,6 +525,8 @@ fn insert_events(
             data,
             event.metadata,
             now,
+            // The sync engine pushes this expectation later (the batch's first event; the rest continue it).
+            crate::sync::replica::encode_expected(expected, index),
         ]);
         if let Err(error) = inserted {
             return Err(translate_insert_error(connection, error, stream, expected, event_id));
