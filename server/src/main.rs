@@ -217,7 +217,8 @@ async fn run_server(serve: Serve) -> Result<(), Failure> {
     if serve.json_logs {
         tracing_subscriber::fmt().json().with_env_filter(filter).init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        tracing_subscriber::fmt().with_ansi(ansi).with_env_filter(filter).init();
     }
     let mut pairs = Vec::new();
     if let Some(path) = &serve.tokens_file {
