@@ -39,63 +39,77 @@ async fn concurrent_pushers_through_two_servers_never_make_a_puller_skip_an_even
     with_schema(|schema| async move {
         let first = TestServer::start(schema.backend.clone()).await;
         let second = TestServer::start(schema.connect_again().await).await;
-        let total = PUSHERS * BATCHES * BATCH;
-        let puller = SyncClient::new(&second.url(), TOKEN_A, Store::open_in_memory().unwrap()).with_batch_size(1_000);
-        let pull = tokio::spawn(async move {
-            let mut seen = HashSet::new();
-            let mut cursor: Option<String> = None;
-            let mut last = 0;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-            while seen.len() < total {
-                assert!(tokio::time::Instant::now() < deadline, "pulled {} of {total}", seen.len());
-                let page = puller.get_pull(cursor.as_deref()).await.unwrap();
-                for event in &page.events {
-                    assert!(event.position > last, "position {} after {last}", event.position);
-                    last = event.position;
-                    assert!(seen.insert(event.event_id), "{} delivered twice", event.event_id);
-                }
-                cursor = Some(page.cursor);
-                if page.events.is_empty() {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-            }
-            seen
-        });
-        let mut pushers = Vec::new();
-        for pusher in 0..PUSHERS {
-            let url = if pusher % 2 == 0 { first.url() } else { second.url() };
-            pushers.push(tokio::spawn(async move {
-                let client = SyncClient::new(&url, TOKEN_A, Store::open_in_memory().unwrap());
-                let mut ids = Vec::new();
-                for batch in 0..BATCHES {
-                    let events: Vec<WireEvent> = (0..BATCH)
-                        .map(|i| {
-                            let id = Uuid::now_v7();
-                            ids.push(id);
-                            serde_json::from_value(json!({
-                                "event_id": id, "stream": format!("s-{}", (pusher + batch + i) % 5),
-                                "type": "Pushed", "expected": "any", "data": {"pusher": pusher}
-                            }))
-                            .unwrap()
-                        })
-                        .collect();
-                    let request = PushRequest { replica_id: Uuid::from_u128(pusher as u128), events };
-                    client.post_push(&request).await.unwrap();
-                }
-                ids
-            }));
-        }
-        let mut pushed = HashSet::new();
-        for pusher in pushers {
-            pushed.extend(pusher.await.unwrap());
-        }
-        let seen = tokio::time::timeout(Duration::from_secs(150), pull).await.expect("puller finished").unwrap();
-        assert_eq!(pushed.len(), total);
-        assert_eq!(seen, pushed, "the puller saw every event exactly once");
+        concurrent_pushers_and_a_puller(&first.url(), &second.url()).await;
         first.stop().await;
         second.stop().await;
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_pushers_never_make_a_puller_skip_an_event_on_sqlite_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(crate::support::sqlite_backend(dir.path())).await;
+    concurrent_pushers_and_a_puller(&server.url(), &server.url()).await;
+    server.stop().await;
+}
+
+/// `PUSHERS` clients push concurrently, alternating between two servers, while one client pulls from the second and
+/// checks that positions only increase and that it saw every pushed event exactly once.
+async fn concurrent_pushers_and_a_puller(first: &str, second: &str) {
+    let total = PUSHERS * BATCHES * BATCH;
+    let puller = SyncClient::new(second, TOKEN_A, Store::open_in_memory().unwrap()).with_batch_size(1_000);
+    let pull = tokio::spawn(async move {
+        let mut seen = HashSet::new();
+        let mut cursor: Option<String> = None;
+        let mut last = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while seen.len() < total {
+            assert!(tokio::time::Instant::now() < deadline, "pulled {} of {total}", seen.len());
+            let page = puller.get_pull(cursor.as_deref()).await.unwrap();
+            for event in &page.events {
+                assert!(event.position > last, "position {} after {last}", event.position);
+                last = event.position;
+                assert!(seen.insert(event.event_id), "{} delivered twice", event.event_id);
+            }
+            cursor = Some(page.cursor);
+            if page.events.is_empty() {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        seen
+    });
+    let mut pushers = Vec::new();
+    for pusher in 0..PUSHERS {
+        let url = if pusher % 2 == 0 { first.to_owned() } else { second.to_owned() };
+        pushers.push(tokio::spawn(async move {
+            let client = SyncClient::new(&url, TOKEN_A, Store::open_in_memory().unwrap());
+            let mut ids = Vec::new();
+            for batch in 0..BATCHES {
+                let events: Vec<WireEvent> = (0..BATCH)
+                    .map(|i| {
+                        let id = Uuid::now_v7();
+                        ids.push(id);
+                        serde_json::from_value(json!({
+                            "event_id": id, "stream": format!("s-{}", (pusher + batch + i) % 5),
+                            "type": "Pushed", "expected": "any", "data": {"pusher": pusher}
+                        }))
+                        .unwrap()
+                    })
+                    .collect();
+                let request = PushRequest { replica_id: Uuid::from_u128(pusher as u128), events };
+                client.post_push(&request).await.unwrap();
+            }
+            ids
+        }));
+    }
+    let mut pushed = HashSet::new();
+    for pusher in pushers {
+        pushed.extend(pusher.await.unwrap());
+    }
+    let seen = tokio::time::timeout(Duration::from_secs(150), pull).await.expect("puller finished").unwrap();
+    assert_eq!(pushed.len(), total);
+    assert_eq!(seen, pushed, "the puller saw every event exactly once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
