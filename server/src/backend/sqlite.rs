@@ -1,6 +1,6 @@
 //! The embedded backend: one core [`Store`] per tenant, `<data dir>/<tenant>.db`, opened on first use.
 //!
-//! Tenants are isolated by file. Pushes and pulls run on the blocking pool: core is synchronous. The store's single
+//! Tenants are isolated by file; every push is fsynced before it is acknowledged (`synchronous=FULL`). Pushes and pulls run on the blocking pool: core is synchronous. The store's single
 //! writer assigns positions in commit order, so pulls never skip an event.
 
 use std::collections::HashMap;
@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use eventlite::sync::server::{self, Limits, PullPage};
 use eventlite::sync::{PushRequest, PushResponse};
-use eventlite::{Location, Store, StoreOptions};
+use eventlite::{Location, Store, StoreOptions, Synchronous};
 
 use crate::auth::Tenant;
 use crate::backend::{Backend, BackendError};
@@ -44,8 +44,10 @@ impl SqliteBackend {
             Some(dir) => Location::File(dir.join(format!("{}.db", tenant.as_str()))),
             None => Location::Memory,
         };
+        // A push is acknowledged only once it is on disk: `synchronous=FULL` (an fsync per push, not per event).
         // Event size is bounded by the server's `Limits` when a push is validated, before the store sees it.
-        let store = Store::open_with(location, StoreOptions::default())
+        let options = StoreOptions { synchronous: Synchronous::Full, ..StoreOptions::default() };
+        let store = Store::open_with(location, options)
             .map_err(|error| BackendError::Unavailable(format!("opening the tenant's store: {error}")))?;
         stores.insert(tenant.as_str().to_owned(), store.clone());
         Ok(store)
