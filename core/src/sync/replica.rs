@@ -394,23 +394,29 @@ fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Resu
     let rest = &server_events[matched..];
     let pending = &pending[matched..];
 
-    if !rest.is_empty() {
+    // Events confirmed by an earlier pull (a page delivered twice) are skipped: they must not trigger a rewrite.
+    let mut fresh = Vec::with_capacity(rest.len());
+    for server in rest {
+        match confirmed_server_position(connection, server.event_id)? {
+            None => fresh.push(server),
+            Some(existing) if existing == server.position => {}
+            Some(existing) => {
+                return Err(SyncError::Protocol(format!(
+                    "event {} was confirmed at server position {existing}, now sent at {}",
+                    server.event_id, server.position
+                )));
+            }
+        }
+    }
+
+    if !fresh.is_empty() {
         if !pending.is_empty() {
             connection.execute("DELETE FROM events WHERE position > ?1", [clamp_i64(through)])?;
             record_rewrite(connection, through)?;
             applied.rewound_from = Some(through);
         }
         let mut confirmed_ids = HashSet::new();
-        for server in rest {
-            if let Some(existing) = confirmed_server_position(connection, server.event_id)? {
-                if existing == server.position {
-                    continue; // a page delivered twice: already confirmed
-                }
-                return Err(SyncError::Protocol(format!(
-                    "event {} was confirmed at server position {existing}, now sent at {}",
-                    server.event_id, server.position
-                )));
-            }
+        for server in fresh {
             check_version(connection, &mut versions, server, initial_through)?;
             let data = server_data(server)?;
             through = insert_row(
@@ -776,9 +782,10 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let page = server::read_pull(&hub, 0, 10).unwrap().into_response(|p| p.to_string());
         store.apply_pull(&page).unwrap();
+        store.append_to_stream("b-1", &[event(3)], ExpectedVersion::Any).unwrap();
         let before = snapshot(&store);
         let again = store.apply_pull(&page).unwrap();
-        assert_eq!(again.applied, 0);
+        assert_eq!((again.applied, again.rewound_from), (0, None), "no rewrite of the pending event");
         assert_eq!(snapshot(&store), before);
     }
 
