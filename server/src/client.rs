@@ -259,8 +259,10 @@ impl SyncClient {
                 result = self.follow(&on_sync, &mut backoff) => result,
                 _ = stop.wait_for(|stop| *stop) => return,
             };
-            if let Err(error) = connected {
-                tracing::debug!(%error, "live connection ended");
+            match connected {
+                Err(error) if !error.is_retryable() => tracing::warn!(%error, "live sync failed; retrying later"),
+                Err(error) => tracing::debug!(%error, "live connection ended"),
+                Ok(()) => {}
             }
             let delay = backoff.next_delay();
             tokio::select! {
