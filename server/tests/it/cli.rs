@@ -1,5 +1,6 @@
 //! The `eventlite` binary as the README uses it: `serve` on embedded SQLite with a static directory, two local
-//! stores synced with `append` / `sync` / `log`, a JWT minted with `token`, and a graceful exit on SIGTERM.
+//! stores synced with `append` / `sync` / `log`, tokens from the environment and from a file, a JWT minted with
+//! `token`, and a graceful exit on SIGTERM.
 
 use std::path::Path;
 use std::process::Command;
@@ -23,15 +24,18 @@ async fn serve_append_sync_and_log_from_the_command_line() {
     std::fs::create_dir(&site).unwrap();
     std::fs::write(site.join("index.html"), "<h1>demo</h1>").unwrap();
     let data = path(dir.path(), "server");
+    let tokens_file = path(dir.path(), "tokens");
+    std::fs::write(&tokens_file, "# token tenant\nfile-token demo\n").unwrap();
     let server = ServerProcess::spawn(
-        &["--data-dir", &data, "--static-dir", site.to_str().unwrap()],
+        &["--data-dir", &data, "--static-dir", site.to_str().unwrap(), "--tokens-file", &tokens_file],
         &[("EVENTLITE_TOKENS", "demo-token:demo"), ("EVENTLITE_JWT_SECRET", "jwt-secret")],
     );
     server.wait_healthy().await;
     let page = reqwest::get(format!("{}/", server.url)).await.unwrap().text().await.unwrap();
     assert_eq!(page, "<h1>demo</h1>");
 
-    let (a, b, c) = (path(dir.path(), "a.db"), path(dir.path(), "b.db"), path(dir.path(), "c.db"));
+    let (a, b, c, d) =
+        (path(dir.path(), "a.db"), path(dir.path(), "b.db"), path(dir.path(), "c.db"), path(dir.path(), "d.db"));
     eventlite(&[
         "append",
         "--store",
@@ -64,7 +68,8 @@ async fn serve_append_sync_and_log_from_the_command_line() {
     assert_eq!(conflicted.trim(), r#"{"conflicts":1,"pulled":1,"pushed":1}"#, "b's no_stream lost to a's");
     let jwt = eventlite(&["token", "--tenant", "demo", "--secret", "jwt-secret"]);
     eventlite(&["sync", "--store", &c, "--server", &server.url, "--token", jwt.trim()]);
-    for store in [&a, &b, &c] {
+    eventlite(&["sync", "--store", &d, "--server", &server.url, "--token", "file-token"]);
+    for store in [&a, &b, &c, &d] {
         let log = eventlite(&["log", "--store", store]);
         assert_eq!(log.lines().count(), 1, "{log}");
         assert!(log.contains("milk"), "{log}");
