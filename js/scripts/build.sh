@@ -52,7 +52,7 @@ if [ "${1:-}" = "--bench-wasm" ]; then
 fi
 
 echo "build-js: cargo build -p eventlite-wasm --profile $PROFILE ${FEATURES[*]} (SQLite trim: $TRIM)"
-(cd "${EVENTLITE_CARGO_ROOT:-$ROOT}" && cargo build --quiet --locked -p eventlite-wasm --lib --target wasm32-unknown-unknown \
+(cd "$ROOT" && cargo build --quiet --locked -p eventlite-wasm --lib --target wasm32-unknown-unknown \
     --profile "$PROFILE" --target-dir "$CARGO_DIR" "${FEATURES[@]}")
 WASM="$CARGO_DIR/wasm32-unknown-unknown/$PROFILE/eventlite_wasm.wasm"
 
