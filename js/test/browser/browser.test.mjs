@@ -1,6 +1,7 @@
-// The package in Chromium, as a web app uses it: built by Vite with no configuration from the packed tarball, the
-// store in a dedicated worker over OPFS. Proves: Vite packaging, persistence across reload and browser relaunch
-// (even SIGKILL), the worker boundary (errors, subscriptions), storage modes, and the single-owner lock.
+// The package in Chromium, as a web app uses it: installed from the packed tarball, built (and served by the dev
+// server) by Vite with no configuration, the store in a dedicated worker over OPFS. Proves: Vite packaging,
+// persistence across reload and browser relaunch (even SIGKILL), the worker boundary (errors, subscriptions),
+// storage modes, and the single-owner lock.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
@@ -44,6 +45,37 @@ describe('Vite packaging', () => {
     assert.ok(assets.some((name) => /^eventlite_wasm_bg-.*\.wasm$/.test(name)), assets.join(' '));
     assert.ok(assets.some((name) => /^worker-.*\.js$/.test(name)), assets.join(' '));
     assert.ok(existsSync(join(distDir, 'index.html')));
+  });
+});
+
+describe('Vite dev server', () => {
+  test('the dev server (dependency pre-bundling included) serves a page that stores events in OPFS', async () => {
+    const { createServer } = await import('vite');
+    const { appDir } = await import('./app.mjs');
+    const dev = await createServer({
+      root: appDir,
+      configFile: false,
+      logLevel: 'warn',
+      server: { host: '127.0.0.1', port: 0 },
+    });
+    await dev.listen();
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors = await openApp(page, dev.resolvedUrls.local[0]);
+      const result = await page.evaluate(async (name) => {
+        const store = await window.eventlite.openEventStore({ name });
+        await store.appendToStream('a-1', [{ type: 'A', data: { dev: true } }]);
+        const { events } = await store.readStream('a-1');
+        await store.close();
+        return [store.storageMode, events.map((e) => e.data)];
+      }, unique('dev'));
+      assert.deepEqual(result, ['opfs', [{ dev: true }]]);
+      assert.deepEqual(errors, []);
+      await context.close();
+    } finally {
+      await dev.close();
+    }
   });
 });
 
