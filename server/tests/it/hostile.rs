@@ -325,3 +325,18 @@ async fn only_configured_origins_may_call_from_a_browser() {
         assert_eq!(header.as_deref() == Some(origin), allowed, "{origin}: {header:?}");
     }
 }
+
+#[tokio::test]
+async fn the_live_stream_takes_its_token_from_the_query_for_browsers() {
+    let (router, _backend) = setup(Config::default());
+    let request = Request::get(format!("/v1/live?access_token={TOKEN_A}")).body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    let text = String::from_utf8(first.to_vec()).unwrap();
+    assert!(text.starts_with("event: head\ndata: {\"cursor\":\""), "{text}");
+    let (status, body) = call(&router, "GET", "/v1/live?access_token=nope", None, Vec::new()).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "wrong query token");
+}
