@@ -1,11 +1,12 @@
 //! The embedded backend: one core [`Store`] per tenant, `<data dir>/<tenant>.db`, opened on first use.
 //!
-//! Tenants are isolated by file; every push is fsynced before it is acknowledged (`synchronous=FULL`). Pushes and pulls run on the blocking pool: core is synchronous. The store's single
-//! writer assigns positions in commit order, so pulls never skip an event.
+//! Tenants are isolated by file; every push is fsynced before it is acknowledged (`synchronous=FULL`). Opening a
+//! store, pushes and pulls run on the blocking pool: core is synchronous. The store's single writer assigns positions
+//! in commit order, so pulls never skip an event.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use eventlite::sync::server::{self, Limits, PullPage};
@@ -18,8 +19,12 @@ use crate::live::Hub;
 
 /// The embedded SQLite backend.
 pub struct SqliteBackend {
+    stores: Arc<Stores>,
+}
+
+struct Stores {
     dir: Option<PathBuf>,
-    stores: Mutex<HashMap<String, Store>>,
+    open: Mutex<HashMap<String, Store>>,
 }
 
 impl SqliteBackend {
@@ -27,16 +32,31 @@ impl SqliteBackend {
     pub fn new(dir: PathBuf) -> Result<SqliteBackend, BackendError> {
         std::fs::create_dir_all(&dir)
             .map_err(|error| BackendError::Unavailable(format!("{}: {error}", dir.display())))?;
-        Ok(SqliteBackend { dir: Some(dir), stores: Mutex::new(HashMap::new()) })
+        Ok(SqliteBackend { stores: Arc::new(Stores { dir: Some(dir), open: Mutex::new(HashMap::new()) }) })
     }
 
     /// Keeps every tenant in memory (tests).
     pub fn in_memory() -> SqliteBackend {
-        SqliteBackend { dir: None, stores: Mutex::new(HashMap::new()) }
+        SqliteBackend { stores: Arc::new(Stores { dir: None, open: Mutex::new(HashMap::new()) }) }
     }
 
-    fn store(&self, tenant: &Tenant) -> Result<Store, BackendError> {
-        let mut stores = self.stores.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    async fn blocking<T: Send + 'static>(
+        &self,
+        tenant: &Tenant,
+        f: impl FnOnce(Store) -> Result<T, BackendError> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let stores = Arc::clone(&self.stores);
+        let tenant = tenant.clone();
+        tokio::task::spawn_blocking(move || f(stores.get(&tenant)?))
+            .await
+            .map_err(|error| BackendError::Internal(format!("the storage task failed: {error}")))?
+    }
+}
+
+impl Stores {
+    /// The tenant's store, opened (and migrated) on first use.
+    fn get(&self, tenant: &Tenant) -> Result<Store, BackendError> {
+        let mut stores = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(store) = stores.get(tenant.as_str()) {
             return Ok(store.clone());
         }
@@ -51,17 +71,6 @@ impl SqliteBackend {
             .map_err(|error| BackendError::Unavailable(format!("opening the tenant's store: {error}")))?;
         stores.insert(tenant.as_str().to_owned(), store.clone());
         Ok(store)
-    }
-
-    async fn blocking<T: Send + 'static>(
-        &self,
-        tenant: &Tenant,
-        f: impl FnOnce(Store) -> Result<T, BackendError> + Send + 'static,
-    ) -> Result<T, BackendError> {
-        let store = self.store(tenant)?;
-        tokio::task::spawn_blocking(move || f(store))
-            .await
-            .map_err(|error| BackendError::Internal(format!("the storage task failed: {error}")))?
     }
 }
 
