@@ -6,8 +6,8 @@
 //! ```
 //!
 //! The protocol is in `docs/sync-protocol.md`; the sync rules themselves (what to push, rebasing, conflicts) live in
-//! core's `eventlite::sync`, which this crate only transports. [`app()`](fn@app) builds the router apart from `main`, so tests
-//! drive it with `tower::ServiceExt::oneshot` or serve it on port 0.
+//! core's `eventlite::sync`, which this crate only transports. [`app()`](fn@app) builds the router apart from
+//! `main`, so tests drive it with `tower::ServiceExt::oneshot` or serve it on port 0.
 //!
 //! ```no_run
 //! use std::sync::Arc;

@@ -554,7 +554,8 @@ fn get_state(connection: &Connection, key: &str) -> rusqlite::Result<Option<Stri
 fn set_state(connection: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
     connection
         .prepare_cached(
-            "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO sync_state (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )?
         .execute([key, value])?;
     Ok(())
