@@ -1,10 +1,12 @@
 //! The global log: reading all events by position, with filters evaluated in SQL.
 //!
-//! A filter picks the index that drives the query: each category (`events_by_category (category, position)`) or each
-//! event type (`events_by_type (event_type, position)`) becomes one index range scan limited to the page size, and
-//! the arms are merged by position. A stream prefix alone becomes a range over `UNIQUE (stream, version)`. Without
-//! a filter the query walks the primary key. No query ever loops over rows that no index can exclude, and a page
-//! never reads more than `arms x max_count` index entries beyond the cursor.
+//! A filter picks the index that drives the query: each category (`events_by_category (category, position)`) or, with
+//! no categories, each event type (`events_by_type (event_type, position)`) becomes one arm pinned to that index and
+//! limited to the page size, so each arm is read in position order and stops after one page; the arms are merged by
+//! position. A stream prefix that contains `-` fixes the category of every stream it matches, so it is driven by the
+//! category index too. A prefix without `-` is a range over `UNIQUE (stream, version)` whose matches SQLite sorts by
+//! position, keeping one page in its sorter. Without a filter the query walks the primary key. Repeated filter values
+//! are dropped, so no event is returned twice.
 
 use rusqlite::types::Value;
 
@@ -150,6 +152,20 @@ pub(crate) fn page_query(
     direction: Direction,
     max_count: usize,
 ) -> (String, Vec<Value>) {
+    // Repeated values would make repeated arms and return events twice.
+    let mut filter = EventFilter {
+        stream_prefix: filter.stream_prefix.clone(),
+        categories: unique(&filter.categories),
+        event_types: unique(&filter.event_types),
+    };
+    // A prefix that contains `-` fixes the category of every stream it matches, so the category index can drive
+    // the query in position order; the prefix stays as an extra condition.
+    if filter.categories.is_empty() {
+        if let Some((category, _)) = filter.stream_prefix.as_deref().and_then(|prefix| prefix.split_once('-')) {
+            filter.categories.push(category.to_owned());
+        }
+    }
+    let filter = &filter;
     let (compare, order) = match direction {
         Direction::Forwards => (">", "ASC"),
         Direction::Backwards => ("<", "DESC"),
@@ -187,7 +203,9 @@ pub(crate) fn page_query(
     let mut arms = Vec::with_capacity(values.len());
     params.clear();
     for value in values {
-        let mut arm = format!("SELECT {EVENT_COLUMNS} FROM events WHERE {driver} = ?{shared}");
+        // Pinned to the driver's index: it yields the arm in position order, so LIMIT stops the scan early.
+        let index = if driver == "category" { "events_by_category" } else { "events_by_type" };
+        let mut arm = format!("SELECT {EVENT_COLUMNS} FROM events INDEXED BY {index} WHERE {driver} = ?{shared}");
         params.push(Value::Text(value.clone()));
         params.extend(shared_params.iter().cloned());
         if let Some((column, allowed)) = other {
@@ -202,6 +220,11 @@ pub(crate) fn page_query(
     }
     let sql = format!("SELECT * FROM ({}) ORDER BY position {order} LIMIT {limit}", arms.join(" UNION ALL "));
     (sql, params)
+}
+
+fn unique(values: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    values.iter().filter(|value| seen.insert(value.as_str())).cloned().collect()
 }
 
 fn placeholders(count: usize) -> String {

@@ -29,6 +29,7 @@ CREATE TABLE events (
     UNIQUE (stream, version)
 );
 CREATE INDEX events_by_category ON events (category, position);
+CREATE INDEX events_by_stream ON events (stream, position);
 CREATE INDEX events_by_type ON events (event_type, position);
 
 CREATE TABLE snapshots (

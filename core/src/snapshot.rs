@@ -59,7 +59,8 @@ impl Store {
         let state = serde_json::to_string(state)
             .map_err(|error| InvalidArgument::new("state", format!("is not serialisable as JSON: {error}")))?;
         self.with_writer(|connection| {
-            let transaction = connection.transaction()?;
+            // IMMEDIATE: it reads then writes, so take the write lock first and wait out other writers.
+            let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let current = store::stream_version(&transaction, stream)?;
             if version == 0 || version > current {
                 return Err(InvalidArgument::new(

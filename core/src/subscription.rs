@@ -14,9 +14,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{InvalidArgument, ReadError};
 use crate::event::{RecordedEvent, validate_name, validate_stream_id};
-use crate::log::{EventFilter, ReadAllOptions};
+use crate::log::{EVENT_COLUMNS, EventFilter, ReadAllOptions};
 use crate::store::{self, Store};
-use crate::stream::ReadStreamOptions;
 
 /// Where a subscription starts when it has no stored checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,7 +76,9 @@ impl SubscriptionOptions {
 #[derive(Debug, Clone)]
 enum Target {
     All(EventFilter),
-    Stream { stream: String, version: u64 },
+    /// One stream, by global position: a sync rebase re-inserts events at new versions but always at higher
+    /// positions, so a position cursor redelivers rebased events instead of skipping the ones pulled in before them.
+    Stream(String),
 }
 
 /// A live cursor over the log (or one stream). See the module docs for the delivery guarantees.
@@ -124,20 +125,15 @@ impl Store {
             return Err(InvalidArgument::new("filter", "a stream subscription takes no filter").into());
         }
         let checkpoint = self.checkpoint_for(&options)?;
-        let (version, position) = self.with_reader(|connection| -> rusqlite::Result<(u64, u64)> {
-            let version = match (checkpoint, options.from) {
-                (Some(position), _) => version_at_position(connection, stream, position)?,
-                (None, StartFrom::Start) => 0,
-                (None, StartFrom::End) => store::stream_version(connection, stream)?,
-                (None, StartFrom::After(version)) => version,
-            };
-            let position = match checkpoint {
-                Some(position) => position,
-                None => position_of_version(connection, stream, version)?,
-            };
-            Ok((version, position))
-        })?;
-        let target = Target::Stream { stream: stream.to_owned(), version };
+        let position = match (checkpoint, options.from) {
+            (Some(position), _) => position,
+            (None, StartFrom::Start) => 0,
+            (None, StartFrom::End) => self.head_position()?,
+            (None, StartFrom::After(version)) => self.with_reader(|connection| {
+                position_after_version(connection, stream, version).map_err(ReadError::from)
+            })?,
+        };
+        let target = Target::Stream(stream.to_owned());
         Subscription::new(self, target, options.name, position, options.batch_size)
     }
 
@@ -179,16 +175,9 @@ impl Store {
     }
 }
 
-fn version_at_position(connection: &Connection, stream: &str, position: u64) -> rusqlite::Result<u64> {
-    let version: Option<i64> = connection.query_row(
-        "SELECT max(version) FROM events WHERE stream = ?1 AND position <= ?2",
-        params![stream, crate::log::clamp_i64(position)],
-        |row| row.get(0),
-    )?;
-    Ok(version.map_or(0, |v| v as u64))
-}
-
-fn position_of_version(connection: &Connection, stream: &str, version: u64) -> rusqlite::Result<u64> {
+/// The cursor that starts a stream subscription after `version`: that event's position; 0 for version 0; the log head
+/// when the stream has no such version yet (only later events are delivered).
+fn position_after_version(connection: &Connection, stream: &str, version: u64) -> rusqlite::Result<u64> {
     if version == 0 {
         return Ok(0);
     }
@@ -199,7 +188,10 @@ fn position_of_version(connection: &Connection, stream: &str, version: u64) -> r
             |row| row.get(0),
         )
         .optional()?;
-    Ok(position.map_or(0, |p| p as u64))
+    match position {
+        Some(position) => Ok(position as u64),
+        None => store::head_position(connection),
+    }
 }
 
 impl Subscription {
@@ -231,16 +223,20 @@ impl Subscription {
     /// cursor past them. Never blocks on other readers or writers beyond SQLite's own page reads.
     pub fn poll(&mut self) -> Result<Vec<RecordedEvent>, ReadError> {
         let events = match &self.connection {
-            Some(connection) => read_next(connection, &self.target, self.position, self.batch_size)?,
+            Some(connection) => {
+                // The baseline for noticing other processes' commits is what this read sees, not a later moment.
+                #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+                {
+                    self.data_version = Some(connection.pragma_query_value(None, "data_version", |row| row.get(0))?);
+                }
+                read_next(connection, &self.target, self.position, self.batch_size)?
+            }
             None => self
                 .store
                 .with_reader(|connection| read_next(connection, &self.target, self.position, self.batch_size))?,
         };
         if let Some(last) = events.last() {
             self.position = last.position;
-            if let Target::Stream { version, .. } = &mut self.target {
-                *version = last.version;
-            }
         }
         Ok(events)
     }
@@ -334,11 +330,16 @@ fn read_next(
             connection,
             &ReadAllOptions::forwards().after(position).max_count(batch_size).filter(filter.clone()),
         ),
-        Target::Stream { stream, version } => store::read_stream_page(
-            connection,
-            stream,
-            ReadStreamOptions::forwards().from_version(version + 1).max_count(batch_size),
-        ),
+        Target::Stream(stream) => {
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE stream = ?1 AND position > ?2 ORDER BY position LIMIT ?3"
+            ))?;
+            let rows = statement.query_map(
+                params![stream, crate::log::clamp_i64(position), crate::log::clamp_i64(batch_size as u64)],
+                store::event_from_row,
+            )?;
+            rows.collect()
+        }
     }
 }
 
@@ -438,7 +439,7 @@ mod tests {
     }
 
     #[test]
-    fn stream_subscriptions_follow_one_stream_by_version() {
+    fn stream_subscriptions_follow_one_stream() {
         let store = Store::open_in_memory().unwrap();
         append(&store, "a-1", 2);
         append(&store, "b-1", 2);
@@ -454,6 +455,17 @@ mod tests {
         assert_eq!(from_end.poll().unwrap()[0].version, 4);
         let filtered = SubscriptionOptions::default().filter(EventFilter::all().category("a"));
         assert_eq!(store.subscribe_to_stream("a-1", filtered).unwrap_err().code(), ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn a_stream_subscription_after_a_version_beyond_the_stream_waits_for_new_events() {
+        let store = Store::open_in_memory().unwrap();
+        append(&store, "a-1", 2);
+        let mut subscription =
+            store.subscribe_to_stream("a-1", SubscriptionOptions::from(StartFrom::After(u64::MAX))).unwrap();
+        assert!(subscription.poll().unwrap().is_empty());
+        append(&store, "a-1", 1);
+        assert_eq!(subscription.poll().unwrap()[0].version, 3);
     }
 
     #[test]
