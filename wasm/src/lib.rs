@@ -33,6 +33,7 @@ pub mod error;
 mod opfs;
 mod panic;
 mod store;
+mod sync;
 
 #[cfg(feature = "bench-baseline")]
 pub use bench::RawSqlite;

@@ -67,7 +67,7 @@ impl WasmStore {
         self.storage_mode.to_owned()
     }
 
-    fn store(&self) -> Result<&Store, JsError> {
+    pub(crate) fn store(&self) -> Result<&Store, JsError> {
         self.store.as_ref().ok_or_else(|| JsError::new(STORE_CLOSED, "the store is closed"))
     }
 

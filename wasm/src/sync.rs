@@ -1,0 +1,239 @@
+//! Sync bindings: core's replica-side sync engine ([`eventlite::sync`]) for the JS transport, as JSON in and out.
+//!
+//! The rules (what to push, how a push response or a pull page is applied, rebasing, conflicts) are all core's. The
+//! JS package's `SyncClient` (`js/src/sync.ts`) only moves messages: it POSTs the text [`WasmStore::next_push`]
+//! returns as is, and hands the server's answers back as text. Wire messages keep the protocol's snake_case form
+//! (`docs/sync-protocol.md`); what only JS reads (status, conflicts, what a step did) is camelCase.
+
+use eventlite::sync::{Conflict, PullApplied, PullResponse, PushApplied, PushRequest, PushResponse, SyncError};
+use eventlite::{EventData, ExpectedVersion, Uuid};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::WasmStore;
+use crate::convert::{self, base64_encode, u64_to_js};
+use crate::error::JsError;
+
+type JsResult<T> = Result<T, JsValue>;
+
+impl From<SyncError> for JsError {
+    fn from(error: SyncError) -> Self {
+        let base = JsError::new(error.code().as_str(), error.to_string());
+        match error {
+            SyncError::InvalidArgument(invalid) => invalid.into(),
+            SyncError::EventTooLarge { index, size, limit } => base
+                .with("index", (index as f64).into())
+                .with("size", (size as f64).into())
+                .with("limit", (limit as f64).into()),
+            SyncError::BatchTooLarge { count, limit } => {
+                base.with("count", (count as f64).into()).with("limit", (limit as f64).into())
+            }
+            _ => base,
+        }
+    }
+}
+
+/// A message from the server that does not parse is the other side breaking the protocol.
+fn parse_message<'a, T: serde::Deserialize<'a>>(text: &'a str, what: &str) -> Result<T, JsError> {
+    serde_json::from_str(text).map_err(|error| JsError::from(SyncError::Protocol(format!("{what}: {error}"))))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, JsError> {
+    serde_json::to_string(value).map_err(|error| JsError::new("INTERNAL", error.to_string()))
+}
+
+/// A conflict as JS sees it: the rejected event (data as stored: JSON embedded, or base64), and why.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConflictJson<'a> {
+    id: u64,
+    event_id: String,
+    stream: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    content_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_base64: Option<String>,
+    metadata: Option<&'a RawValue>,
+    /// `"any"`, `"no_stream"`, `"stream_exists"` or the exact version, as `appendToStream` takes it.
+    expected: serde_json::Value,
+    code: &'static str,
+    actual_version: Option<u64>,
+    message: &'a str,
+    recorded_at: i64,
+    rejected_at: i64,
+}
+
+fn stored_raw<'a>(text: &'a str, what: &str) -> Result<&'a RawValue, JsError> {
+    serde_json::from_str(text)
+        .map_err(|error| JsError::new(eventlite::ErrorCode::Corrupt.as_str(), format!("stored {what}: {error}")))
+}
+
+fn conflict_json(conflict: &Conflict) -> Result<ConflictJson<'_>, JsError> {
+    let (data, data_base64) = match &conflict.data {
+        EventData::Json(text) => (Some(stored_raw(text, "conflict data")?), None),
+        EventData::Binary { bytes, .. } => (None, Some(base64_encode(bytes))),
+    };
+    let expected = match conflict.expected {
+        ExpectedVersion::Any => "any".into(),
+        ExpectedVersion::NoStream => "no_stream".into(),
+        ExpectedVersion::StreamExists => "stream_exists".into(),
+        ExpectedVersion::Exact(version) => version.into(),
+    };
+    Ok(ConflictJson {
+        id: conflict.id,
+        event_id: conflict.event_id.hyphenated().to_string(),
+        stream: &conflict.stream,
+        event_type: &conflict.event_type,
+        content_type: conflict.data.content_type(),
+        data,
+        data_base64,
+        metadata: conflict.metadata.as_deref().map(|text| stored_raw(text, "conflict metadata")).transpose()?,
+        expected,
+        code: conflict.code.as_str(),
+        actual_version: conflict.actual_version,
+        message: &conflict.message,
+        recorded_at: conflict.recorded_at,
+        rejected_at: conflict.rejected_at,
+    })
+}
+
+fn conflicts_json(conflicts: &[Conflict]) -> Result<Vec<ConflictJson<'_>>, JsError> {
+    conflicts.iter().map(conflict_json).collect()
+}
+
+/// What applying a push response did.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PushAppliedJson<'a> {
+    accepted: usize,
+    rejected: Vec<ConflictJson<'a>>,
+    rewound_from: Option<u64>,
+}
+
+/// What applying a pull page did, plus the page's `more` flag (whether to pull again at once).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PullAppliedJson {
+    applied: usize,
+    own: usize,
+    rewound_from: Option<u64>,
+    pending: usize,
+    more: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusJson {
+    replica_id: String,
+    pending: u64,
+    confirmed_through: u64,
+    cursor: Option<String>,
+    conflicts: u64,
+}
+
+#[wasm_bindgen]
+impl WasmStore {
+    /// This store's replica id (a UUID created once, then kept).
+    #[wasm_bindgen(js_name = replicaId)]
+    pub fn replica_id(&self) -> JsResult<String> {
+        Ok(self.store()?.replica_id().map_err(JsError::from)?.hyphenated().to_string())
+    }
+
+    /// The next push, or `undefined` when nothing is pending: `{ body, count, firstEventId }` where `body` is the
+    /// `POST /v1/push` request as JSON text (whole local batches, at most `maxEvents` events unless one batch is
+    /// larger).
+    #[wasm_bindgen(js_name = nextPush)]
+    pub fn next_push(&self, max_events: JsValue) -> JsResult<JsValue> {
+        let max_events = convert::to_u64(&max_events, "maxEvents")?;
+        if max_events == 0 {
+            return Err(JsError::invalid("maxEvents", "must be at least 1").into());
+        }
+        let Some(request) = self.store()?.next_push(max_events as usize).map_err(JsError::from)? else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        let out = js_sys::Object::new();
+        set(&out, "body", to_json(&request)?.into());
+        set(&out, "count", u64_to_js(request.events.len() as u64));
+        let first = request.events.first().map(|event| event.event_id.hyphenated().to_string());
+        set(&out, "firstEventId", first.map_or(JsValue::UNDEFINED, JsValue::from));
+        Ok(out.into())
+    }
+
+    /// Applies the server's answer (`response`, JSON text) to the push `request` (the `body` that was sent): rejected
+    /// events and this replica's later pending events in their streams leave the log for the conflicts list.
+    /// Returns `{ accepted, rejected: [conflict], rewoundFrom }` as JSON text.
+    #[wasm_bindgen(js_name = applyPushResponse)]
+    pub fn apply_push_response(&self, request: JsValue, response: JsValue) -> JsResult<String> {
+        let request = convert::to_string(&request, "request")?;
+        let request: PushRequest =
+            serde_json::from_str(&request).map_err(|error| JsError::invalid("request", error.to_string()))?;
+        let response = convert::to_string(&response, "response")?;
+        let response: PushResponse = parse_message(&response, "push response")?;
+        let applied: PushApplied = self.store()?.apply_push_response(&request, &response).map_err(JsError::from)?;
+        Ok(to_json(&PushAppliedJson {
+            accepted: applied.accepted,
+            rejected: conflicts_json(&applied.rejected)?,
+            rewound_from: applied.rewound_from,
+        })?)
+    }
+
+    /// Applies one pull page (`GET /v1/pull` answer, JSON text) and stores its cursor, in one transaction. Returns
+    /// `{ applied, own, rewoundFrom, pending, more }` as JSON text.
+    #[wasm_bindgen(js_name = applyPull)]
+    pub fn apply_pull(&self, response: JsValue) -> JsResult<String> {
+        let response = convert::to_string(&response, "response")?;
+        let response: PullResponse = parse_message(&response, "pull response")?;
+        let applied: PullApplied = self.store()?.apply_pull(&response).map_err(JsError::from)?;
+        Ok(to_json(&PullAppliedJson {
+            applied: applied.applied,
+            own: applied.own,
+            rewound_from: applied.rewound_from,
+            pending: applied.pending,
+            more: response.more,
+        })?)
+    }
+
+    /// The cursor to pull after, or `undefined` before the first pull.
+    #[wasm_bindgen(js_name = pullCursor)]
+    pub fn pull_cursor(&self) -> JsResult<Option<String>> {
+        Ok(self.store()?.pull_cursor().map_err(JsError::from)?)
+    }
+
+    /// `{ replicaId, pending, confirmedThrough, cursor, conflicts }` as JSON text.
+    #[wasm_bindgen(js_name = syncStatus)]
+    pub fn sync_status(&self) -> JsResult<String> {
+        let status = self.store()?.sync_status().map_err(JsError::from)?;
+        Ok(to_json(&StatusJson {
+            replica_id: status.replica_id.hyphenated().to_string(),
+            pending: status.pending,
+            confirmed_through: status.confirmed_through,
+            cursor: status.cursor,
+            conflicts: status.conflicts,
+        })?)
+    }
+
+    /// The conflicts list, oldest first, as a JSON array.
+    #[wasm_bindgen(js_name = syncConflicts)]
+    pub fn sync_conflicts(&self) -> JsResult<String> {
+        let conflicts = self.store()?.sync_conflicts().map_err(JsError::from)?;
+        Ok(to_json(&conflicts_json(&conflicts)?)?)
+    }
+
+    /// Removes the conflict of `eventId` from the list; `false` when there was none.
+    #[wasm_bindgen(js_name = dismissConflict)]
+    pub fn dismiss_conflict(&self, event_id: JsValue) -> JsResult<bool> {
+        let text = convert::to_string(&event_id, "eventId")?;
+        let event_id = Uuid::parse_str(&text).map_err(|_| JsError::invalid("eventId", "is not a UUID"))?;
+        Ok(self.store()?.dismiss_conflict(event_id).map_err(JsError::from)?)
+    }
+}
+
+fn set(object: &js_sys::Object, key: &str, value: JsValue) {
+    // Defining a property on a fresh plain object cannot fail.
+    let _ = js_sys::Reflect::set(object.unchecked_ref(), &key.into(), &value);
+}
