@@ -7,6 +7,7 @@
 
 import { toErrorShape, type ErrorShape } from './errors.js';
 import type { HostMessage, HostMethods, OpenRequest, Request } from './protocol.js';
+import { SyncHost, type SyncMethods, type SyncStore } from './sync.js';
 import type { WasmStore } from './wasm/eventlite_wasm.js';
 
 /** What the host needs from the wasm module (its two entry points differ between browser and Node only in loading). */
@@ -30,6 +31,8 @@ export class Host {
   private broken: ErrorShape | undefined;
   /** Open subscriptions: whether a page is waiting for its ack. */
   private readonly subscriptions = new Map<number, { inFlight: boolean }>();
+  /** The store's sync transport, created by the first `sync*` request. */
+  private sync: SyncHost | undefined;
 
   constructor(
     private readonly wasm: WasmModule,
@@ -51,6 +54,7 @@ export class Host {
       this.post({ id: request.id, ok: false, error: shape });
     }
     if (changed) this.pump();
+    if (changed && request.method === 'appendToStream') this.sync?.localAppend();
     if (request.method === 'close') this.onClose();
   }
 
@@ -64,8 +68,19 @@ export class Host {
     }
     const store = this.store;
     if (!store) throw { name: 'EventLiteError', code: 'STORE_CLOSED', message: 'the store is closed' };
+    if (method.startsWith('sync')) {
+      // Sync notices share the channel with subscription pages; `startSync` (sync.ts) routes them on the caller's side.
+      this.sync ??= new SyncHost(
+        () => this.store as unknown as SyncStore | undefined,
+        (notice) => this.post(notice as unknown as HostMessage),
+        () => this.pump(),
+      );
+      return this.sync.call(method as keyof SyncMethods, args);
+    }
     switch (method) {
       case 'close':
+        this.sync?.stop();
+        this.sync = undefined;
         this.subscriptions.clear();
         this.store = undefined;
         store.close();

@@ -4,6 +4,7 @@
  */
 
 import type { ErrorShape } from './errors.js';
+import type { SyncMethods } from './sync.js';
 
 /** What `open` needs. */
 export interface OpenRequest {
@@ -41,8 +42,8 @@ export interface SubscriptionFailure {
 /** Anything the host sends. */
 export type HostMessage = Response | Delivery | SubscriptionFailure;
 
-/** The host's methods, by name, with their wire arguments and results. */
-export interface HostMethods {
+/** The host's methods, by name, with their wire arguments and results (`sync*`: see `sync.ts`). */
+export interface HostMethods extends SyncMethods {
   open(request: OpenRequest): { storageMode: 'opfs' | 'memory' };
   appendToStream(
     stream: unknown,

@@ -1,0 +1,700 @@
+/**
+ * Sync with an EventLite server (`docs/sync-protocol.md`): the transport for core's sync engine.
+ *
+ * Two halves, like the rest of the package:
+ * - {@link SyncHost} runs where the database lives (the dedicated worker in the browser, the caller's thread in
+ *   Node). It moves the engine's messages: push pending events (whole local batches, `batchSize` events at a time),
+ *   pull pages after the stored cursor until `more` is false, and follow the server's live notifications
+ *   (`/v1/live`, Server-Sent Events: `EventSource` where there is one, a streamed `fetch` otherwise), reconnecting
+ *   with exponential backoff and full jitter. Every rule (what to push, rebasing, conflicts) is core's, through the
+ *   wasm store's `nextPush` / `applyPushResponse` / `applyPull`; every step is safe to retry.
+ * - {@link SyncClient} is the caller's handle (`store.sync({ url, token })`): status, conflicts, `syncNow`, an
+ *   online/offline switch, and listeners. The host posts notices to it; no user code runs in the host.
+ */
+
+import { EventLiteError, toEventLiteError, type ErrorShape } from './errors.js';
+import type { Client } from './client.js';
+
+/** Where a sync connection stands. */
+export type SyncState =
+  /** `setOnline(false)` or `stop()`: nothing goes over the network; appends stay pending locally. */
+  | 'offline'
+  /** Trying to reach the server (first connection, or reconnecting after a failure with backoff). */
+  | 'connecting'
+  /** Connected to the live stream: the server's new events arrive within moments. */
+  | 'online';
+
+/** The sync state and the local store's sync counters. */
+export interface SyncStatus {
+  state: SyncState;
+  /** This store's replica id (a UUID created once). */
+  replicaId: string;
+  /** Local events the server has not confirmed yet. */
+  pending: number;
+  /** The local position of the last confirmed event (0: none). */
+  confirmedThrough: number;
+  /** Entries in the conflicts list. */
+  conflicts: number;
+  /** True while a push/pull round is running. */
+  syncing: boolean;
+  /** When the last round finished without error (ms since the epoch), or `null`. */
+  lastSyncedAt: number | null;
+  /** The last round's or connection's failure, cleared by the next success. */
+  lastError: { code: string; message: string } | null;
+}
+
+/** An event the server rejected: it left its stream and is kept in the conflicts list until dismissed. */
+export interface SyncConflict {
+  /** Order of rejection, increasing. */
+  id: number;
+  eventId: string;
+  stream: string;
+  type: string;
+  /** Parsed JSON, or a `Uint8Array` for binary data. */
+  data: unknown;
+  contentType: string;
+  metadata: Record<string, unknown> | null;
+  /** The expectation it was appended with: `'any'`, `'no_stream'`, `'stream_exists'` or a version. */
+  expected: 'any' | 'no_stream' | 'stream_exists' | number;
+  /** `'WRONG_EXPECTED_VERSION'` (another replica got there first), `'FOLLOWS_REJECTED'` or `'IDEMPOTENCY_CONFLICT'`. */
+  code: string;
+  /** The server stream's version when the event was checked. */
+  actualVersion: number | null;
+  message: string;
+  /** When it was appended locally. */
+  recordedAt: number;
+  rejectedAt: number;
+}
+
+/** What one push/pull round did. */
+export interface SyncReport {
+  /** Events sent (including ones the server already had). */
+  pushed: number;
+  /** Server events applied locally. */
+  pulled: number;
+  /** Events rejected during the round. */
+  conflicts: SyncConflict[];
+  /** When the local log was rewritten (rebase or rejection), the position after which it was; else `null`. */
+  rewoundFrom: number | null;
+}
+
+/** Options of `store.sync`. */
+export interface SyncOptions {
+  /** The server's base URL, e.g. `'https://sync.example.com'` (relative URLs resolve against the page). */
+  url: string;
+  /** A bearer token the server maps to a tenant. */
+  token: string;
+  /** Events per push and per pull page (default 500, at most 1,000). */
+  batchSize?: number;
+  /** Start online (default `true`); `false` starts offline until `setOnline(true)`. */
+  online?: boolean;
+  /** Called with the events each round rejected (also emitted as `'conflict'`). */
+  onConflict?: (conflicts: SyncConflict[]) => void;
+  /** Called whenever the status changes (also emitted as `'status'`). */
+  onStatus?: (status: SyncStatus) => void;
+}
+
+/** What the host needs from the wasm store (see `wasm/src/sync.rs`). */
+export interface SyncStore {
+  nextPush(maxEvents: number): { body: string; count: number; firstEventId: string | undefined } | undefined;
+  applyPushResponse(request: string, response: string): string;
+  applyPull(response: string): string;
+  pullCursor(): string | undefined;
+  syncStatus(): string;
+  syncConflicts(): string;
+  dismissConflict(eventId: unknown): boolean;
+}
+
+/** The host methods sync adds to the worker protocol (`protocol.ts`). */
+export interface SyncMethods {
+  /** Starts (or restarts with new options) the sync of the host's store. */
+  syncStart(options: SyncStartRequest): SyncStatus;
+  /** Stops it: closes the live stream and aborts requests in flight. */
+  syncStop(): void;
+  /** Starts a round; returns its number (a `syncDone` notice with `run >= number` ends the wait). */
+  syncNow(): number;
+  syncSetOnline(online: boolean): SyncStatus;
+  syncStatus(): SyncStatus;
+  /** The conflicts list as JSON text. */
+  syncConflicts(): string;
+  syncDismissConflict(eventId: unknown): boolean;
+}
+
+/** `syncStart`'s argument: {@link SyncOptions} without the callbacks, the URL made absolute. */
+export interface SyncStartRequest {
+  url: string;
+  token: string;
+  batchSize: number;
+  online: boolean;
+}
+
+/** What the host posts to the caller about sync. */
+export type SyncNotice =
+  | { kind: 'sync'; type: 'status'; status: SyncStatus }
+  | { kind: 'sync'; type: 'conflicts'; conflicts: string }
+  | { kind: 'sync'; type: 'done'; run: number; ok: true; report: Omit<SyncReport, 'conflicts'> & { conflicts: number } }
+  | { kind: 'sync'; type: 'done'; run: number; ok: false; error: ErrorShape };
+
+const STOPPED: ErrorShape = { code: 'SYNC_STOPPED', message: 'sync is offline or stopped' };
+const REQUEST_TIMEOUT_MS = 30_000;
+const MAX_BATCH = 1000;
+
+/** A failed step: an HTTP answer (`status`) or a transport failure (`status` 0). */
+class SyncFailure extends Error {
+  constructor(
+    readonly shape: ErrorShape,
+    readonly status: number,
+  ) {
+    super(shape.message);
+  }
+
+  /** Transport failures, timeouts, 5xx and 429 are worth retrying; other 4xx are not (the protocol's rule). */
+  get retryable(): boolean {
+    return this.status === 0 || this.status >= 500 || this.status === 429 || this.shape.code === 'STORAGE_BUSY';
+  }
+}
+
+/** Exponential backoff with full jitter: a delay drawn from [base/2, base], base doubling from 100 ms up to 10 s. */
+export class Backoff {
+  static readonly START_MS = 100;
+  static readonly MAX_MS = 10_000;
+  #base = Backoff.START_MS;
+
+  next(): number {
+    const delay = this.#base * (0.5 + Math.random() / 2);
+    this.#base = Math.min(this.#base * 2, Backoff.MAX_MS);
+    return delay;
+  }
+
+  reset(): void {
+    this.#base = Backoff.START_MS;
+  }
+}
+
+/**
+ * The host side: one per store, created on the first `sync*` request. Runs one push/pull round at a time; requests
+ * for a round while one runs (an append, a live notification, `syncNow`) coalesce into one more round after it.
+ */
+export class SyncHost {
+  #options: SyncStartRequest | undefined;
+  #online = false;
+  #connected = false;
+  #abort = new AbortController();
+  #live: { close(): void } | undefined;
+  #liveBackoff = new Backoff();
+  #retryBackoff = new Backoff();
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #liveTimer: ReturnType<typeof setTimeout> | undefined;
+  #running = false;
+  #again = false;
+  #started = 0;
+  #lastSyncedAt: number | null = null;
+  #lastError: { code: string; message: string } | null = null;
+
+  constructor(
+    private readonly store: () => SyncStore | undefined,
+    private readonly post: (notice: SyncNotice) => void,
+    /** Called after a round changed the log, so the host can deliver to subscribers. */
+    private readonly changed: () => void,
+  ) {}
+
+  /** Answers a `sync*` request. */
+  call(method: keyof SyncMethods, args: unknown[]): unknown {
+    switch (method) {
+      case 'syncStart': {
+        this.stop();
+        this.#options = args[0] as SyncStartRequest;
+        this.#setOnline(this.#options.online);
+        return this.#status();
+      }
+      case 'syncStop':
+        this.stop();
+        this.#options = undefined;
+        this.#postStatus();
+        return undefined;
+      case 'syncNow':
+        if (!this.#options || !this.#online) throw { ...STOPPED };
+      {
+        // The round that covers this request: the one starting now, or the one after the running round.
+        const wasRunning = this.#running;
+        this.#request();
+        return wasRunning ? this.#started + 1 : this.#started;
+      }
+      case 'syncSetOnline':
+        if (!this.#options) throw { ...STOPPED, message: 'sync is not started' };
+        this.#setOnline(Boolean(args[0]));
+        return this.#status();
+      case 'syncStatus':
+        return this.#status();
+      case 'syncConflicts':
+        return this.#store().syncConflicts();
+      case 'syncDismissConflict': {
+        const dismissed = this.#store().dismissConflict(args[0]);
+        this.#postStatus();
+        return dismissed;
+      }
+    }
+  }
+
+  /** A local append: report the new pending count, and push it when online. */
+  localAppend(): void {
+    if (!this.#options) return;
+    this.#postStatus();
+    if (this.#online) this.#request();
+  }
+
+  /** Goes offline: closes the live stream, aborts requests in flight, cancels timers. */
+  stop(): void {
+    this.#online = false;
+    this.#connected = false;
+    this.#abort.abort();
+    this.#abort = new AbortController();
+    this.#live?.close();
+    this.#live = undefined;
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#liveTimer);
+    this.#retryTimer = this.#liveTimer = undefined;
+  }
+
+  #setOnline(online: boolean): void {
+    if (online === this.#online) return;
+    if (!online) {
+      this.stop();
+      this.#postStatus();
+      return;
+    }
+    this.#online = true;
+    this.#liveBackoff.reset();
+    this.#retryBackoff.reset();
+    this.#connectLive();
+    this.#request();
+    this.#postStatus();
+  }
+
+  #store(): SyncStore {
+    const store = this.store();
+    if (!store) throw { name: 'EventLiteError', code: 'STORE_CLOSED', message: 'the store is closed' };
+    return store;
+  }
+
+  #status(): SyncStatus {
+    const store = this.store();
+    const counters = store
+      ? (JSON.parse(store.syncStatus()) as { replicaId: string; pending: number; confirmedThrough: number; conflicts: number })
+      : { replicaId: '', pending: 0, confirmedThrough: 0, conflicts: 0 };
+    return {
+      state: !this.#online ? 'offline' : this.#connected ? 'online' : 'connecting',
+      replicaId: counters.replicaId,
+      pending: counters.pending,
+      confirmedThrough: counters.confirmedThrough,
+      conflicts: counters.conflicts,
+      syncing: this.#running,
+      lastSyncedAt: this.#lastSyncedAt,
+      lastError: this.#lastError,
+    };
+  }
+
+  #postStatus(): void {
+    if (!this.store()) return;
+    this.post({ kind: 'sync', type: 'status', status: this.#status() });
+  }
+
+  /** Asks for a round: starts one now, or one more after the running one. */
+  #request(): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    void this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    this.#running = true;
+    do {
+      this.#again = false;
+      const run = ++this.#started;
+      const signal = this.#abort.signal;
+      this.#postStatus();
+      try {
+        const report = await this.#round(signal);
+        this.#lastSyncedAt = Date.now();
+        this.#lastError = null;
+        this.#retryBackoff.reset();
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = undefined;
+        this.post({ kind: 'sync', type: 'done', run, ok: true, report });
+      } catch (error) {
+        const shape = toShape(error);
+        this.post({ kind: 'sync', type: 'done', run, ok: false, error: shape });
+        if (signal.aborted || !this.store()) continue; // offline or closed: nothing to retry
+        this.#lastError = { code: shape.code, message: shape.message };
+        // Retry later; a non-retryable failure (a 401, a refused cursor) is retried at the slowest pace.
+        const delay = error instanceof SyncFailure && !error.retryable ? Backoff.MAX_MS : this.#retryBackoff.next();
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = setTimeout(() => {
+          this.#retryTimer = undefined;
+          if (this.#online) this.#request();
+        }, delay);
+      }
+    } while (this.#again && this.#online && this.store());
+    this.#running = false;
+    this.#postStatus();
+  }
+
+  /** One round: push every pending event (pulling after each push so accepted events get confirmed), then pull. */
+  async #round(signal: AbortSignal): Promise<Omit<SyncReport, 'conflicts'> & { conflicts: number }> {
+    const options = this.#options;
+    if (!options) throw new SyncFailure(STOPPED, 0);
+    const report = { pushed: 0, pulled: 0, conflicts: 0, rewoundFrom: null as number | null };
+    let lastFirst: string | undefined;
+    for (;;) {
+      const push = this.#store().nextPush(options.batchSize);
+      if (!push) break;
+      if (push.firstEventId !== undefined && push.firstEventId === lastFirst) {
+        throw new SyncFailure(
+          { code: 'SYNC_PROTOCOL', message: 'the server accepted a push but the following pull did not confirm it' },
+          0,
+        );
+      }
+      lastFirst = push.firstEventId;
+      const response = await this.#fetch('/v1/push', signal, { method: 'POST', body: push.body });
+      report.pushed += push.count;
+      const applied = JSON.parse(this.#store().applyPushResponse(push.body, response)) as {
+        rejected: unknown[];
+        rewoundFrom: number | null;
+      };
+      report.rewoundFrom = minPosition(report.rewoundFrom, applied.rewoundFrom);
+      if (applied.rejected.length > 0) {
+        report.conflicts += applied.rejected.length;
+        this.post({ kind: 'sync', type: 'conflicts', conflicts: JSON.stringify(applied.rejected) });
+        this.changed();
+      }
+      await this.#pull(options, signal, report);
+    }
+    await this.#pull(options, signal, report);
+    return report;
+  }
+
+  async #pull(
+    options: SyncStartRequest,
+    signal: AbortSignal,
+    report: { pulled: number; rewoundFrom: number | null },
+  ): Promise<void> {
+    for (;;) {
+      const cursor = this.#store().pullCursor();
+      const query = `limit=${options.batchSize}` + (cursor === undefined ? '' : `&after=${encodeURIComponent(cursor)}`);
+      const page = await this.#fetch(`/v1/pull?${query}`, signal, { method: 'GET' });
+      const applied = JSON.parse(this.#store().applyPull(page)) as {
+        applied: number;
+        rewoundFrom: number | null;
+        more: boolean;
+      };
+      report.pulled += applied.applied;
+      report.rewoundFrom = minPosition(report.rewoundFrom, applied.rewoundFrom);
+      if (applied.applied > 0 || applied.rewoundFrom !== null) this.changed();
+      if (!applied.more) return;
+    }
+  }
+
+  /** One request; resolves with the body of a 200, throws a {@link SyncFailure} otherwise. */
+  async #fetch(path: string, signal: AbortSignal, init: { method: string; body?: string }): Promise<string> {
+    const options = this.#options;
+    if (!options || signal.aborted) throw new SyncFailure(STOPPED, 0);
+    const headers: Record<string, string> = { authorization: `Bearer ${options.token}` };
+    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(joinUrl(options.url, path), {
+        ...init,
+        headers,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+      });
+      text = await response.text();
+    } catch (error) {
+      if (signal.aborted) throw new SyncFailure(STOPPED, 0);
+      throw new SyncFailure({ code: 'NETWORK', message: `${init.method} ${path}: ${String(error)}` }, 0);
+    }
+    if (response.status === 200) return text;
+    let body: { code?: unknown; message?: unknown } = {};
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      // Not the protocol's error body (a proxy's page, say): keep the status.
+    }
+    const code = typeof body.code === 'string' ? body.code : `HTTP_${response.status}`;
+    const message = typeof body.message === 'string' ? body.message : text.slice(0, 200);
+    throw new SyncFailure({ code, message: `${init.method} ${path}: ${message}`, status: response.status }, response.status);
+  }
+
+  /** Follows `/v1/live`: a round on every `head` notice (the first arrives on connecting). */
+  #connectLive(): void {
+    const options = this.#options;
+    if (!options || !this.#online) return;
+    const onHead = (): void => {
+      if (!this.#connected) {
+        this.#connected = true;
+        this.#liveBackoff.reset();
+        this.#postStatus();
+      }
+      this.#request();
+    };
+    const onLost = (): void => {
+      if (!this.#online) return;
+      this.#live?.close();
+      this.#live = undefined;
+      if (this.#connected) {
+        this.#connected = false;
+        this.#postStatus();
+      }
+      clearTimeout(this.#liveTimer);
+      this.#liveTimer = setTimeout(() => {
+        this.#liveTimer = undefined;
+        this.#connectLive();
+      }, this.#liveBackoff.next());
+    };
+    this.#live = openLive(options, onHead, onLost);
+  }
+}
+
+/** Opens the live stream: `EventSource` (token in the query string) where there is one, a streamed fetch otherwise. */
+function openLive(options: SyncStartRequest, onHead: () => void, onLost: () => void): { close(): void } {
+  const EventSourceClass = (globalThis as { EventSource?: typeof EventSource }).EventSource;
+  if (EventSourceClass) {
+    const source = new EventSourceClass(joinUrl(options.url, `/v1/live?access_token=${encodeURIComponent(options.token)}`));
+    source.addEventListener('head', onHead);
+    // EventSource would retry on its own at a fixed pace; the protocol asks for backoff with jitter instead.
+    source.onerror = () => {
+      source.close();
+      onLost();
+    };
+    return { close: () => source.close() };
+  }
+  const controller = new AbortController();
+  void (async () => {
+    try {
+      const response = await fetch(joinUrl(options.url, '/v1/live'), {
+        headers: { authorization: `Bearer ${options.token}`, accept: 'text/event-stream' },
+        signal: controller.signal,
+      });
+      if (response.status !== 200 || !response.body) throw new Error(`live: HTTP ${response.status}`);
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end: number;
+        let head = false;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          head ||= buffer.slice(0, end).split('\n').includes('event: head');
+          buffer = buffer.slice(end + 2);
+        }
+        if (head) onHead();
+      }
+    } catch {
+      // Cut, refused or aborted: onLost decides (it does nothing once offline).
+    }
+    if (!controller.signal.aborted) onLost();
+  })();
+  return { close: () => controller.abort() };
+}
+
+function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + path;
+}
+
+function minPosition(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+
+function toShape(error: unknown): ErrorShape {
+  if (error instanceof SyncFailure) return error.shape;
+  if (typeof error === 'object' && error !== null && typeof (error as ErrorShape).code === 'string') {
+    const { name, code, message, ...details } = error as ErrorShape;
+    return { name, code, message: String(message), ...details };
+  }
+  return { code: 'INTERNAL', message: String(error) };
+}
+
+/** A conflict as the wasm layer encodes it (`data` embedded JSON, or base64). */
+interface WireConflict extends Omit<SyncConflict, 'data'> {
+  data?: unknown;
+  dataBase64?: string;
+}
+
+function decodeConflicts(json: string): SyncConflict[] {
+  return (JSON.parse(json) as WireConflict[]).map(({ dataBase64, ...conflict }) => ({
+    ...conflict,
+    data: dataBase64 === undefined ? (conflict.data ?? null) : base64ToBytes(dataBase64),
+  }));
+}
+
+function base64ToBytes(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+type Waiter = { run: number; resolve: (report: SyncReport) => void; reject: (error: unknown) => void };
+
+type Listeners = {
+  status: (status: SyncStatus) => void;
+  conflict: (conflicts: SyncConflict[]) => void;
+  synced: (report: SyncReport) => void;
+};
+
+/**
+ * The caller's handle on a store's sync (from `store.sync({ url, token })`). The transport runs where the database
+ * lives; this object mirrors its status and relays its conflicts.
+ */
+export class SyncClient {
+  #status: SyncStatus;
+  #stopped = false;
+  readonly #listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = {
+    status: new Set(),
+    conflict: new Set(),
+    synced: new Set(),
+  };
+  readonly #waiters: Waiter[] = [];
+  /** Conflicts reported since the last round ended, for that round's report. */
+  #roundConflicts: SyncConflict[] = [];
+
+  /** @internal */
+  constructor(
+    private readonly client: Client,
+    status: SyncStatus,
+    options: SyncOptions,
+  ) {
+    this.#status = status;
+    if (options.onStatus) this.#listeners.status.add(options.onStatus);
+    if (options.onConflict) this.#listeners.conflict.add(options.onConflict);
+  }
+
+  /** The latest status (also delivered to `'status'` listeners as it changes). */
+  get status(): SyncStatus {
+    return this.#status;
+  }
+
+  /** Listens to `'status'`, `'conflict'` (events the server rejected) or `'synced'` (a round ended); returns the unsubscribe function. */
+  on<K extends keyof Listeners>(type: K, listener: Listeners[K]): () => void {
+    this.#listeners[type].add(listener);
+    return () => void this.#listeners[type].delete(listener);
+  }
+
+  /** The conflicts list, oldest first. */
+  async conflicts(): Promise<SyncConflict[]> {
+    return decodeConflicts(await this.client.call('syncConflicts'));
+  }
+
+  /** Removes a conflict from the list (the app handled it); `false` when there was none. */
+  async dismissConflict(eventId: string): Promise<boolean> {
+    return this.client.call('syncDismissConflict', eventId);
+  }
+
+  /** Runs a push/pull round now (or waits for the one that covers this call); rejects when it fails or offline. */
+  async syncNow(): Promise<SyncReport> {
+    const run = await this.client.call('syncNow');
+    return new Promise((resolve, reject) => this.#waiters.push({ run, resolve, reject }));
+  }
+
+  /** Simulates (or follows) connectivity: offline closes the live stream and stops requests; appends stay pending. */
+  async setOnline(online: boolean): Promise<SyncStatus> {
+    const status = await this.client.call('syncSetOnline', online);
+    this.#setStatus(status);
+    return status;
+  }
+
+  /** Stops syncing (the local store stays open). */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.client.call('syncStop');
+    this.#setStatus({ ...this.#status, state: 'offline', syncing: false });
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(toEventLiteError(STOPPED));
+  }
+
+  /** @internal A notice from the host. */
+  _receive(notice: SyncNotice): void {
+    if (this.#stopped) return;
+    if (notice.type === 'status') {
+      this.#setStatus(notice.status);
+    } else if (notice.type === 'conflicts') {
+      const conflicts = decodeConflicts(notice.conflicts);
+      this.#roundConflicts.push(...conflicts);
+      this.#emit('conflict', conflicts);
+    } else if (notice.ok) {
+      const report: SyncReport = { ...notice.report, conflicts: this.#roundConflicts };
+      this.#roundConflicts = [];
+      for (const waiter of this.#take(notice.run)) waiter.resolve(report);
+      this.#emit('synced', report);
+    } else {
+      this.#roundConflicts = [];
+      const error = toEventLiteError(notice.error);
+      for (const waiter of this.#take(notice.run)) waiter.reject(error);
+    }
+  }
+
+  #take(run: number): Waiter[] {
+    const done = this.#waiters.filter((waiter) => waiter.run <= run);
+    for (const waiter of done) this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+    return done;
+  }
+
+  #setStatus(status: SyncStatus): void {
+    this.#status = status;
+    this.#emit('status', status);
+  }
+
+  #emit<K extends keyof Listeners>(type: K, value: Parameters<Listeners[K]>[0]): void {
+    for (const listener of this.#listeners[type]) {
+      try {
+        (listener as (value: unknown) => void)(value);
+      } catch (error) {
+        console.error(`eventlite: a sync '${type}' listener failed`, error);
+      }
+    }
+  }
+}
+
+/**
+ * Starts syncing the store behind `client` (used by `EventStore.sync`). Routes the host's sync notices to the
+ * returned {@link SyncClient}; other deliveries go where they went before.
+ */
+export async function startSync(client: Client, options: SyncOptions): Promise<SyncClient> {
+  if (typeof options !== 'object' || options === null) throw invalidSync('options', 'must be an object');
+  const { url, token, batchSize = 500, online = true, onConflict, onStatus } = options;
+  if (typeof url !== 'string' || url === '') throw invalidSync('options.url', 'must be a URL');
+  if (typeof token !== 'string' || token === '') throw invalidSync('options.token', 'must be a non-empty string');
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH) {
+    throw invalidSync('options.batchSize', `must be an integer from 1 to ${MAX_BATCH}`);
+  }
+  for (const [name, value] of [['onConflict', onConflict], ['onStatus', onStatus]] as const) {
+    if (value !== undefined && typeof value !== 'function') throw invalidSync(`options.${name}`, 'must be a function');
+  }
+  let absolute: string;
+  try {
+    const page = (globalThis as { location?: { href: string } }).location?.href;
+    absolute = new URL(url, page).href;
+  } catch {
+    throw invalidSync('options.url', 'must be an absolute URL (or relative to the page)');
+  }
+  let sync: SyncClient | undefined;
+  const early: SyncNotice[] = [];
+  const previous = client.onDelivery;
+  client.onDelivery = (message) => {
+    const notice = message as unknown as SyncNotice;
+    if (notice.kind !== 'sync') return previous(message);
+    if (sync) sync._receive(notice);
+    else early.push(notice);
+  };
+  const status = await client.call('syncStart', { url: absolute, token, batchSize, online: Boolean(online) });
+  sync = new SyncClient(client, status, { url, token, onConflict, onStatus });
+  for (const notice of early.splice(0)) sync._receive(notice);
+  return sync;
+}
+
+function invalidSync(argument: string, reason: string): EventLiteError {
+  return toEventLiteError({ code: 'INVALID_ARGUMENT', message: `invalid ${argument}: ${reason}`, argument, reason });
+}
