@@ -146,10 +146,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             let store = Store::open(store)?;
             let result = store.append_to_stream(&stream, &[NewEvent::from_json_text(event_type, data)], expected)?;
-            println!(
-                "{}",
-                serde_json::json!({ "stream_version": result.stream_version, "position": result.positions })
-            );
+            let position = result.positions.first().copied().unwrap_or_default();
+            println!("{}", serde_json::json!({ "stream_version": result.stream_version, "position": position }));
             Ok(())
         }
         Command::Sync { store, server, token, live } => {

@@ -36,7 +36,7 @@ async fn serve_append_sync_and_log_from_the_command_line() {
 
     let (a, b, c, d) =
         (path(dir.path(), "a.db"), path(dir.path(), "b.db"), path(dir.path(), "c.db"), path(dir.path(), "d.db"));
-    eventlite(&[
+    let appended = eventlite(&[
         "append",
         "--store",
         &a,
@@ -49,6 +49,7 @@ async fn serve_append_sync_and_log_from_the_command_line() {
         "--expected",
         "no_stream",
     ]);
+    assert_eq!(appended.trim(), r#"{"position":1,"stream_version":1}"#);
     eventlite(&[
         "append",
         "--store",
