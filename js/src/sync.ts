@@ -322,12 +322,14 @@ export class SyncHost {
         this.#retryBackoff.reset();
         clearTimeout(this.#retryTimer);
         this.#retryTimer = undefined;
+        this.#postStatus(); // before 'done', so a caller awaiting syncNow sees the new counters
         this.post({ kind: 'sync', type: 'done', run, ok: true, report });
       } catch (error) {
         const shape = toShape(error);
+        if (!signal.aborted && this.store()) this.#lastError = { code: shape.code, message: shape.message };
+        this.#postStatus();
         this.post({ kind: 'sync', type: 'done', run, ok: false, error: shape });
         if (signal.aborted || !this.store()) continue; // offline or closed: nothing to retry
-        this.#lastError = { code: shape.code, message: shape.message };
         // Retry later; a non-retryable failure (a 401, a refused cursor) is retried at the slowest pace.
         const delay = error instanceof SyncFailure && !error.retryable ? Backoff.MAX_MS : this.#retryBackoff.next();
         clearTimeout(this.#retryTimer);

@@ -1,0 +1,172 @@
+// The package's SyncClient in Node (memory stores, the transport on the caller's thread) against a real
+// `eventlite serve` process. Run by scripts/test-www.sh, which builds the server binary and the package.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { EventLiteError, NO_STREAM, openEventStore } from 'eventlite';
+
+import { startServer } from '../../www/test/server.mjs';
+
+const TOKENS = 'demo-token:demo,other-token:other,converge-token:converge';
+let server;
+let counter = 0;
+const open = () => openEventStore({ name: `sync-${++counter}` });
+
+/** Waits (without a deadline of its own: node:test's timeout bounds it) until `predicate()` holds. */
+async function until(predicate, what) {
+  for (let i = 0; ; i++) {
+    if (await predicate()) return;
+    if (i % 200 === 199) console.log(`still waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function localLog(store) {
+  const { events } = await store.readAll();
+  return events.map(({ eventId, stream, version, type, data }) => ({ eventId, stream, version, type, data }));
+}
+
+async function serverLog(token) {
+  const events = await server.pullAll(token);
+  return events.map(({ event_id, stream, version, type, data }) => ({ eventId: event_id, stream, version, type, data }));
+}
+
+before(async () => {
+  server = await startServer({ tokens: TOKENS });
+});
+after(async () => {
+  await server?.stop();
+});
+
+describe('SyncClient (Node, real server)', { timeout: 60_000 }, () => {
+  test('two replicas append offline, go online and converge to the server log', async () => {
+    const token = 'converge-token';
+    const a = await open();
+    const b = await open();
+    const syncA = await a.sync({ url: server.url, token, online: false });
+    const syncB = await b.sync({ url: server.url, token, online: false });
+    assert.equal(syncA.status.state, 'offline');
+    await a.appendToStream('todo-a', [{ type: 'TodoAdded', data: { title: 'milk' } }], { expectedVersion: NO_STREAM });
+    await a.appendToStream('list-shared', [{ type: 'Note', data: { from: 'a' } }]);
+    await b.appendToStream('todo-b', [{ type: 'TodoAdded', data: { title: 'eggs' } }], { expectedVersion: NO_STREAM });
+    await b.appendToStream('list-shared', [{ type: 'Note', data: { from: 'b' } }, { type: 'Note', data: { n: 2 } }]);
+    await until(() => syncA.status.pending === 2 && syncB.status.pending === 3, 'pending counts');
+    assert.deepEqual(await serverLog(token), []);
+
+    await syncA.setOnline(true);
+    await syncB.setOnline(true);
+    const expected = 5;
+    await until(async () => (await serverLog(token)).length === expected, 'the server to hold every event');
+    await until(
+      async () => syncA.status.pending === 0 && syncB.status.pending === 0 && (await localLog(a)).length === expected && (await localLog(b)).length === expected,
+      'both replicas to converge',
+    );
+    const log = await serverLog(token);
+    assert.deepEqual(await localLog(a), log);
+    assert.deepEqual(await localLog(b), log);
+    // 'Any' appends to one stream from both replicas were rebased into one dense stream.
+    assert.deepEqual(log.filter((e) => e.stream === 'list-shared').map((e) => e.version), [1, 2, 3]);
+    assert.equal(syncA.status.state, 'online');
+    await a.close();
+    await b.close();
+  });
+
+  test('a conflicting exact append is rejected, reported and kept in the conflicts list', async () => {
+    const a = await open();
+    const b = await open();
+    const conflictsSeen = [];
+    const syncA = await a.sync({ url: server.url, token: 'demo-token' });
+    const syncB = await b.sync({ url: server.url, token: 'demo-token', online: false, onConflict: (c) => conflictsSeen.push(...c) });
+    await a.appendToStream('todo-1', [{ type: 'TodoAdded', data: { title: 'bread' } }], { expectedVersion: NO_STREAM });
+    await syncA.syncNow();
+    await syncB.setOnline(true);
+    await syncB.syncNow();
+    assert.equal((await b.readStream('todo-1')).version, 1);
+
+    // Both rename version 1 concurrently; B's rename, and B's later event in that stream, lose.
+    await syncA.setOnline(false);
+    await a.appendToStream('todo-1', [{ type: 'TodoRenamed', data: { title: 'rye bread' } }], { expectedVersion: 1 });
+    await syncB.setOnline(false);
+    await b.appendToStream('todo-1', [{ type: 'TodoRenamed', data: { title: 'white bread' } }], { expectedVersion: 1 });
+    const later = await b.appendToStream('todo-1', [{ type: 'TodoCompleted', data: {} }], { expectedVersion: 2 });
+    await syncA.setOnline(true);
+    await syncA.syncNow();
+    await syncB.setOnline(true);
+    const report = await syncB.syncNow();
+
+    assert.deepEqual(report.conflicts.map((c) => c.code).sort(), ['FOLLOWS_REJECTED', 'WRONG_EXPECTED_VERSION']);
+    assert.equal(conflictsSeen.length, 2);
+    const conflicts = await syncB.conflicts();
+    const rejected = conflicts.find((c) => c.code === 'WRONG_EXPECTED_VERSION');
+    assert.equal(rejected.stream, 'todo-1');
+    assert.equal(rejected.type, 'TodoRenamed');
+    assert.deepEqual(rejected.data, { title: 'white bread' });
+    assert.equal(rejected.expected, 1);
+    assert.equal(rejected.actualVersion, 2);
+    assert.ok(conflicts.some((c) => c.eventId === later.eventIds[0] && c.code === 'FOLLOWS_REJECTED'));
+    assert.equal(syncB.status.conflicts, 2);
+    // The losers left the stream: B holds the server's version.
+    const { events } = await b.readStream('todo-1');
+    assert.deepEqual(events.map((e) => e.data.title ?? null), ['bread', 'rye bread']);
+    assert.deepEqual(await localLog(b), await serverLog('demo-token'));
+
+    assert.equal(await syncB.dismissConflict(rejected.eventId), true);
+    assert.equal(await syncB.dismissConflict(rejected.eventId), false);
+    assert.equal((await syncB.conflicts()).length, 1);
+    await a.close();
+    await b.close();
+  });
+
+  test('live: another replica\'s push arrives without asking, and subscribers see it', async () => {
+    const a = await open();
+    const b = await open();
+    const syncA = await a.sync({ url: server.url, token: 'other-token' });
+    await until(() => syncA.status.state === 'online', 'the live connection');
+    const seen = [];
+    await a.subscribeToAll({ from: 'start', filter: { categories: ['live'] } }, (event) => void seen.push(event.data));
+    const syncB = await b.sync({ url: server.url, token: 'other-token' });
+    await b.appendToStream('live-1', [{ type: 'Ping', data: { n: 1 } }]);
+    await until(() => seen.length === 1, 'the live event on replica A');
+    assert.deepEqual(seen, [{ n: 1 }]);
+    assert.equal(syncB.status.lastError, null);
+    await a.close();
+    await b.close();
+  });
+
+  test('reconnects with backoff after the server went away, then pushes what was appended meanwhile', async () => {
+    const store = await open();
+    const sync = await store.sync({ url: server.url, token: 'demo-token' });
+    await until(() => sync.status.state === 'online', 'the live connection');
+    const { port, dataDir } = server;
+    await server.stop({ keepData: true });
+    await until(() => sync.status.state === 'connecting', 'the lost connection to be noticed');
+    const appended = await store.appendToStream('offline-1', [{ type: 'Written', data: { while: 'down' } }]);
+    await until(() => sync.status.pending === 1, 'the pending event');
+    server = await startServer({ port, dataDir, tokens: TOKENS });
+    await until(() => sync.status.state === 'online' && sync.status.pending === 0, 'reconnection and push');
+    assert.ok((await serverLog('demo-token')).some((e) => e.eventId === appended.eventIds[0]));
+    await store.close();
+  });
+
+  test('a refused token is an error in the status and rejects syncNow, and nothing is lost', async () => {
+    const store = await open();
+    await store.appendToStream('kept-1', [{ type: 'Kept', data: null }]);
+    const sync = await store.sync({ url: server.url, token: 'wrong-token', online: false });
+    await sync.setOnline(true);
+    await assert.rejects(sync.syncNow(), (error) => error instanceof EventLiteError && error.code === 'UNAUTHORIZED');
+    await until(() => sync.status.lastError?.code === 'UNAUTHORIZED', 'the status to report it');
+    assert.equal(sync.status.pending, 1);
+    await sync.stop();
+    await assert.rejects(sync.syncNow(), (error) => error instanceof EventLiteError);
+    assert.equal((await store.readAll()).events.length, 1);
+    await store.close();
+  });
+
+  test('bad options are INVALID_ARGUMENT', async () => {
+    const store = await open();
+    for (const options of [{ url: server.url }, { token: 't' }, { url: server.url, token: 't', batchSize: 0 }]) {
+      await assert.rejects(store.sync(options), (error) => error instanceof EventLiteError && error.code === 'INVALID_ARGUMENT');
+    }
+    await store.close();
+  });
+});

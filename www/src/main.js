@@ -1,0 +1,178 @@
+// The demo page: opens the local store, starts syncing with the server that served the page, and renders the
+// todo list (a fold of the local log), the log itself, the sync counters and the conflicts list.
+import { openEventStore } from 'eventlite';
+
+import { addTodo, completeTodo, fold, renameTodo } from './todos.js';
+
+const params = new URLSearchParams(location.search);
+const settings = {
+  token: params.get('token') ?? 'demo-token',
+  store: params.get('store') ?? 'todos',
+  server: params.get('server') ?? location.origin,
+  online: params.get('offline') !== '1',
+};
+
+const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+const view = { log: [], todos: [], conflicts: [], status: null };
+
+function showError(error) {
+  $('error').hidden = !error;
+  $('error').textContent = error ? `${error.code ?? 'ERROR'}: ${error.message}` : '';
+}
+
+function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+const store = await openEventStore({ name: settings.store });
+$('storage-mode').textContent = store.storageMode;
+
+const sync = await store.sync({ url: settings.server, token: settings.token, online: settings.online });
+window.demo = { store, sync, settings };
+
+// Re-read after every change the store reports; coalesced so a burst of notices costs one read.
+let refreshing = null;
+let again = false;
+function refresh() {
+  if (refreshing) {
+    again = true;
+    return refreshing;
+  }
+  refreshing = (async () => {
+    do {
+      again = false;
+      const events = [];
+      for (let fromPosition = 0; ; ) {
+        const page = await store.readAll({ fromPosition, maxCount: 1000 });
+        events.push(...page.events);
+        if (page.events.length < 1000) break;
+        fromPosition = page.events.at(-1).position;
+      }
+      view.log = events;
+      view.todos = fold(events);
+      view.conflicts = await sync.conflicts();
+      view.status = sync.status;
+      render();
+    } while (again);
+  })()
+    .catch(showError)
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+sync.on('status', () => void refresh());
+sync.on('conflict', () => void refresh());
+sync.on('synced', () => void refresh());
+
+async function act(action) {
+  try {
+    showError(null);
+    await action();
+  } catch (error) {
+    showError(error);
+  }
+  await refresh();
+}
+
+function render() {
+  const status = view.status;
+  const confirmedThrough = status?.confirmedThrough ?? 0;
+  $('sync-state').textContent = status.state + (status.syncing ? ' (syncing)' : '');
+  $('sync-state').dataset.state = status.state;
+  $('toggle-online').textContent = status.state === 'offline' ? 'Go online' : 'Go offline';
+  $('toggle-online').disabled = false;
+  $('pending').textContent = String(status.pending);
+  $('confirmed').textContent = String(view.log.filter((e) => e.position <= confirmedThrough).length);
+  $('conflict-count').textContent = String(view.conflicts.length);
+  $('replica').textContent = status.replicaId.slice(0, 8);
+  if (status.lastError && status.state !== 'offline') {
+    $('error').hidden = false;
+    $('error').textContent = `sync: ${status.lastError.code}: ${status.lastError.message}`;
+  }
+
+  const pendingStreams = new Set(view.log.filter((e) => e.position > confirmedThrough).map((e) => e.stream));
+  $('todos').replaceChildren(
+    ...view.todos.map((todo) => {
+      const item = el('li', { className: todo.done ? 'done' : '' });
+      item.dataset.stream = todo.stream;
+      item.dataset.testid = 'todo';
+      const title = el('span', { className: 'title', textContent: todo.title });
+      title.dataset.testid = 'todo-title';
+      const complete = el('button', { type: 'button', textContent: 'Done', disabled: todo.done });
+      complete.dataset.testid = 'complete';
+      complete.onclick = () => act(() => completeTodo(store, todo));
+      const rename = el('button', { type: 'button', textContent: 'Rename' });
+      rename.dataset.testid = 'rename';
+      rename.onclick = () => {
+        const input = el('input', { value: todo.title });
+        input.dataset.testid = 'rename-input';
+        const save = el('button', { type: 'button', textContent: 'Save' });
+        save.dataset.testid = 'rename-save';
+        save.onclick = () => act(() => renameTodo(store, todo, input.value));
+        title.replaceWith(input);
+        rename.replaceWith(save);
+        input.focus();
+      };
+      item.append(title);
+      if (pendingStreams.has(todo.stream)) item.append(el('span', { className: 'pending-tag', textContent: 'pending' }));
+      item.append(complete, rename);
+      return item;
+    }),
+  );
+
+  $('conflicts').replaceChildren(
+    ...view.conflicts.map((conflict) => {
+      const item = el(
+        'li',
+        {},
+        el('b', { textContent: conflict.code }),
+        el('span', { textContent: `${conflict.type} ${JSON.stringify(conflict.data)} on ${conflict.stream}` }),
+        el('span', {
+          className: 'muted',
+          textContent: `expected ${conflict.expected}, server at ${conflict.actualVersion ?? '?'}`,
+        }),
+      );
+      item.dataset.testid = 'conflict';
+      item.dataset.eventId = conflict.eventId;
+      const dismiss = el('button', { type: 'button', textContent: 'Dismiss' });
+      dismiss.dataset.testid = 'dismiss';
+      dismiss.onclick = () => act(() => sync.dismissConflict(conflict.eventId));
+      item.append(dismiss);
+      return item;
+    }),
+  );
+
+  $('log').replaceChildren(
+    ...view.log.map((event) => {
+      const pending = event.position > confirmedThrough;
+      const row = el(
+        'tr',
+        { className: pending ? 'pending' : '' },
+        ...[event.position, event.stream, event.version, event.type, JSON.stringify(event.data)].map((text) =>
+          el('td', { textContent: String(text) }),
+        ),
+        el('td', { textContent: pending ? 'pending' : 'confirmed' }),
+      );
+      row.dataset.testid = 'log-row';
+      return row;
+    }),
+  );
+}
+
+$('add-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = $('new-title');
+  const title = input.value.trim();
+  input.value = '';
+  if (title) void act(() => addTodo(store, title));
+});
+$('toggle-online').addEventListener('click', () =>
+  act(() => sync.setOnline(sync.status.state === 'offline')),
+);
+
+await refresh();
+document.body.dataset.ready = 'true';
