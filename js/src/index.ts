@@ -39,6 +39,14 @@ export {
 } from './api.js';
 export { MAX_POSITION, uuidv7 } from './encode.js';
 export {
+  SyncClient,
+  type SyncConflict,
+  type SyncOptions,
+  type SyncReport,
+  type SyncState,
+  type SyncStatus,
+} from './sync.js';
+export {
   CorruptError,
   ErrorCodes,
   EventLiteError,
