@@ -45,7 +45,7 @@ step "js: node:test over the built package (Node 20, memory store)"
 (cd js && node --test --test-reporter=spec test/node/)
 
 step "js: Vite packaging test and Playwright tests in Chromium (worker, OPFS)"
-(cd js && node --test --test-reporter=spec test/browser/)
+(cd js && node --test --test-timeout=180000 --test-reporter=spec test/browser/)
 
 step "js: package size"
 node js/scripts/size.mjs --vite

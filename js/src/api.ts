@@ -226,10 +226,11 @@ function pickFilter(options: Record<string, unknown> | undefined, argument: stri
 export class Subscription {
   #closed = false;
   #position = 0;
+  #version = 0;
 
   /** @internal */
   constructor(
-    /** @internal */ readonly id: number,
+    /** @internal */ public id: number,
     private readonly store: EventStore,
   ) {}
 
@@ -250,9 +251,15 @@ export class Subscription {
     await this.store._unsubscribe(this);
   }
 
+  /** The stream version of the last event the handler finished (stream subscriptions), else 0. @internal */
+  get _version(): number {
+    return this.#version;
+  }
+
   /** @internal */
-  _advance(position: number): void {
+  _advance(position: number, version: number): void {
     this.#position = position;
+    this.#version = version;
   }
 
   /** @internal */
@@ -266,6 +273,9 @@ interface SubscriptionState {
   handler: EventHandler;
   name: string | undefined;
   onError: (error: unknown, event: RecordedEvent | undefined) => void;
+  /** What it was opened with, to open it again after another tab took the store over. */
+  stream: string | undefined;
+  wire: Record<string, unknown>;
 }
 
 const defaultOnError = (error: unknown, event: RecordedEvent | undefined): void => {
@@ -288,6 +298,7 @@ export class EventStore {
   ) {
     this.#client = client;
     client.onDelivery = (message) => void this.#deliver(message);
+    client.onReconnect = () => void this.#reopenSubscriptions();
   }
 
   #check(): void {
@@ -387,6 +398,8 @@ export class EventStore {
       handler: handler as EventHandler,
       name: typeof wire.name === 'string' ? wire.name : undefined,
       onError: onError as SubscriptionState['onError'],
+      stream,
+      wire,
     });
     // Starts delivery (history first, then live events); pages arrive after this promise has resolved.
     this.#client.call('ack', id).catch((error: unknown) => {
@@ -417,7 +430,7 @@ export class EventStore {
           // An onError that throws must not stop delivery either.
         }
       }
-      subscription._advance(event.position);
+      subscription._advance(event.position, event.version);
     }
     if (subscription.closed || this.#closed) return;
     try {
@@ -425,6 +438,34 @@ export class EventStore {
       await this.#client.call('ack', subscription.id);
     } catch (error) {
       if (!this.#closed) onError(error, undefined);
+    }
+  }
+
+  /**
+   * After another tab took the store over, the subscriptions this tab had in the old owner's worker are gone: open
+   * each again after the last event its handler finished (a named one resumes from its checkpoint).
+   */
+  async #reopenSubscriptions(): Promise<void> {
+    for (const [oldId, state] of [...this.#subscriptions]) {
+      const { subscription, stream, wire } = state;
+      const done = stream === undefined ? subscription.position : subscription._version;
+      const options = done > 0 ? { ...wire, from: done } : wire;
+      try {
+        const id =
+          stream === undefined
+            ? await this.#client.call('subscribeToAll', options)
+            : await this.#client.call('subscribeToStream', stream, options);
+        if (subscription.closed || this.#closed) {
+          await this.#client.call('unsubscribe', id);
+          continue;
+        }
+        this.#subscriptions.delete(oldId);
+        subscription.id = id;
+        this.#subscriptions.set(id, state);
+        await this.#client.call('ack', id);
+      } catch (error) {
+        state.onError(error, undefined);
+      }
     }
   }
 
@@ -541,6 +582,10 @@ export async function connect(request: OpenRequest, transport: Transport): Promi
   const client = new Client(transport);
   try {
     const { storageMode } = await client.call('open', request);
+    if (request.storage === 'opfs' && storageMode !== 'opfs') {
+      // Another tab owns this store and could not persist it: do not pretend.
+      throw toEventLiteError({ code: 'STORAGE_UNAVAILABLE', message: 'the store is open in memory in another tab' });
+    }
     return new EventStore(client, request.name, storageMode);
   } catch (error) {
     client.terminate();

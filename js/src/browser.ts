@@ -6,13 +6,19 @@
  */
 
 import { connect, openRequest, type EventStore, type OpenOptions } from './api.js';
+import { toEventLiteError, type ErrorShape } from './errors.js';
 import type { Transport } from './client.js';
 import type { HostMessage } from './protocol.js';
+import { canShare, SharedTransport } from './shared.js';
 
 export * from './index.js';
 
+function startWorker(): Worker {
+  return new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'eventlite' });
+}
+
 function workerTransport(): Transport {
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'eventlite' });
+  const worker = startWorker();
   return {
     send(request) {
       worker.postMessage(request);
@@ -33,8 +39,17 @@ function workerTransport(): Transport {
 
 /**
  * Opens the store `options.name`: in OPFS when the browser offers it (`storageMode: 'opfs'`), otherwise in memory
- * (`storageMode: 'memory'`) unless `storage: 'opfs'` demands persistence.
+ * (`storageMode: 'memory'`) unless `storage: 'opfs'` demands persistence. Tabs of one origin share a store: the first
+ * one's worker owns it and the others forward to it (see `shared.ts`); a memory store is private to its tab.
  */
 export async function openEventStore(options: OpenOptions): Promise<EventStore> {
-  return connect(openRequest(options), workerTransport());
+  const request = openRequest(options);
+  if (request.storage === 'memory' || !canShare()) return connect(request, workerTransport());
+  let transport: Transport;
+  try {
+    transport = await SharedTransport.start(request, startWorker);
+  } catch (error) {
+    throw toEventLiteError(error as ErrorShape);
+  }
+  return connect(request, transport);
 }

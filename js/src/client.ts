@@ -14,6 +14,8 @@ export interface Transport {
   listen(onMessage: (message: HostMessage) => void, onFailure: (error: ErrorShape) => void): void;
   /** Stops the host (terminates the worker). */
   terminate(): void;
+  /** Registers what to do after the host changed (another tab took the store over): re-open subscriptions. */
+  onReconnect?(callback: () => void): void;
 }
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
@@ -24,12 +26,15 @@ export class Client {
   private failure: ErrorShape | undefined;
   /** Receives subscription pages and failures. */
   onDelivery: (message: Delivery | SubscriptionFailure) => void = () => {};
+  /** Called when the host changed; unanswered requests have been re-sent by the transport. */
+  onReconnect: () => void = () => {};
 
   constructor(private readonly transport: Transport) {
     transport.listen(
       (message) => this.receive(message),
       (error) => this.fail(error),
     );
+    transport.onReconnect?.(() => this.onReconnect());
   }
 
   /** Calls a host method; resolves with its result once the host has answered. */
@@ -40,14 +45,15 @@ export class Client {
     if (this.failure) return Promise.reject(toEventLiteError(this.failure));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      // Registered first: a transport may answer synchronously.
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       try {
         this.transport.send({ id, method, args });
       } catch (error) {
         // DataCloneError: a function, symbol or similar somewhere in the arguments.
+        this.pending.delete(id);
         reject(invalidArgument('arguments', `cannot be sent to the store: ${(error as Error).message}`));
-        return;
       }
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
     });
   }
 

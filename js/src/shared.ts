@@ -1,0 +1,250 @@
+/**
+ * Several tabs, one store (DESIGN.md §4): the tab holding the Web Lock `eventlite-owner:<name>` runs the worker that
+ * owns the OPFS database and relays the other tabs' requests to it over a BroadcastChannel; the others forward their
+ * calls and receive their answers and subscription pages the same way. Each follower also queues for the lock, so
+ * when the owner tab closes (or its store is closed) the next tab takes over: it starts its own worker, announces
+ * itself, and every tab re-sends the requests that were not answered (appends carry their event ids, so a re-sent
+ * append that had in fact committed returns the original result) and re-opens its subscriptions after the last
+ * event its handlers finished (delivery is at-least-once across an owner change).
+ */
+
+import type { Transport } from './client.js';
+import type { ErrorShape } from './errors.js';
+import type { HostMessage, OpenRequest, Request, Response } from './protocol.js';
+
+type ChannelMessage =
+  | { kind: 'request'; from: string; request: Request }
+  | { kind: 'message'; to: string; owner: string; message: HostMessage }
+  | { kind: 'owner'; tab: string }
+  | { kind: 'bye'; from: string };
+
+/** Where a relayed request's answer goes: this tab, a follower, or the transport itself. */
+type Route =
+  | { to: 'local'; id: number; method: Request['method'] }
+  | { to: 'tab'; tab: string; id: number; method: Request['method'] }
+  | { to: 'open'; resolve: (response: Response) => void }
+  | { to: 'none' };
+
+export function canShare(): boolean {
+  return typeof BroadcastChannel !== 'undefined' && typeof navigator !== 'undefined' && !!navigator.locks;
+}
+
+/**
+ * A {@link Transport} that is the owner (worker) or a follower (channel) of the store, and switches from follower to
+ * owner when it inherits the lock. `makeWorker` starts a worker as `browser.ts` does.
+ */
+export class SharedTransport implements Transport {
+  private readonly tab = typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : `${Math.random()}`;
+  private readonly channel: BroadcastChannel;
+  private worker: Worker | undefined;
+  private owner: string | undefined;
+  private receive: (message: HostMessage) => void = () => {};
+  private failure: (error: ErrorShape) => void = () => {};
+  private reconnect: () => void = () => {};
+  /** This tab's requests not answered yet, re-sent when the owner changes. */
+  private readonly unanswered = new Map<number, Request>();
+  /** Owner only: requests in the worker, by relay id, and the subscriptions' tabs. */
+  private readonly routes = new Map<number, Route>();
+  private readonly subscriptionTabs = new Map<number, string>();
+  private nextRelayId = 1;
+  private releaseLock: (() => void) | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly request: OpenRequest,
+    private readonly makeWorker: () => Worker,
+    private storageMode: 'opfs' | 'memory' = 'memory',
+  ) {
+    this.channel = new BroadcastChannel(`eventlite:${request.name}`);
+    this.channel.onmessage = (event: MessageEvent<ChannelMessage>) => this.onChannel(event.data);
+    addEventListener('pagehide', () => {
+      if (!this.worker) this.channel.postMessage({ kind: 'bye', from: this.tab } satisfies ChannelMessage);
+    });
+  }
+
+  /** Becomes the owner when the lock is free, a follower otherwise. Resolves once requests can be sent. */
+  static async start(request: OpenRequest, makeWorker: () => Worker): Promise<SharedTransport> {
+    const transport = new SharedTransport(request, makeWorker);
+    const lock = `eventlite-owner:${request.name}`;
+    const owner = await new Promise<boolean>((resolve) => {
+      void navigator.locks.request(lock, { ifAvailable: true }, (held) => {
+        if (!held) {
+          resolve(false);
+          return undefined;
+        }
+        resolve(true);
+        return new Promise<void>((release) => (transport.releaseLock = release));
+      });
+    });
+    if (owner) {
+      try {
+        await transport.becomeOwner();
+      } catch (error) {
+        transport.terminate();
+        throw error;
+      }
+    } else {
+      // Queue for ownership: granted when every earlier holder has closed its store or its tab.
+      void navigator.locks.request(lock, () => {
+        if (transport.closed) return undefined;
+        return new Promise<void>((release) => {
+          transport.releaseLock = release;
+          void transport.becomeOwner().then(
+            () => transport.reconnect(),
+            (error: ErrorShape) => transport.failure(error),
+          );
+        });
+      });
+    }
+    return transport;
+  }
+
+  send(request: Request): void {
+    if (request.method !== 'close') this.unanswered.set(request.id, request);
+    try {
+      if (this.worker) {
+        this.relay(request, undefined);
+      } else {
+        // Answered by the owner; if it is not serving yet, re-sent when it announces itself.
+        this.channel.postMessage({ kind: 'request', from: this.tab, request } satisfies ChannelMessage);
+      }
+    } catch (error) {
+      this.unanswered.delete(request.id); // not cloneable: the caller gets INVALID_ARGUMENT
+      throw error;
+    }
+  }
+
+  listen(onMessage: (message: HostMessage) => void, onFailure: (error: ErrorShape) => void): void {
+    this.receive = onMessage;
+    this.failure = onFailure;
+  }
+
+  /** Called after an owner change, once this tab's unanswered requests have been re-sent. */
+  onReconnect(callback: () => void): void {
+    this.reconnect = callback;
+  }
+
+  terminate(): void {
+    this.closed = true;
+    this.worker?.terminate();
+    this.worker = undefined;
+    this.channel.close();
+    this.releaseLock?.();
+  }
+
+  private async becomeOwner(): Promise<void> {
+    const worker = this.makeWorker();
+    this.worker = worker;
+    worker.onmessage = (event: MessageEvent<HostMessage>) => this.fromWorker(event.data);
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.failure({ code: 'INTERNAL', message: `the eventlite worker failed: ${event.message || 'could not load'}` });
+    };
+    // Open the database before anyone's request reaches the worker.
+    const opened = await new Promise<Response>((resolve) => {
+      const id = this.nextRelayId++;
+      this.routes.set(id, { to: 'open', resolve });
+      worker.postMessage({ id, method: 'open', args: [this.request] } satisfies Request);
+    });
+    if (!opened.ok) throw opened.error;
+    this.storageMode = (opened.value as { storageMode: 'opfs' | 'memory' }).storageMode;
+    this.owner = this.tab;
+    this.channel.postMessage({ kind: 'owner', tab: this.tab } satisfies ChannelMessage);
+    for (const request of this.unanswered.values()) {
+      if (request.method === 'open') this.answerOpen(request, undefined);
+      else this.relay(request, undefined);
+    }
+  }
+
+  /** Owner: sends a request (this tab's or a follower's) to the worker under a fresh id. */
+  private relay(request: Request, tab: string | undefined): void {
+    if (request.method === 'open') {
+      this.answerOpen(request, tab);
+      return;
+    }
+    if (tab !== undefined && request.method === 'close') {
+      this.dropTab(tab);
+      this.deliver(tab, { id: request.id, ok: true, value: undefined });
+      return;
+    }
+    const id = this.nextRelayId++;
+    const route: Route =
+      tab === undefined
+        ? { to: 'local', id: request.id, method: request.method }
+        : { to: 'tab', tab, id: request.id, method: request.method };
+    this.routes.set(id, route);
+    this.worker?.postMessage({ ...request, id });
+  }
+
+  private answerOpen(request: Request, tab: string | undefined): void {
+    this.deliver(tab, { id: request.id, ok: true, value: { storageMode: this.storageMode } });
+  }
+
+  /** Owner: routes the worker's message to this tab or to the follower it belongs to. */
+  private fromWorker(message: HostMessage): void {
+    if ('id' in message) {
+      const route = this.routes.get(message.id);
+      if (!route) return;
+      this.routes.delete(message.id);
+      if (route.to === 'open') {
+        route.resolve(message);
+      } else if (route.to !== 'none') {
+        const tab = route.to === 'tab' ? route.tab : undefined;
+        if (tab !== undefined && message.ok && route.method.startsWith('subscribeTo')) {
+          this.subscriptionTabs.set(message.value as number, tab);
+        }
+        this.deliver(tab, { ...message, id: route.id });
+      }
+    } else {
+      this.deliver(this.subscriptionTabs.get(message.subscription), message);
+    }
+  }
+
+  private deliver(tab: string | undefined, message: HostMessage): void {
+    if (tab === undefined || tab === this.tab) {
+      if ('id' in message) this.unanswered.delete(message.id);
+      this.receive(message);
+    } else {
+      this.channel.postMessage({ kind: 'message', to: tab, owner: this.tab, message } satisfies ChannelMessage);
+    }
+  }
+
+  /** Owner: a follower left; close its subscriptions. */
+  private dropTab(tab: string): void {
+    for (const [subscription, owner] of this.subscriptionTabs) {
+      if (owner !== tab) continue;
+      this.subscriptionTabs.delete(subscription);
+      const id = this.nextRelayId++;
+      this.routes.set(id, { to: 'none' });
+      this.worker?.postMessage({ id, method: 'unsubscribe', args: [subscription] } satisfies Request);
+    }
+  }
+
+  private onChannel(message: ChannelMessage): void {
+    if (this.closed) return;
+    switch (message.kind) {
+      case 'request':
+        if (this.worker && this.owner === this.tab) this.relay(message.request, message.from);
+        break;
+      case 'message':
+        if (message.to !== this.tab) break;
+        this.owner ??= message.owner;
+        this.deliver(undefined, message.message);
+        break;
+      case 'bye':
+        if (this.worker) this.dropTab(message.from);
+        break;
+      case 'owner': {
+        if (this.worker) break;
+        const changed = this.owner !== undefined && this.owner !== message.tab;
+        this.owner = message.tab;
+        // Requests the previous owner never answered go to the new one; subscriptions are re-opened there.
+        for (const request of this.unanswered.values()) {
+          this.channel.postMessage({ kind: 'request', from: this.tab, request } satisfies ChannelMessage);
+        }
+        if (changed) this.reconnect();
+        break;
+      }
+    }
+  }
+}
