@@ -166,6 +166,13 @@ impl SyncClient {
         Err(ClientError::Server { status: status.as_u16(), code: error.code, message: error.message })
     }
 
+    fn report_conflicts(&self, report: &mut SyncReport, conflicts: Vec<Conflict>) {
+        if let Some(handler) = &self.on_conflict {
+            conflicts.iter().for_each(|conflict| handler(conflict));
+        }
+        report.conflicts.extend(conflicts);
+    }
+
     /// Sends one push and returns the server's answer, without applying it (benchmarks and tests).
     pub async fn post_push(&self, request: &PushRequest) -> Result<PushResponse, ClientError> {
         let body = serde_json::to_vec(request).map_err(|error| ClientError::Transport(error.to_string()))?;
@@ -197,6 +204,7 @@ impl SyncClient {
             let applied = self.local(move |store| store.apply_pull(&page)).await?;
             report.pulled += applied.applied;
             report.rewound_from = min_option(report.rewound_from, applied.rewound_from);
+            self.report_conflicts(report, applied.rejected);
             if !more {
                 return Ok(());
             }
@@ -220,10 +228,7 @@ impl SyncClient {
             let response = self.post_push(&request).await?;
             report.pushed += request.events.len();
             let applied = self.local(move |store| store.apply_push_response(&request, &response)).await?;
-            if let Some(handler) = &self.on_conflict {
-                applied.rejected.iter().for_each(|conflict| handler(conflict));
-            }
-            report.conflicts.extend(applied.rejected);
+            self.report_conflicts(&mut report, applied.rejected);
             report.rewound_from = min_option(report.rewound_from, applied.rewound_from);
             self.pull(&mut report).await?;
         }

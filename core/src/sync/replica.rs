@@ -136,6 +136,9 @@ pub struct PullApplied {
     pub rewound_from: Option<u64>,
     /// Events still pending.
     pub pending: usize,
+    /// Pending events that left their streams for the conflicts list: a server event took their id
+    /// (`IDEMPOTENCY_CONFLICT`), and this replica's later pending events in the same streams (`FOLLOWS_REJECTED`).
+    pub rejected: Vec<Conflict>,
 }
 
 struct Pending {
@@ -363,8 +366,8 @@ fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Resu
     let mut matched = 0;
     for (server, local) in server_events.iter().zip(&pending) {
         if server.event_id != local.event.event_id
-            || server.stream != local.event.stream
             || server.version != local.event.version
+            || !same_event(server, &local.event)?
         {
             break;
         }
@@ -409,6 +412,36 @@ fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Resu
         }
     }
 
+    // A server event whose id is one of our pending events but which is a different event: another replica used
+    // the id first. Our event can never be stored: it leaves the log for the conflicts list, and so do our later
+    // pending events in its stream (they were appended after it), unless the server already has them.
+    let server_ids: HashMap<Uuid, &ServerEvent> = fresh.iter().map(|server| (server.event_id, *server)).collect();
+    let mut conflicted = HashSet::new();
+    let mut clashed_streams = HashSet::new();
+    let now = clock::now_millis(connection)?;
+    for row in pending {
+        let entry = match server_ids.get(&row.event.event_id) {
+            Some(server) if !same_event(server, &row.event)? => Some((
+                RejectionCode::IdempotencyConflict,
+                "another replica's event with the same id reached the server first",
+            )),
+            Some(_) => None,
+            None if clashed_streams.contains(row.event.stream.as_str()) => Some((
+                RejectionCode::FollowsRejected,
+                "an earlier event of this replica in the same stream was rejected",
+            )),
+            None => None,
+        };
+        if let Some((code, message)) = entry {
+            if code == RejectionCode::IdempotencyConflict {
+                clashed_streams.insert(row.event.stream.as_str());
+            }
+            let expected = decode_expected(row.code);
+            applied.rejected.push(record_conflict(connection, row, expected, code, None, message, now)?);
+            conflicted.insert(row.event.event_id);
+        }
+    }
+
     if !fresh.is_empty() {
         if !pending.is_empty() {
             connection.execute("DELETE FROM events WHERE position > ?1", [clamp_i64(through)])?;
@@ -436,10 +469,16 @@ fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Resu
             confirmed_ids.insert(server.event_id);
             applied.applied += 1;
         }
-        applied.own += pending.iter().filter(|row| confirmed_ids.contains(&row.event.event_id)).count();
+        applied.own += pending
+            .iter()
+            .filter(|row| confirmed_ids.contains(&row.event.event_id) && !conflicted.contains(&row.event.event_id))
+            .count();
         if applied.rewound_from.is_some() {
             let mut rebased = HashMap::new();
-            for row in pending.iter().filter(|row| !confirmed_ids.contains(&row.event.event_id)) {
+            let kept = pending.iter().filter(|row| {
+                !confirmed_ids.contains(&row.event.event_id) && !conflicted.contains(&row.event.event_id)
+            });
+            for row in kept {
                 let version = next_version(connection, &mut rebased, &row.event.stream, through)?;
                 insert_pending(connection, row, version)?;
             }
@@ -498,6 +537,20 @@ fn confirmed_server_position(connection: &Connection, event_id: Uuid) -> rusqlit
         .query_row([event_id.as_bytes()], |row| row.get(0))
         .optional()?;
     Ok(position.flatten().map(|p| p as u64))
+}
+
+/// Whether a server event is `local` (same stream, type, data, content type and metadata): confirming ours, not
+/// another replica's event that reused the id. JSON texts compare modulo surrounding whitespace, which the wire trims.
+fn same_event(server: &ServerEvent, local: &RecordedEvent) -> Result<bool, SyncError> {
+    if server.stream != local.stream || server.event_type != local.event_type {
+        return Ok(false);
+    }
+    let same_data = match (server_data(server)?, &local.data) {
+        (EventData::Json(theirs), EventData::Json(ours)) => theirs.trim() == ours.trim(),
+        (theirs, ours) => theirs == *ours,
+    };
+    let metadata = server.metadata.as_ref().map(|raw| raw.get().trim());
+    Ok(same_data && metadata == local.metadata.as_deref().map(str::trim))
 }
 
 fn server_data(server: &ServerEvent) -> Result<EventData, SyncError> {

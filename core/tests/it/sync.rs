@@ -14,20 +14,22 @@ fn sync(replica: &Store, hub: &Store, batch: usize) -> Vec<eventlite::sync::Conf
     while let Some(push) = replica.next_push(batch).unwrap() {
         let response = server::apply_push(hub, &push, &Limits::default()).unwrap();
         conflicts.extend(replica.apply_push_response(&push, &response).unwrap().rejected);
-        pull(replica, hub, batch);
+        conflicts.extend(pull(replica, hub, batch));
     }
-    pull(replica, hub, batch);
+    conflicts.extend(pull(replica, hub, batch));
     conflicts
 }
 
-fn pull(replica: &Store, hub: &Store, batch: usize) {
+/// Pulls to the hub's head; returns the pending events the pulls moved to the conflicts list.
+fn pull(replica: &Store, hub: &Store, batch: usize) -> Vec<eventlite::sync::Conflict> {
+    let mut conflicts = Vec::new();
     loop {
         let after = replica.pull_cursor().unwrap().map_or(0, |cursor| cursor.parse().unwrap());
         let page = server::read_pull(hub, after, batch).unwrap();
         let more = page.more();
-        replica.apply_pull(&page.into_response(|p| p.to_string())).unwrap();
+        conflicts.extend(replica.apply_pull(&page.into_response(|p| p.to_string())).unwrap().rejected);
         if !more {
-            break;
+            return conflicts;
         }
     }
 }
@@ -237,4 +239,61 @@ proptest! {
         }
         prop_assert_eq!(seen, appended);
     }
+}
+
+/// Two devices used one app-chosen idempotency key for different events. Whichever reaches the server second must
+/// not have its event silently replaced by the other's when it pulls before pushing: its event goes to the
+/// conflicts list as `IDEMPOTENCY_CONFLICT` (and its later events in that stream as `FOLLOWS_REJECTED`), both when
+/// the pending event sits where the server's does (confirmed in place otherwise) and when it must be rebased.
+#[test]
+fn a_pulled_event_reusing_a_pending_events_id_sends_the_pending_one_to_the_conflicts_list() {
+    let key = Uuid::from_u128(77);
+    let hub = Store::open_in_memory().unwrap();
+    let a = Store::open_in_memory().unwrap();
+    a.append_to_stream("order-1", &[NewEvent::json("Created", &json!({"by": "a"})).with_id(key)], ExpectedVersion::Any)
+        .unwrap();
+    assert!(sync(&a, &hub, 10).is_empty());
+
+    // In place: same stream, same version as the server's event.
+    let in_place = Store::open_in_memory().unwrap();
+    let ours = NewEvent::json("Created", &json!({"by": "b", "qty": 5})).with_id(key);
+    in_place.append_to_stream("order-1", &[ours, event(1)], ExpectedVersion::Any).unwrap();
+    in_place.append_to_stream("other-1", &[event(2)], ExpectedVersion::Any).unwrap();
+    // Rebased: an earlier pending event comes first, and the clash is in another stream.
+    let rebased = Store::open_in_memory().unwrap();
+    rebased.append_to_stream("misc-1", &[event(3)], ExpectedVersion::Any).unwrap();
+    rebased
+        .append_to_stream(
+            "order-2",
+            &[NewEvent::json("Placed", &json!({"by": "c"})).with_id(key)],
+            ExpectedVersion::Any,
+        )
+        .unwrap();
+    rebased.append_to_stream("order-2", &[event(4)], ExpectedVersion::Any).unwrap();
+
+    let page = server::read_pull(&hub, 0, 10).unwrap().into_response(|p| p.to_string());
+    let pulled = [&in_place, &rebased].map(|replica| replica.apply_pull(&page).unwrap());
+    for ((replica, applied), (clashing, follower)) in
+        [&in_place, &rebased].into_iter().zip(pulled).zip([("order-1", 1), ("order-2", 4)])
+    {
+        let codes: Vec<_> =
+            applied.rejected.iter().map(|c| (c.event_id.as_u128(), c.code, c.stream.as_str())).collect();
+        assert_eq!(
+            codes,
+            [(77, RejectionCode::IdempotencyConflict, clashing), (follower, RejectionCode::FollowsRejected, clashing)]
+        );
+        assert_eq!((applied.applied, applied.own, applied.pending), (1, 0, 1));
+        assert_eq!(replica.sync_conflicts().unwrap(), applied.rejected, "reported and kept alike");
+        assert_ne!(applied.rejected[0].data, log(&a)[0].data, "the conflict keeps this replica's own event");
+        assert_eq!(log(replica)[0].data, log(&a)[0].data, "the server's event is applied");
+    }
+    // The unrelated pending events survive and sync; everyone converges.
+    for replica in [&in_place, &rebased, &a, &in_place] {
+        assert!(sync(replica, &hub, 10).is_empty());
+    }
+    for replica in [&in_place, &rebased, &a] {
+        assert_eq!(shape(&log(replica)), shape(&log(&hub)));
+        assert_eq!(replica.sync_status().unwrap().pending, 0);
+    }
+    assert_eq!(log(&hub).len(), 3);
 }
