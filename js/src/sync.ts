@@ -135,7 +135,8 @@ export type SyncNotice =
   | { kind: 'sync'; type: 'done'; run: number; ok: true; report: Omit<SyncReport, 'conflicts'> & { conflicts: number } }
   | { kind: 'sync'; type: 'done'; run: number; ok: false; error: ErrorShape };
 
-const STOPPED: ErrorShape = { code: 'SYNC_STOPPED', message: 'sync is offline or stopped' };
+// Thrown across the host as `EventLiteError`-named shapes: the host treats anything else as a crash (`INTERNAL`).
+const STOPPED: ErrorShape = { name: 'EventLiteError', code: 'SYNC_STOPPED', message: 'sync is offline or stopped' };
 const REQUEST_TIMEOUT_MS = 30_000;
 const MAX_BATCH = 1000;
 

@@ -1,0 +1,166 @@
+// The demo app in Debian's Chromium (playwright-core, never a downloaded browser), served by a real
+// `eventlite serve --static-dir www/dist` on a free port with a temporary data directory. Two browser contexts are
+// two devices (separate OPFS). Run by scripts/test-www.sh, which builds www/dist and the server first.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+
+import { chromium } from 'playwright-core';
+
+import { cliLog, startServer } from './server.mjs';
+
+const DIST = fileURLToPath(new URL('../dist', import.meta.url));
+const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'];
+
+let server;
+let browser;
+const devices = {};
+
+/** Opens the demo in a fresh context (a device); resolves once the page has opened its store and rendered. */
+async function openDevice(name, query = '?offline=1') {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error));
+  await page.goto(`${server.url}/${query}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  devices[name] = { context, page, errors };
+  return page;
+}
+
+const text = (page, id) => page.locator(`[data-testid="${id}"]`).first().textContent();
+
+/** Waits until the page's counters say so (the app re-renders on every sync notice). */
+async function waitFor(page, id, expected) {
+  await page.waitForFunction(
+    ([id, expected]) => document.querySelector(`[data-testid="${id}"]`)?.textContent === expected,
+    [id, expected],
+  );
+}
+
+async function addTodo(page, title) {
+  await page.fill('[data-testid="new-title"]', title);
+  await page.click('[data-testid="add"]');
+  await page.locator('[data-testid="todo-title"]', { hasText: title }).waitFor();
+}
+
+async function renameTodo(page, from, to) {
+  const item = page.locator('[data-testid="todo"]', { hasText: from });
+  await item.locator('[data-testid="rename"]').click();
+  await item.locator('[data-testid="rename-input"]').fill(to);
+  await item.locator('[data-testid="rename-save"]').click();
+  await page.locator('[data-testid="todo-title"]', { hasText: to }).waitFor();
+}
+
+/** The device's local log as (id, stream, version, type, data), via the page's store. */
+function localLog(page) {
+  return page.evaluate(async () => {
+    const { events } = await window.demo.store.readAll();
+    return events.map(({ eventId, stream, version, type, data }) => ({ eventId, stream, version, type, data }));
+  });
+}
+
+async function serverLog() {
+  const events = await server.pullAll('demo-token');
+  return events.map(({ event_id, stream, version, type, data }) => ({ eventId: event_id, stream, version, type, data }));
+}
+
+async function goOnline(page, online) {
+  await page.click('[data-testid="toggle-online"]');
+  await page.waitForFunction(
+    (online) => (document.querySelector('[data-testid="sync-state"]').dataset.state === 'offline') !== online,
+    online,
+  );
+}
+
+before(async () => {
+  assert.ok(existsSync(`${DIST}/index.html`), 'www/dist is missing: build it (scripts/test-www.sh does)');
+  server = await startServer({ staticDir: DIST, tokens: 'demo-token:demo' });
+  browser = await chromium.launch({ executablePath, args });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe('demo app: two devices in Chromium', { timeout: 120_000 }, () => {
+  test('both append offline, go online and converge to the server log', async () => {
+    const a = await openDevice('a');
+    const b = await openDevice('b');
+    for (const page of [a, b]) {
+      assert.equal(await text(page, 'storage-mode'), 'opfs');
+      assert.equal(await text(page, 'sync-state'), 'offline');
+    }
+    await addTodo(a, 'milk');
+    await addTodo(a, 'eggs');
+    await addTodo(b, 'bread');
+    await waitFor(a, 'pending', '2');
+    await waitFor(b, 'pending', '1');
+    assert.deepEqual(await serverLog(), []);
+
+    await goOnline(a, true);
+    await goOnline(b, true);
+    for (const page of [a, b]) {
+      await waitFor(page, 'pending', '0');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="todo"]').length === 3);
+      await waitFor(page, 'confirmed', '3');
+      await waitFor(page, 'sync-state', 'online');
+    }
+    const log = await serverLog();
+    assert.equal(log.length, 3);
+    assert.deepEqual(await localLog(a), log);
+    assert.deepEqual(await localLog(b), log);
+    // The CLI reads the server's store of tenant "demo" and shows the same events.
+    const cli = cliLog(server.dataDir, 'demo.db');
+    for (const event of log) assert.ok(cli.includes(event.eventId), `the CLI log lacks ${event.eventId}:\n${cli}`);
+  });
+
+  test('concurrent renames of one todo: the second device to sync shows a conflict, both converge', async () => {
+    const { page: a } = devices.a;
+    const { page: b } = devices.b;
+    await goOnline(a, false);
+    await goOnline(b, false);
+    await renameTodo(a, 'milk', 'oat milk');
+    await renameTodo(b, 'milk', 'almond milk');
+    await goOnline(a, true);
+    await waitFor(a, 'pending', '0');
+    await goOnline(b, true);
+    await waitFor(b, 'conflict-count', '1');
+    const conflict = b.locator('[data-testid="conflict"]');
+    assert.match(await conflict.textContent(), /WRONG_EXPECTED_VERSION/);
+    assert.match(await conflict.textContent(), /almond milk/);
+    // B's rename left the stream; B now shows A's.
+    await b.locator('[data-testid="todo-title"]', { hasText: 'oat milk' }).waitFor();
+    await waitFor(b, 'pending', '0');
+    await waitFor(a, 'conflict-count', '0');
+    await a.waitForFunction(() => document.querySelectorAll('[data-testid="log-row"]').length === 4);
+    const log = await serverLog();
+    assert.equal(log.length, 4);
+    assert.deepEqual(await localLog(a), log);
+    assert.deepEqual(await localLog(b), log);
+  });
+
+  test('a reload keeps local events (OPFS), pending ones included, and the conflicts list', async () => {
+    const { page: b } = devices.b;
+    await goOnline(b, false);
+    await addTodo(b, 'jam');
+    await waitFor(b, 'pending', '1');
+    await b.reload();
+    await b.waitForSelector('body[data-ready="true"]');
+    assert.equal(await text(b, 'storage-mode'), 'opfs');
+    assert.equal(await text(b, 'sync-state'), 'offline');
+    await b.locator('[data-testid="todo-title"]', { hasText: 'jam' }).waitFor();
+    await waitFor(b, 'pending', '1');
+    await waitFor(b, 'conflict-count', '1');
+    await goOnline(b, true);
+    await waitFor(b, 'pending', '0');
+    assert.ok((await serverLog()).some((event) => event.data?.title === 'jam'));
+    // Dismissing the handled conflict empties the list.
+    await b.click('[data-testid="dismiss"]');
+    await waitFor(b, 'conflict-count', '0');
+    for (const { errors } of Object.values(devices)) assert.deepEqual(errors, []);
+  });
+});
