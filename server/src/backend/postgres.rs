@@ -383,8 +383,11 @@ impl Backend for PostgresBackend {
             };
             events.push(ServerEvent::from_recorded(&recorded));
         }
+        // `head` was read before the page: events committed in between can make the page end beyond it. An empty
+        // page keeps the head as read, so a cursor beyond it is seen (and refused) as such.
         let through = events.last().map_or(after, |event| event.position);
-        Ok(PullPage { events, through, head: head.max(through) })
+        let head = events.last().map_or(head, |event| head.max(event.position));
+        Ok(PullPage { events, through, head })
     }
 
     async fn head(&self, tenant: &Tenant) -> Result<u64, BackendError> {

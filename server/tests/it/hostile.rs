@@ -1,5 +1,6 @@
 //! Hostile and malformed input: the right 4xx with a JSON `{code, message}`, and nothing stored. Request decoding
-//! is fuzzed with proptest (random bytes, and valid pushes with random JSON grafted in at random places).
+//! is fuzzed with proptest (random bytes, and valid pushes with random JSON grafted in at random places). The
+//! request cases run against both backends (`hostile_suite!` below); the fuzzers run against the embedded one.
 
 use std::sync::Arc;
 
@@ -16,10 +17,13 @@ use tower::ServiceExt;
 
 use crate::support::{TOKEN_A, TOKEN_B, auth};
 
-fn setup(config: Config) -> (axum::Router, Arc<SqliteBackend>) {
-    let backend = Arc::new(SqliteBackend::in_memory());
-    let state = AppState::new(Arc::clone(&backend) as Arc<dyn Backend>, auth(), config);
-    (app(state), backend)
+fn setup(config: Config) -> (axum::Router, Arc<dyn Backend>) {
+    let backend: Arc<dyn Backend> = Arc::new(SqliteBackend::in_memory());
+    (router(&backend, config), backend)
+}
+
+fn router(backend: &Arc<dyn Backend>, config: Config) -> axum::Router {
+    app(AppState::new(Arc::clone(backend), auth(), config))
 }
 
 async fn call(
@@ -50,7 +54,7 @@ fn push_body(events: Vec<Value>) -> Vec<u8> {
     serde_json::to_vec(&json!({ "replica_id": uuid::Uuid::from_u128(7), "events": events })).unwrap()
 }
 
-async fn heads(backend: &SqliteBackend) -> (u64, u64) {
+async fn heads(backend: &Arc<dyn Backend>) -> (u64, u64) {
     (
         backend.head(&Tenant::new("acme").unwrap()).await.unwrap(),
         backend.head(&Tenant::new("globex").unwrap()).await.unwrap(),
@@ -63,10 +67,9 @@ fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, c
     assert!(body["message"].is_string(), "{case}: {body}");
 }
 
-#[tokio::test]
-async fn malformed_pushes_get_their_code_and_store_nothing() {
+pub async fn malformed_pushes_get_their_code_and_store_nothing(backend: Arc<dyn Backend>) {
     let config = Config { max_body_bytes: 64 * 1024, ..Config::default() };
-    let (router, backend) = setup(config);
+    let router = router(&backend, config);
     let mut unknown_event_field = valid_event(1);
     unknown_event_field["color"] = json!("red");
     let mut wrong_type = valid_event(1);
@@ -121,7 +124,7 @@ async fn malformed_pushes_get_their_code_and_store_nothing() {
         assert_error(got, &response, status, code, case);
     }
     // A batch over the event limit and an event over the size limit, with a body limit that lets them through.
-    let (router, backend_2) = setup(Config::default());
+    let router = crate::hostile::router(&backend, Config::default());
     let (got, response) = call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(huge_batch)).await;
     assert_error(got, &response, StatusCode::PAYLOAD_TOO_LARGE, "BATCH_TOO_LARGE", "huge batch");
     let mut big_event = valid_event(9);
@@ -130,12 +133,10 @@ async fn malformed_pushes_get_their_code_and_store_nothing() {
         call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(8), big_event])).await;
     assert_error(got, &response, StatusCode::PAYLOAD_TOO_LARGE, "EVENT_TOO_LARGE", "big event");
     assert_eq!(heads(&backend).await, (0, 0));
-    assert_eq!(heads(&backend_2).await, (0, 0));
 }
 
-#[tokio::test]
-async fn missing_and_wrong_tokens_are_refused() {
-    let (router, backend) = setup(Config::default());
+pub async fn missing_and_wrong_tokens_are_refused(backend: Arc<dyn Backend>) {
+    let router = router(&backend, Config::default());
     let forged = mint_jwt(b"not-the-secret", "acme", None);
     let expired = mint_jwt(b"test-secret", "acme", Some(1));
     for (case, token) in [
@@ -154,9 +155,8 @@ async fn missing_and_wrong_tokens_are_refused() {
     assert_eq!(heads(&backend).await, (0, 0));
 }
 
-#[tokio::test]
-async fn tenants_never_see_or_write_each_others_events() {
-    let (router, backend) = setup(Config::default());
+pub async fn tenants_never_see_or_write_each_others_events(backend: Arc<dyn Backend>) {
+    let router = router(&backend, Config::default());
     let (status, body) = call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(1)])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The same event id is a different event in another tenant: stored there, not a duplicate of acme's.
@@ -177,10 +177,17 @@ async fn tenants_never_see_or_write_each_others_events() {
     assert_eq!(heads(&backend).await, (1, 1));
 }
 
-#[tokio::test]
-async fn malformed_pulls_and_unknown_routes_are_refused_with_json() {
-    let (router, _backend) = setup(Config::default());
+pub async fn malformed_pulls_and_unknown_routes_are_refused_with_json(backend: Arc<dyn Backend>) {
+    let router = router(&backend, Config::default());
+    // A cursor beyond the head of an empty tenant, and of one with events (the page after it is empty either way).
     let cursor_ahead = eventlite_server::cursor::encode("acme", 99);
+    let (got, body) = call(&router, "GET", &format!("/v1/pull?after={cursor_ahead}"), Some(TOKEN_A), Vec::new()).await;
+    assert_error(got, &body, StatusCode::BAD_REQUEST, "INVALID_CURSOR", "a cursor beyond an empty tenant's head");
+    let (status, body) = call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(1)])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let at_head = eventlite_server::cursor::encode("acme", 1);
+    let (got, body) = call(&router, "GET", &format!("/v1/pull?after={at_head}"), Some(TOKEN_A), Vec::new()).await;
+    assert_eq!((got, body["events"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{body}");
     let cases = [
         ("/v1/pull?limit=0", StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
         ("/v1/pull?limit=abc", StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
@@ -198,9 +205,8 @@ async fn malformed_pulls_and_unknown_routes_are_refused_with_json() {
     assert_error(got, &body, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "DELETE /v1/push");
 }
 
-#[tokio::test]
-async fn health_and_metrics_answer() {
-    let (router, _backend) = setup(Config::default());
+pub async fn health_and_metrics_answer(backend: Arc<dyn Backend>) {
+    let router = router(&backend, Config::default());
     call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(1)])).await;
     call(&router, "POST", "/v1/push", Some(TOKEN_A), b"{".to_vec()).await;
     let (status, body) = call(&router, "GET", "/health", None, Vec::new()).await;
@@ -214,7 +220,8 @@ async fn health_and_metrics_answer() {
         "eventlite_live_clients{backend=\"sqlite\"} 0",
         "eventlite_errors_total{backend=\"sqlite\",code=\"INVALID_REQUEST\"} 1",
     ] {
-        assert!(text.contains(line), "{line} missing from\n{text}");
+        let line = line.replace("sqlite", backend.name());
+        assert!(text.contains(&line), "{line} missing from\n{text}");
     }
 }
 
@@ -307,10 +314,9 @@ proptest! {
     }
 }
 
-#[tokio::test]
-async fn only_configured_origins_may_call_from_a_browser() {
+pub async fn only_configured_origins_may_call_from_a_browser(backend: Arc<dyn Backend>) {
     let config = Config { allowed_origins: vec!["http://localhost:5173".into()], ..Config::default() };
-    let (router, _backend) = setup(config);
+    let router = router(&backend, config);
     for (origin, allowed) in [("http://localhost:5173", true), ("https://evil.example", false)] {
         let preflight = Request::builder()
             .method("OPTIONS")
@@ -326,9 +332,8 @@ async fn only_configured_origins_may_call_from_a_browser() {
     }
 }
 
-#[tokio::test]
-async fn the_live_stream_takes_its_token_from_the_query_for_browsers() {
-    let (router, _backend) = setup(Config::default());
+pub async fn the_live_stream_takes_its_token_from_the_query_for_browsers(backend: Arc<dyn Backend>) {
+    let router = router(&backend, Config::default());
     let request = Request::get(format!("/v1/live?access_token={TOKEN_A}")).body(Body::empty()).unwrap();
     let response = router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -340,3 +345,45 @@ async fn the_live_stream_takes_its_token_from_the_query_for_browsers() {
     let (status, body) = call(&router, "GET", "/v1/live?access_token=nope", None, Vec::new()).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "wrong query token");
 }
+
+/// Each case above against both backends: the embedded SQLite one and PostgreSQL (a schema of its own per case).
+macro_rules! hostile_suite {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(std::sync::Arc::new(eventlite_server::backend::sqlite::SqliteBackend::in_memory()))
+                        .await;
+                }
+            )*
+        }
+
+        mod postgres {
+            use futures_util::FutureExt;
+
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let schema = crate::support::PgSchema::create().await;
+                    let backend = schema.backend.clone() as std::sync::Arc<dyn eventlite_server::backend::Backend>;
+                    let result = std::panic::AssertUnwindSafe(super::$case(backend)).catch_unwind().await;
+                    schema.drop().await;
+                    if let Err(panic) = result {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+hostile_suite!(
+    malformed_pushes_get_their_code_and_store_nothing,
+    missing_and_wrong_tokens_are_refused,
+    tenants_never_see_or_write_each_others_events,
+    malformed_pulls_and_unknown_routes_are_refused_with_json,
+    health_and_metrics_answer,
+    only_configured_origins_may_call_from_a_browser,
+    the_live_stream_takes_its_token_from_the_query_for_browsers,
+);
