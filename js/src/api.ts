@@ -10,6 +10,7 @@ import { Client, type Transport } from './client.js';
 import { decodeEvents, encodeEvents, strictJson, toPosition } from './encode.js';
 import { EventLiteError, invalidArgument, StoreClosedError, toEventLiteError } from './errors.js';
 import type { Delivery, OpenRequest, SubscriptionFailure } from './protocol.js';
+import { startSync, type SyncClient, type SyncOptions } from './sync.js';
 
 /** Append whatever the stream's version. */
 export const ANY = 'any';
@@ -537,6 +538,16 @@ export class EventStore {
       }
     }
     return { state, version, snapshotVersion: snapshot ? snapshot.version : null, eventsFolded };
+  }
+
+  /**
+   * Starts syncing with an EventLite server (`docs/sync-protocol.md`): pushes pending events, pulls the server's, and
+   * follows its live notifications, from where the database lives (the worker in the browser). Resolves with the
+   * {@link SyncClient}: status, conflicts (events the server rejected), `syncNow`, `setOnline`, `stop`.
+   */
+  async sync(options: SyncOptions): Promise<SyncClient> {
+    this.#check();
+    return startSync(this.#client, options);
   }
 
   /** Closes the store: stops subscriptions, closes the database (releasing OPFS), ends the worker. Idempotent. */
