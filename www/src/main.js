@@ -13,7 +13,8 @@ const settings = {
 };
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
-const view = { log: [], todos: [], conflicts: [], status: null };
+// `editing`: the todo being renamed and the draft title, kept across re-renders (which happen on every sync notice).
+const view = { log: [], todos: [], conflicts: [], status: null, editing: null };
 
 function showError(error) {
   $('error').hidden = !error;
@@ -100,22 +101,28 @@ function render() {
       const item = el('li', { className: todo.done ? 'done' : '' });
       item.dataset.stream = todo.stream;
       item.dataset.testid = 'todo';
-      const title = el('span', { className: 'title', textContent: todo.title });
-      title.dataset.testid = 'todo-title';
+      const editing = view.editing?.stream === todo.stream;
+      const title = editing
+        ? el('input', { value: view.editing.draft, oninput: (event) => (view.editing.draft = event.target.value) })
+        : el('span', { className: 'title', textContent: todo.title });
+      title.dataset.testid = editing ? 'rename-input' : 'todo-title';
       const complete = el('button', { type: 'button', textContent: 'Done', disabled: todo.done });
       complete.dataset.testid = 'complete';
       complete.onclick = () => act(() => completeTodo(store, todo));
-      const rename = el('button', { type: 'button', textContent: 'Rename' });
-      rename.dataset.testid = 'rename';
+      const rename = el('button', { type: 'button', textContent: editing ? 'Save' : 'Rename' });
+      rename.dataset.testid = editing ? 'rename-save' : 'rename';
       rename.onclick = () => {
-        const input = el('input', { value: todo.title });
-        input.dataset.testid = 'rename-input';
-        const save = el('button', { type: 'button', textContent: 'Save' });
-        save.dataset.testid = 'rename-save';
-        save.onclick = () => act(() => renameTodo(store, todo, input.value));
-        title.replaceWith(input);
-        rename.replaceWith(save);
-        input.focus();
+        if (!editing) {
+          view.editing = { stream: todo.stream, draft: todo.title, version: todo.version };
+          render();
+          return;
+        }
+        const { draft, version } = view.editing;
+        view.editing = null;
+        // The expectation is the version this device showed when the user started typing: someone else's change
+        // meanwhile (synced or not yet) makes this rename a conflict rather than silently overwriting it.
+        const title = draft.trim();
+        void act(() => (title && title !== todo.title ? renameTodo(store, { ...todo, version }, title) : undefined));
       };
       item.append(title);
       if (pendingStreams.has(todo.stream)) item.append(el('span', { className: 'pending-tag', textContent: 'pending' }));
@@ -123,6 +130,13 @@ function render() {
       return item;
     }),
   );
+
+  // Re-rendering replaced the rename input: give it the focus back, caret at the end.
+  const input = document.querySelector('[data-testid="rename-input"]');
+  if (input) {
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
 
   $('conflicts').replaceChildren(
     ...view.conflicts.map((conflict) => {

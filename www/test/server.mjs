@@ -77,5 +77,5 @@ export async function startServer({ staticDir, tokens = 'demo-token:demo,other-t
 
 /** The tenant's log as the CLI prints it (`eventlite log --store <data dir>/<tenant db>`), one line per event. */
 export function cliLog(dataDir, file) {
-  return execFileSync(serverBinary(), ['log', '--store', join(dataDir, file)], { encoding: 'utf8' });
+  return execFileSync(serverBinary(), ['log', '--store', join(dataDir, file)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
