@@ -31,5 +31,11 @@ cargo test --workspace --locked
 step "core tests (wasm32 in Node)"
 cargo test -p eventlite --target wasm32-unknown-unknown --locked
 
+step "wasm bindings, npm package, browser tests (scripts/test-js.sh)"
+bash scripts/test-js.sh
+
+step "demo app and browser sync (scripts/test-www.sh)"
+bash scripts/test-www.sh
+
 echo
 echo "all tests passed"
