@@ -120,6 +120,19 @@ describe('demo app: two devices in Chromium', { timeout: 120_000 }, () => {
     assert.deepEqual(cli, pulled.map(({ position, stream, version, type, data }) => ({ position, stream, version, type, data })));
   });
 
+  test('online: a todo added or completed on one device appears on the other live (SSE), no reload', async () => {
+    const { page: a } = devices.a;
+    const { page: b } = devices.b;
+    await addTodo(a, 'butter');
+    await b.locator('[data-testid="todo-title"]', { hasText: 'butter' }).waitFor();
+    const stream = await b.locator('[data-testid="todo"]', { hasText: 'butter' }).getAttribute('data-stream');
+    await b.locator(`[data-stream="${stream}"] [data-testid="complete"]`).click();
+    await a.locator(`[data-stream="${stream}"].done`).waitFor();
+    await waitFor(a, 'pending', '0');
+    await waitFor(b, 'pending', '0');
+    assert.deepEqual(await localLog(a), await serverLog());
+  });
+
   test('concurrent renames of one todo: the second device to sync shows a conflict, both converge', async () => {
     const { page: a } = devices.a;
     const { page: b } = devices.b;
@@ -138,9 +151,9 @@ describe('demo app: two devices in Chromium', { timeout: 120_000 }, () => {
     await b.locator('[data-testid="todo-title"]', { hasText: 'oat milk' }).waitFor();
     await waitFor(b, 'pending', '0');
     await waitFor(a, 'conflict-count', '0');
-    await a.waitForFunction(() => document.querySelectorAll('[data-testid="log-row"]').length === 4);
+    await a.waitForFunction(() => document.querySelectorAll('[data-testid="log-row"]').length === 6);
     const log = await serverLog();
-    assert.equal(log.length, 4);
+    assert.equal(log.length, 6);
     assert.deepEqual(await localLog(a), log);
     assert.deepEqual(await localLog(b), log);
   });
