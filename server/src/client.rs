@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventlite::Store;
-use eventlite::sync::{Conflict, PullResponse, PushRequest, PushResponse, SyncError};
+use eventlite::sync::{
+    Conflict, PullResponse, PushBudget, PushOutcome, PushRequest, PushResponse, RejectionCode, SyncError,
+};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -94,6 +96,7 @@ pub struct SyncClient {
     token: String,
     store: Store,
     batch: usize,
+    limits: PushBudget,
     on_conflict: Option<ConflictHandler>,
 }
 
@@ -116,6 +119,7 @@ impl SyncClient {
             token: token.to_owned(),
             store,
             batch: 500,
+            limits: PushBudget::default(),
             on_conflict: None,
         }
     }
@@ -129,6 +133,16 @@ impl SyncClient {
     /// Events per push and per pull page (default 500).
     pub fn with_batch_size(mut self, batch: usize) -> SyncClient {
         self.batch = batch.max(1);
+        self
+    }
+
+    /// The server's push limits (default: the reference server's defaults, 1,000 events, 16 MiB per request and
+    /// 1 MiB per event). Pushes stay within them; a local batch that exceeds them on its own can never be pushed and
+    /// goes to the conflicts list (`BATCH_TOO_LARGE` or `EVENT_TOO_LARGE`) instead of blocking the events behind
+    /// it. A server with lower limits than configured here is also handled: a push it refuses as too large is
+    /// retried as smaller pushes, down to a single local batch, which is then set aside with the server's code.
+    pub fn with_server_limits(mut self, limits: PushBudget) -> SyncClient {
+        self.limits = limits;
         self
     }
 
@@ -216,16 +230,58 @@ impl SyncClient {
     pub async fn sync(&self) -> Result<SyncReport, ClientError> {
         let mut report = SyncReport::default();
         let batch = self.batch;
+        let limits = self.limits;
+        // Local batches per push: lowered when the server refuses a push as too large.
+        let mut max_batches = usize::MAX;
         let mut last_first = None;
-        while let Some(request) = self.local(move |store| store.next_push(batch)).await? {
+        loop {
+            let next = self.local(move |store| store.next_push_within(batch, max_batches, &limits)).await?;
+            report.rewound_from = min_option(report.rewound_from, next.rewound_from);
+            self.report_conflicts(&mut report, next.rejected);
+            let Some(request) = next.request else {
+                break;
+            };
             let first = request.events.first().map(|event| event.event_id);
             if first.is_some() && first == last_first {
                 return Err(ClientError::Sync(SyncError::Protocol(
                     "the server accepted a push but the following pull did not confirm it".into(),
                 )));
             }
+            let response = match self.post_push(&request).await {
+                Ok(response) => response,
+                Err(ClientError::Server { status: 413, code, message }) => {
+                    if next.batches > 1 {
+                        // Smaller pushes, down to one local batch each; nothing was stored.
+                        max_batches = (next.batches / 2).max(1);
+                        continue;
+                    }
+                    // One whole local batch the server will never take: set it aside so the rest can go.
+                    let code = if code == "EVENT_TOO_LARGE" {
+                        RejectionCode::EventTooLarge
+                    } else {
+                        RejectionCode::BatchTooLarge
+                    };
+                    let message = format!("the server refused the local batch as too large: {message}");
+                    let response = PushResponse {
+                        outcomes: request
+                            .events
+                            .iter()
+                            .map(|event| PushOutcome::Rejected {
+                                event_id: event.event_id,
+                                code,
+                                actual_version: None,
+                                message: message.clone(),
+                            })
+                            .collect(),
+                    };
+                    let applied = self.local(move |store| store.apply_push_response(&request, &response)).await?;
+                    self.report_conflicts(&mut report, applied.rejected);
+                    report.rewound_from = min_option(report.rewound_from, applied.rewound_from);
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             last_first = first;
-            let response = self.post_push(&request).await?;
             report.pushed += request.events.len();
             let applied = self.local(move |store| store.apply_push_response(&request, &response)).await?;
             self.report_conflicts(&mut report, applied.rejected);

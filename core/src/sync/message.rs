@@ -178,6 +178,10 @@ pub enum RejectionCode {
     FollowsRejected,
     /// The event id is already stored on the server for a different event.
     IdempotencyConflict,
+    /// Set aside by the replica, never sent: one of the events of its local batch is larger than a push may carry.
+    EventTooLarge,
+    /// Set aside by the replica, never sent: its local batch holds more events or bytes than a push may carry.
+    BatchTooLarge,
 }
 
 impl RejectionCode {
@@ -187,13 +191,21 @@ impl RejectionCode {
             RejectionCode::WrongExpectedVersion => "WRONG_EXPECTED_VERSION",
             RejectionCode::FollowsRejected => "FOLLOWS_REJECTED",
             RejectionCode::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
+            RejectionCode::EventTooLarge => "EVENT_TOO_LARGE",
+            RejectionCode::BatchTooLarge => "BATCH_TOO_LARGE",
         }
     }
 
     pub(crate) fn parse(text: &str) -> Option<RejectionCode> {
-        [RejectionCode::WrongExpectedVersion, RejectionCode::FollowsRejected, RejectionCode::IdempotencyConflict]
-            .into_iter()
-            .find(|code| code.as_str() == text)
+        [
+            RejectionCode::WrongExpectedVersion,
+            RejectionCode::FollowsRejected,
+            RejectionCode::IdempotencyConflict,
+            RejectionCode::EventTooLarge,
+            RejectionCode::BatchTooLarge,
+        ]
+        .into_iter()
+        .find(|code| code.as_str() == text)
     }
 }
 

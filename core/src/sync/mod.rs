@@ -6,7 +6,8 @@
 //!
 //! Replica side ([`replica`], methods on [`crate::Store`]):
 //! - every local append records its expectation; its events are **pending** until the server confirms them;
-//! - [`crate::Store::next_push`] gives the pending events in local position order, whole local batches at a time;
+//! - [`crate::Store::next_push`] gives the pending events in local position order, whole local batches at a time,
+//!   within the server's limits ([`PushBudget`]); a batch over them alone goes to the conflicts list;
 //! - [`crate::Store::apply_push_response`] records rejected events (and this replica's later pending events in the
 //!   same stream) in the conflicts table and removes them from the log;
 //! - [`crate::Store::apply_pull`] inserts the server's events in server order, then rebases the remaining pending
@@ -50,5 +51,5 @@ pub use local::{SyncMode, SyncedItem, SyncedSubscription};
 pub use message::{
     PullResponse, PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent, WireData, WireEvent, WireExpected,
 };
-pub use replica::{Conflict, PullApplied, PushApplied, SyncStatus};
+pub use replica::{Conflict, NextPush, PullApplied, PushApplied, PushBudget, SyncStatus};
 pub use server::{Limits, PullPage};

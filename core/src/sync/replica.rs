@@ -141,9 +141,64 @@ pub struct PullApplied {
     pub rejected: Vec<Conflict>,
 }
 
+/// What one push may carry: the server's limits as the replica knows them. The defaults are the reference server's
+/// defaults (`docs/sync-protocol.md`, "Limits"); configure the same values as the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushBudget {
+    /// Events per push (the server's `--max-batch`).
+    pub max_events: usize,
+    /// Bytes per push request body, as JSON (the server's `--max-body-bytes`).
+    pub max_bytes: usize,
+    /// Bytes per event, counted as the server counts them (the server's `--max-event-bytes`).
+    pub max_event_size: usize,
+}
+
+impl Default for PushBudget {
+    fn default() -> Self {
+        PushBudget { max_events: 1_000, max_bytes: 16 * 1024 * 1024, max_event_size: 1024 * 1024 }
+    }
+}
+
+/// What [`Store::next_push_within`] gives: the push to send, and the local batches it set aside on the way because
+/// no push within the budget can ever carry them.
+#[derive(Debug, Clone, Default)]
+pub struct NextPush {
+    /// The push to send (`None`: nothing is pending).
+    pub request: Option<PushRequest>,
+    /// How many local batches the push carries (each one whole).
+    pub batches: usize,
+    /// Events that left their streams for the conflicts list: the batches over the budget (`BATCH_TOO_LARGE`,
+    /// `EVENT_TOO_LARGE`) and this replica's later pending events in the same streams (`FOLLOWS_REJECTED`).
+    pub rejected: Vec<Conflict>,
+    /// When events were set aside, the lowest position after which the local log was rewritten.
+    pub rewound_from: Option<u64>,
+}
+
 struct Pending {
     event: RecordedEvent,
     code: i64,
+}
+
+/// An event being considered for a push.
+struct Candidate {
+    wire: WireEvent,
+    /// Its serialised length in the request body, with its separating comma.
+    wire_bytes: usize,
+    /// Its size as the server's event limit counts it.
+    size: usize,
+    expected: ExpectedVersion,
+}
+
+enum Plan {
+    Push { events: Vec<WireEvent>, batches: usize },
+    SetAside(HashMap<Uuid, Rejection>),
+}
+
+type Rejection = (RejectionCode, Option<u64>, String, ExpectedVersion);
+
+/// The size of an event as the server's event limit counts it.
+pub(crate) fn event_size(event: &RecordedEvent) -> usize {
+    event.event_type.len() + event.data.as_bytes().len() + event.metadata.as_ref().map_or(0, String::len)
 }
 
 impl Store {
@@ -226,37 +281,52 @@ impl Store {
     }
 
     /// The next push: pending events in local position order, about `max_events` of them (whole local batches:
-    /// a batch larger than `max_events` goes alone). `None` when nothing is pending.
+    /// a batch larger than `max_events` goes alone), within the default [`PushBudget`] (the reference server's
+    /// default limits). `None` when nothing is pending. A local batch no push can carry is set aside on the way:
+    /// see [`Store::next_push_within`].
     pub fn next_push(&self, max_events: usize) -> Result<Option<PushRequest>, SyncError> {
+        Ok(self.next_push_within(max_events, usize::MAX, &PushBudget::default())?.request)
+    }
+
+    /// The next push: pending events in local position order, whole local batches at a time (a batch is never
+    /// split across pushes), stopping once it holds `max_events` events or `max_batches` batches (soft targets: a
+    /// single batch larger than `max_events` goes alone) and before it would exceed `budget` (hard limits).
+    ///
+    /// A local batch that exceeds the budget on its own can never be pushed: rather than block every event behind
+    /// it, it leaves the log for the conflicts list (`EVENT_TOO_LARGE` when one of its events is over
+    /// `max_event_size`, `BATCH_TOO_LARGE` when it holds more than `max_events` events or more than `max_bytes` on
+    /// the wire), with this replica's later pending events in the same streams (`FOLLOWS_REJECTED`), and is
+    /// returned in [`NextPush::rejected`].
+    pub fn next_push_within(
+        &self,
+        max_events: usize,
+        max_batches: usize,
+        budget: &PushBudget,
+    ) -> Result<NextPush, SyncError> {
         let replica_id = self.replica_id()?;
-        self.with_reader(|connection| {
-            let through = confirmed_through(connection)?;
-            let mut statement = connection.prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS}, sync_expected FROM events WHERE position > ?1 ORDER BY position"
-            ))?;
-            let mut rows = statement.query([clamp_i64(through)])?;
-            let mut events = Vec::new();
-            let mut first = ExpectedVersion::Any;
-            let mut index = 0u64;
-            while let Some(row) = rows.next()? {
-                let event = event_from_row(row)?;
-                let code: Option<i64> = row.get(9)?;
-                let code = code.unwrap_or(ANY);
-                let expected = if code == CONTINUES {
-                    index += 1;
-                    continued(first, index)
-                } else {
-                    if events.len() >= max_events.max(1) {
-                        break;
+        let mut next = NextPush::default();
+        loop {
+            match self.with_reader(|connection| plan_push(connection, replica_id, max_events, max_batches, budget))? {
+                Plan::Push { events, batches } => {
+                    next.batches = batches;
+                    next.request = (!events.is_empty()).then_some(PushRequest { replica_id, events });
+                    return Ok(next);
+                }
+                Plan::SetAside(rejected) => {
+                    let applied = self.reject_pending(&rejected, &HashSet::new())?;
+                    if applied.rejected.is_empty() {
+                        return Err(SyncError::Protocol(
+                            "a pending batch over the push budget was not set aside".into(),
+                        ));
                     }
-                    first = decode_expected(code);
-                    index = 0;
-                    first
-                };
-                events.push(to_wire(&event, expected.into()));
+                    next.rejected.extend(applied.rejected);
+                    next.rewound_from = match (next.rewound_from, applied.rewound_from) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
             }
-            Ok((!events.is_empty()).then_some(PushRequest { replica_id, events }))
-        })
+        }
     }
 
     /// Applies the server's answer to `request`: accepted events stay pending until the next pull confirms them in
@@ -284,13 +354,23 @@ impl Store {
                     accepted.insert(*event_id);
                 }
                 PushOutcome::Rejected { event_id, code, actual_version, message } => {
-                    rejected.insert(*event_id, (*code, *actual_version, message.clone(), event.expected));
+                    rejected.insert(*event_id, (*code, *actual_version, message.clone(), event.expected.into()));
                 }
             }
         }
         if rejected.is_empty() {
             return Ok(PushApplied { accepted: accepted.len(), ..PushApplied::default() });
         }
+        self.reject_pending(&rejected, &accepted)
+    }
+
+    /// Moves the `rejected` pending events, and this replica's later pending events in their streams that are not
+    /// `accepted`, to the conflicts list, and rewrites the pending tail without them. One transaction.
+    fn reject_pending(
+        &self,
+        rejected: &HashMap<Uuid, Rejection>,
+        accepted: &HashSet<Uuid>,
+    ) -> Result<PushApplied, SyncError> {
         let applied = self.with_writer(|connection| -> Result<PushApplied, SyncError> {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let through = confirmed_through(&transaction)?;
@@ -302,7 +382,7 @@ impl Store {
             for row in pending {
                 let entry = if let Some((code, actual, message, expected)) = rejected.get(&row.event.event_id) {
                     rejected_streams.insert(row.event.stream.clone());
-                    Some((*code, *actual, message.clone(), ExpectedVersion::from(*expected)))
+                    Some((*code, *actual, message.clone(), *expected))
                 } else if rejected_streams.contains(&row.event.stream) && !accepted.contains(&row.event.event_id) {
                     let message = "an earlier event of this replica in the same stream was rejected".to_owned();
                     Some((RejectionCode::FollowsRejected, None, message, decode_expected(row.code)))
@@ -574,6 +654,105 @@ pub(crate) fn to_wire(event: &RecordedEvent, expected: WireExpected) -> WireEven
             .as_deref()
             .and_then(|text| serde_json::value::RawValue::from_string(text.trim().to_owned()).ok()),
     }
+}
+
+/// Chooses the next push (see [`Store::next_push_within`]), or the first local batch that no push can carry.
+fn plan_push(
+    connection: &Connection,
+    replica_id: Uuid,
+    max_events: usize,
+    max_batches: usize,
+    budget: &PushBudget,
+) -> Result<Plan, SyncError> {
+    let through = confirmed_through(connection)?;
+    let envelope = serde_json::to_string(&PushRequest { replica_id, events: Vec::new() })
+        .map_err(|error| SyncError::Protocol(format!("serialising a push: {error}")))?
+        .len();
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS}, sync_expected FROM events WHERE position > ?1 ORDER BY position"
+    ))?;
+    let mut rows = statement.query([clamp_i64(through)])?;
+    let mut events = Vec::new();
+    let mut batches = 0;
+    let mut bytes = envelope;
+    let mut batch: Vec<Candidate> = Vec::new();
+    let mut first = ExpectedVersion::Any;
+    let mut index = 0u64;
+    loop {
+        let row = rows.next()?;
+        let code = match row {
+            Some(row) => Some(row.get::<_, Option<i64>>(9)?.unwrap_or(ANY)),
+            None => None,
+        };
+        if code != Some(CONTINUES) && !batch.is_empty() {
+            // `batch` is whole: take it, stop before it, or set it aside.
+            let batch_bytes: usize = batch.iter().map(|candidate| candidate.wire_bytes).sum();
+            let oversized = batch.iter().find(|candidate| candidate.size > budget.max_event_size);
+            let fits = oversized.is_none()
+                && events.len() + batch.len() <= budget.max_events
+                && bytes + batch_bytes <= budget.max_bytes;
+            if !fits && events.is_empty() {
+                let (code, message) = match oversized {
+                    Some(candidate) => (
+                        RejectionCode::EventTooLarge,
+                        format!(
+                            "event {} is {} bytes, more than a push may carry ({} bytes); its local batch was set aside",
+                            candidate.wire.event_id, candidate.size, budget.max_event_size
+                        ),
+                    ),
+                    None if batch.len() > budget.max_events => (
+                        RejectionCode::BatchTooLarge,
+                        format!(
+                            "the local batch holds {} events, more than a push may carry ({})",
+                            batch.len(),
+                            budget.max_events
+                        ),
+                    ),
+                    None => (
+                        RejectionCode::BatchTooLarge,
+                        format!(
+                            "the local batch is {} bytes as a push, more than a push may carry ({} bytes)",
+                            envelope + batch_bytes,
+                            budget.max_bytes
+                        ),
+                    ),
+                };
+                let rejected = batch
+                    .into_iter()
+                    .map(|candidate| (candidate.wire.event_id, (code, None, message.clone(), candidate.expected)))
+                    .collect();
+                return Ok(Plan::SetAside(rejected));
+            }
+            if !fits {
+                break;
+            }
+            bytes += batch_bytes;
+            batches += 1;
+            events.extend(batch.drain(..).map(|candidate| candidate.wire));
+            if events.len() >= max_events.max(1) || batches >= max_batches.max(1) {
+                break;
+            }
+        }
+        let (Some(row), Some(code)) = (row, code) else {
+            break;
+        };
+        let event = event_from_row(row)?;
+        let expected = if code == CONTINUES {
+            index += 1;
+            continued(first, index)
+        } else {
+            first = decode_expected(code);
+            index = 0;
+            first
+        };
+        let wire = to_wire(&event, expected.into());
+        let wire_bytes = serde_json::to_string(&wire)
+            .map_err(|error| SyncError::Protocol(format!("serialising a push: {error}")))?
+            .len()
+            + 1;
+        batch.push(Candidate { wire, wire_bytes, size: event_size(&event), expected });
+    }
+    Ok(Plan::Push { events, batches })
 }
 
 fn load_pending(connection: &Connection, through: u64) -> rusqlite::Result<Vec<Pending>> {

@@ -297,3 +297,69 @@ fn a_pulled_event_reusing_a_pending_events_id_sends_the_pending_one_to_the_confl
     }
     assert_eq!(log(&hub).len(), 3);
 }
+
+/// Pushes are cut at whole local batches within the budget (events, bytes on the wire, bytes per event); a batch
+/// that exceeds the budget on its own can never be pushed, so it goes to the conflicts list (with this replica's
+/// later events in its stream) instead of blocking the queue behind it.
+#[test]
+fn pushes_stay_within_the_budget_and_batches_over_it_are_set_aside() {
+    use eventlite::sync::PushBudget;
+    let hub = Store::open_in_memory().unwrap();
+    let store = Store::open_in_memory().unwrap();
+    let text = |n: u64, len: usize| NewEvent::json("Noted", &"x".repeat(len)).with_id(Uuid::from_u128(u128::from(n)));
+    store.append_to_stream("a-1", &[event(1), event(2), event(3)], ExpectedVersion::NoStream).unwrap();
+    store.append_to_stream("b-1", &[event(4)], ExpectedVersion::Any).unwrap();
+    store.append_to_stream("c-1", &[text(5, 300)], ExpectedVersion::Any).unwrap();
+    store.append_to_stream("a-1", &[event(6)], ExpectedVersion::Any).unwrap();
+    store.append_to_stream("d-1", &[event(7)], ExpectedVersion::Any).unwrap();
+    let budget = PushBudget { max_events: 2, max_bytes: 1 << 20, max_event_size: 200 };
+
+    let next = store.next_push_within(100, usize::MAX, &budget).unwrap();
+    let rejected: Vec<_> = next.rejected.iter().map(|c| (c.event_id.as_u128(), c.code)).collect();
+    assert_eq!(
+        rejected,
+        [
+            (1, RejectionCode::BatchTooLarge),
+            (2, RejectionCode::BatchTooLarge),
+            (3, RejectionCode::BatchTooLarge),
+            (6, RejectionCode::FollowsRejected)
+        ]
+    );
+    assert_eq!(next.rewound_from, Some(0));
+    let push = next.request.unwrap();
+    let ids: Vec<_> = push.events.iter().map(|e| e.event_id.as_u128()).collect();
+    assert_eq!((ids, next.batches), (vec![4], 1), "stops before the oversized event's batch");
+    store.apply_push_response(&push, &server::apply_push(&hub, &push, &Limits::default()).unwrap()).unwrap();
+    pull(&store, &hub, 10);
+
+    let next = store.next_push_within(100, usize::MAX, &budget).unwrap();
+    let rejected: Vec<_> = next.rejected.iter().map(|c| (c.event_id.as_u128(), c.code)).collect();
+    assert_eq!(rejected, [(5, RejectionCode::EventTooLarge)]);
+    assert_eq!(next.request.unwrap().events.iter().map(|e| e.event_id.as_u128()).collect::<Vec<_>>(), [7]);
+    assert_eq!(store.sync_conflicts().unwrap().len(), 5, "every set-aside event is kept for the application");
+
+    // Bytes: each push as sent stays within max_bytes; a batch over it alone is set aside.
+    let bytes = Store::open_in_memory().unwrap();
+    for n in 10..16 {
+        bytes.append_to_stream(&format!("e-{n}"), &[text(n, 100)], ExpectedVersion::Any).unwrap();
+    }
+    bytes.append_to_stream("f-1", &[text(16, 100), text(17, 100), text(18, 100)], ExpectedVersion::Any).unwrap();
+    let budget = PushBudget { max_events: 1_000, max_bytes: 500, max_event_size: 1 << 20 };
+    let mut pushed = Vec::new();
+    loop {
+        let next = bytes.next_push_within(100, usize::MAX, &budget).unwrap();
+        for conflict in &next.rejected {
+            assert_eq!(conflict.code, RejectionCode::BatchTooLarge);
+            pushed.push((conflict.event_id.as_u128(), false));
+        }
+        let Some(push) = next.request else { break };
+        assert!(serde_json::to_vec(&push).unwrap().len() <= 500);
+        assert!(push.events.len() >= 2, "as many whole batches as fit");
+        pushed.extend(push.events.iter().map(|e| (e.event_id.as_u128(), true)));
+        bytes.apply_push_response(&push, &server::apply_push(&hub, &push, &Limits::default()).unwrap()).unwrap();
+        pull(&bytes, &hub, 100);
+    }
+    let expected: Vec<_> = (10..16).map(|n| (n, true)).chain((16..19).map(|n| (n, false))).collect();
+    assert_eq!(pushed, expected);
+    assert_eq!(bytes.sync_status().unwrap().pending, 0);
+}

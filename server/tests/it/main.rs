@@ -5,6 +5,7 @@ mod cli;
 mod convergence;
 mod faults;
 mod hostile;
+mod limits;
 mod live;
 mod postgres;
 mod support;
