@@ -26,6 +26,19 @@ export const openMemory: Opener = async (wasm, request) =>
 /** The calls after which a subscription may have a page to deliver (posted after the call's own answer). */
 const pumpAfter = new Set<Request['method']>(['appendToStream', 'ack']);
 
+/** The requests answered by the wasm store's method of the same name (nothing else is callable by name). */
+const direct = new Set<string>([
+  'appendToStream',
+  'readStream',
+  'readAll',
+  'headPosition',
+  'streamVersion',
+  'saveCheckpoint',
+  'loadCheckpoint',
+  'saveSnapshot',
+  'loadSnapshot',
+]);
+
 export class Host {
   private store: WasmStore | undefined;
   private broken: ErrorShape | undefined;
@@ -103,6 +116,9 @@ export class Host {
         store.unsubscribe(args[0] as number);
         return undefined;
       default: {
+        if (!direct.has(method)) {
+          throw { name: 'EventLiteError', code: 'INVALID_ARGUMENT', message: `unknown method ${String(method)}` };
+        }
         const call = (store as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
         return (call as (...a: unknown[]) => unknown).apply(store, args);
       }
