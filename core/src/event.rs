@@ -10,6 +10,8 @@ use crate::error::InvalidArgument;
 pub const MAX_STREAM_ID_BYTES: usize = 256;
 /// The longest event type, in UTF-8 bytes.
 pub const MAX_EVENT_TYPE_BYTES: usize = 256;
+/// The longest content type of binary data, in UTF-8 bytes.
+pub const MAX_CONTENT_TYPE_BYTES: usize = 256;
 /// The content type of JSON event data, the default.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 
@@ -109,31 +111,39 @@ impl NewEvent {
         self
     }
 
-    /// The size that counts against [`crate::StoreOptions::max_event_size`]: type + data + metadata bytes.
+    /// The size that counts against [`crate::StoreOptions::max_event_size`] (and the sync server's event limit):
+    /// type + data + metadata bytes, and the content type of binary data.
     pub fn size(&self) -> usize {
-        self.event_type.len() + self.data.as_bytes().len() + self.metadata.as_ref().map_or(0, String::len)
+        let content_type = match &self.data {
+            EventData::Json(_) => 0,
+            EventData::Binary { content_type, .. } => content_type.len(),
+        };
+        self.event_type.len()
+            + content_type
+            + self.data.as_bytes().len()
+            + self.metadata.as_ref().map_or(0, String::len)
     }
 
     /// Checks everything that can be checked without the database. `index` names the event in errors.
     pub(crate) fn validate(&self, index: usize) -> Result<(), InvalidArgument> {
-        validate_event_type(&self.event_type, &format!("events[{index}].type"))?;
-        match &self.data {
-            EventData::Json(text) => {
-                if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
-                    return Err(InvalidArgument::new(format!("events[{index}].data"), "is not valid JSON"));
-                }
-            }
-            EventData::Binary { content_type, .. } => {
-                if content_type.is_empty() || content_type == JSON_CONTENT_TYPE {
-                    return Err(InvalidArgument::new(
-                        format!("events[{index}].content_type"),
-                        "binary data needs a content type other than application/json",
-                    ));
-                }
-            }
+        self.validate_names(index)?;
+        if let EventData::Json(text) = &self.data
+            && serde_json::from_str::<serde::de::IgnoredAny>(text).is_err()
+        {
+            return Err(InvalidArgument::new(format!("events[{index}].data"), "is not valid JSON"));
         }
         if let Some(metadata) = &self.metadata {
             validate_json_object(metadata, &format!("events[{index}].metadata"))?;
+        }
+        Ok(())
+    }
+
+    /// The checks of [`NewEvent::validate`] that parse no JSON: the event type and the content type of binary data.
+    /// For callers whose JSON is already known to be well formed (the sync server's `RawValue`s).
+    pub(crate) fn validate_names(&self, index: usize) -> Result<(), InvalidArgument> {
+        validate_event_type(&self.event_type, &format!("events[{index}].type"))?;
+        if let EventData::Binary { content_type, .. } = &self.data {
+            validate_content_type(content_type, &format!("events[{index}].content_type"))?;
         }
         Ok(())
     }
@@ -216,6 +226,15 @@ pub(crate) fn validate_event_type(event_type: &str, argument: &str) -> Result<()
     validate_name(event_type, argument, MAX_EVENT_TYPE_BYTES)
 }
 
+/// Checks the content type of binary data: not empty, not `application/json`, at most [`MAX_CONTENT_TYPE_BYTES`],
+/// no control characters.
+pub(crate) fn validate_content_type(content_type: &str, argument: &str) -> Result<(), InvalidArgument> {
+    if content_type.is_empty() || content_type == JSON_CONTENT_TYPE {
+        return Err(InvalidArgument::new(argument, "binary data needs a content type other than application/json"));
+    }
+    validate_name(content_type, argument, MAX_CONTENT_TYPE_BYTES)
+}
+
 pub(crate) fn validate_name(name: &str, argument: &str, max_bytes: usize) -> Result<(), InvalidArgument> {
     if name.is_empty() {
         return Err(InvalidArgument::new(argument, "must not be empty"));
@@ -275,5 +294,16 @@ mod tests {
         let binary_as_json = NewEvent::binary("T", JSON_CONTENT_TYPE, vec![1]);
         assert!(binary_as_json.validate(0).is_err());
         assert!(NewEvent::binary("T", "image/png", vec![0, 159]).validate(0).is_ok());
+        for bad in [String::new(), "a\0b".into(), "x\ny".into(), "x".repeat(MAX_CONTENT_TYPE_BYTES + 1)] {
+            let event = NewEvent::binary("T", bad.clone(), vec![1]);
+            assert_eq!(event.validate(1).unwrap_err().argument, "events[1].content_type", "{bad:?}");
+        }
+        assert!(NewEvent::binary("T", "x".repeat(MAX_CONTENT_TYPE_BYTES), vec![1]).validate(0).is_ok());
+    }
+
+    #[test]
+    fn the_content_type_of_binary_data_counts_in_the_size() {
+        assert_eq!(NewEvent::binary("T", "image/png", vec![0; 10]).size(), 1 + 9 + 10);
+        assert_eq!(NewEvent::json("T", &1).size(), 2);
     }
 }

@@ -113,7 +113,7 @@ struct Serve {
     /// Most events per push.
     #[arg(long, default_value_t = 1_000)]
     max_batch: usize,
-    /// Largest event (type + data + metadata), bytes.
+    /// Largest event (type + data + metadata, + content type for binary data), bytes.
     #[arg(long, default_value_t = 1024 * 1024)]
     max_event_bytes: usize,
     /// Log as JSON lines.

@@ -196,9 +196,13 @@ enum Plan {
 
 type Rejection = (RejectionCode, Option<u64>, String, ExpectedVersion);
 
-/// The size of an event as the server's event limit counts it.
+/// The size of an event as the server's event limit counts it ([`crate::NewEvent::size`]).
 pub(crate) fn event_size(event: &RecordedEvent) -> usize {
-    event.event_type.len() + event.data.as_bytes().len() + event.metadata.as_ref().map_or(0, String::len)
+    let content_type = match &event.data {
+        EventData::Json(_) => 0,
+        EventData::Binary { content_type, .. } => content_type.len(),
+    };
+    event.event_type.len() + content_type + event.data.as_bytes().len() + event.metadata.as_ref().map_or(0, String::len)
 }
 
 impl Store {

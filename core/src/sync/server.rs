@@ -15,7 +15,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior};
 
 use crate::clock;
 use crate::error::InvalidArgument;
-use crate::event::{NewEvent, validate_event_type, validate_writable_stream_id};
+use crate::event::{NewEvent, validate_writable_stream_id};
 use crate::log::{EVENT_COLUMNS, ReadAllOptions};
 use crate::store::{self, Store, event_from_row};
 use crate::stream::ExpectedVersion;
@@ -28,7 +28,7 @@ use crate::sync::replica::{Row, insert_row};
 pub struct Limits {
     /// Events per push, at most.
     pub max_batch: usize,
-    /// Bytes per event (type + data + metadata), at most.
+    /// Bytes per event (type + data + metadata, and the content type of binary data), at most.
     pub max_event_size: usize,
 }
 
@@ -53,9 +53,9 @@ pub fn validate_push(request: &PushRequest, limits: &Limits) -> Result<Vec<NewEv
         if size > limits.max_event_size {
             return Err(SyncError::EventTooLarge { index, size, limit: limits.max_event_size });
         }
-        // `data` and `metadata` arrived as `RawValue`s, which only hold valid JSON: no second parse, only the checks
-        // the JSON grammar does not make.
-        validate_event_type(&event.event_type, &format!("events[{index}].type"))?;
+        // The rules of a local append. `data` and `metadata` arrived as `RawValue`s, which only hold valid JSON: no
+        // second parse, only the checks the JSON grammar does not make.
+        event.validate_names(index)?;
         if wire.metadata.as_ref().is_some_and(|raw| !raw.get().trim_start().starts_with('{')) {
             return Err(InvalidArgument::new(format!("events[{index}].metadata"), "must be a JSON object").into());
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use eventlite::sync::server::Limits;
 use eventlite_server::auth::{Tenant, mint_jwt};
 use eventlite_server::backend::Backend;
 use eventlite_server::backend::sqlite::SqliteBackend;
@@ -88,6 +89,13 @@ pub async fn malformed_pushes_get_their_code_and_store_nothing(backend: Arc<dyn 
     array_metadata["metadata"] = json!([1]);
     let mut big_event = valid_event(1);
     big_event["data"] = json!("x".repeat(2 * 1024 * 1024));
+    let binary = |content_type: &str| {
+        let mut event = valid_event(1);
+        event.as_object_mut().unwrap().remove("data");
+        event["data_base64"] = json!("AA==");
+        event["content_type"] = json!(content_type);
+        event
+    };
     let huge_batch: Vec<Value> = (0..1_001).map(valid_event).collect();
     let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
         ("not JSON", b"{".to_vec(), StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
@@ -116,6 +124,10 @@ pub async fn malformed_pushes_get_their_code_and_store_nothing(backend: Arc<dyn 
         ("empty type", push_body(vec![valid_event(2), empty_type]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
         ("bad base64", push_body(vec![bad_base64]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
         ("array metadata", push_body(vec![array_metadata]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+        ("empty content type", push_body(vec![binary("")]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+        ("NUL in the content type", push_body(vec![binary("a\u{0}b")]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+        ("newline in the content type", push_body(vec![binary("a\nb")]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+        ("long content type", push_body(vec![binary(&"x".repeat(257))]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
         ("duplicate ids", push_body(vec![valid_event(3), valid_event(3)]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
         ("body over the limit", push_body(vec![big_event]), StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE"),
     ];
@@ -132,6 +144,12 @@ pub async fn malformed_pushes_get_their_code_and_store_nothing(backend: Arc<dyn 
     let (got, response) =
         call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(8), big_event])).await;
     assert_error(got, &response, StatusCode::PAYLOAD_TOO_LARGE, "EVENT_TOO_LARGE", "big event");
+    // The content type counts in the event's size.
+    let small = Config { limits: Limits { max_batch: 10, max_event_size: 256 }, ..Config::default() };
+    let router = crate::hostile::router(&backend, small);
+    let (got, response) =
+        call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![binary(&"x".repeat(255))])).await;
+    assert_error(got, &response, StatusCode::PAYLOAD_TOO_LARGE, "EVENT_TOO_LARGE", "content type over the event size");
     assert_eq!(heads(&backend).await, (0, 0));
 }
 
