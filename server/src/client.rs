@@ -87,6 +87,7 @@ pub struct SyncReport {
 }
 
 type ConflictHandler = Arc<dyn Fn(&Conflict) + Send + Sync>;
+type ErrorHandler = Arc<dyn Fn(&ClientError) + Send + Sync>;
 
 /// Syncs one local store with a server.
 #[derive(Clone)]
@@ -97,7 +98,10 @@ pub struct SyncClient {
     store: Store,
     batch: usize,
     limits: PushBudget,
+    request_timeout: Duration,
+    live_gap: Duration,
     on_conflict: Option<ConflictHandler>,
+    on_live_error: Option<ErrorHandler>,
 }
 
 impl std::fmt::Debug for SyncClient {
@@ -107,6 +111,12 @@ impl std::fmt::Debug for SyncClient {
 }
 
 impl SyncClient {
+    /// The default time a push or pull may take, answer included (the server gives up on storage after 30 s).
+    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+    /// The default longest silence on the live stream: the server sends a keep-alive every 15 s, so 45 s without
+    /// a byte means the connection is dead.
+    pub const LIVE_GAP: Duration = Duration::from_secs(45);
+
     /// A client for `base_url` (e.g. `http://127.0.0.1:8080`) with a bearer token, syncing `store`.
     pub fn new(base_url: &str, token: &str, store: Store) -> SyncClient {
         let http = reqwest::Client::builder()
@@ -120,7 +130,10 @@ impl SyncClient {
             store,
             batch: 500,
             limits: PushBudget::default(),
+            request_timeout: SyncClient::REQUEST_TIMEOUT,
+            live_gap: SyncClient::LIVE_GAP,
             on_conflict: None,
+            on_live_error: None,
         }
     }
 
@@ -143,6 +156,22 @@ impl SyncClient {
     /// retried as smaller pushes, down to a single local batch, which is then set aside with the server's code.
     pub fn with_server_limits(mut self, limits: PushBudget) -> SyncClient {
         self.limits = limits;
+        self
+    }
+
+    /// How long one push or pull may take, answer included (default [`SyncClient::REQUEST_TIMEOUT`]), and how long
+    /// the live stream may stay silent before it is treated as dead and reconnected (default
+    /// [`SyncClient::LIVE_GAP`]; keep it well above the server's 15 s keep-alive interval). Both failures are
+    /// transport errors: retried with backoff.
+    pub fn with_timeouts(mut self, request: Duration, live_gap: Duration) -> SyncClient {
+        self.request_timeout = request;
+        self.live_gap = live_gap;
+        self
+    }
+
+    /// Called by [`SyncClient::run_live`] for every failure it recovers from by reconnecting (after a backoff).
+    pub fn on_live_error(mut self, handler: impl Fn(&ClientError) + Send + Sync + 'static) -> SyncClient {
+        self.on_live_error = Some(Arc::new(handler));
         self
     }
 
@@ -169,7 +198,8 @@ impl SyncClient {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<axum::body::Bytes, ClientError> {
-        let response = request.header(AUTHORIZATION, format!("Bearer {}", self.token)).send().await?;
+        let request = request.header(AUTHORIZATION, format!("Bearer {}", self.token)).timeout(self.request_timeout);
+        let response = request.send().await?;
         let status = response.status();
         let body = response.bytes().await?;
         if status == StatusCode::OK {
@@ -320,10 +350,15 @@ impl SyncClient {
                 result = self.follow(&on_sync, &mut backoff) => result,
                 _ = stop.wait_for(|stop| *stop) => return,
             };
-            match connected {
-                Err(error) if !error.is_retryable() => tracing::warn!(%error, "live sync failed; retrying later"),
-                Err(error) => tracing::debug!(%error, "live connection ended"),
-                Ok(()) => {}
+            if let Err(error) = connected {
+                if error.is_retryable() {
+                    tracing::debug!(%error, "live connection ended");
+                } else {
+                    tracing::warn!(%error, "live sync failed; retrying later");
+                }
+                if let Some(handler) = &self.on_live_error {
+                    handler(&error);
+                }
             }
             let delay = backoff.next_delay();
             tokio::select! {
@@ -338,12 +373,11 @@ impl SyncClient {
         on_sync: &(impl Fn(&SyncReport) + Send + Sync),
         backoff: &mut Backoff,
     ) -> Result<(), ClientError> {
-        let response = self
-            .http
-            .get(format!("{}/v1/live", self.base))
-            .header(AUTHORIZATION, format!("Bearer {}", self.token))
-            .send()
-            .await?;
+        let connect =
+            self.http.get(format!("{}/v1/live", self.base)).header(AUTHORIZATION, format!("Bearer {}", self.token));
+        let response = tokio::time::timeout(self.request_timeout, connect.send())
+            .await
+            .map_err(|_| ClientError::Transport("the live endpoint did not answer in time".into()))??;
         if response.status() != StatusCode::OK {
             return Err(ClientError::Server {
                 status: response.status().as_u16(),
@@ -353,7 +387,14 @@ impl SyncClient {
         }
         let mut body = response.bytes_stream();
         let mut buffer = Vec::new();
-        while let Some(chunk) = body.next().await {
+        loop {
+            // Keep-alives arrive every 15 s: a longer silence means a dead connection (no FIN ever came).
+            let chunk = tokio::time::timeout(self.live_gap, body.next()).await.map_err(|_| {
+                ClientError::Transport(format!("the live stream was silent for {} s", self.live_gap.as_secs_f64()))
+            })?;
+            let Some(chunk) = chunk else {
+                break;
+            };
             buffer.extend_from_slice(&chunk?);
             let mut head_moved = false;
             while let Some(end) = find_event_end(&buffer) {

@@ -1,10 +1,13 @@
 //! Live notifications: a push through the server wakes other clients' SSE streams; they pull at once, reconnect
-//! with backoff after the server goes away, and resume from their cursors.
+//! with backoff after the server goes away, and resume from their cursors. A connection that goes silent, or a
+//! request that never answers, is a transport error; a failure retrying cannot fix is surfaced.
 
 use std::time::Duration;
 
 use eventlite::{ExpectedVersion, NewEvent, Store};
 use eventlite_server::Config;
+use eventlite_server::client::{ClientError, SyncClient};
+use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use crate::support::{TOKEN_A, TestServer, client, log, shape, sqlite_backend};
@@ -49,4 +52,87 @@ async fn a_push_reaches_a_live_client_which_resumes_after_a_server_restart() {
     stop.send_replace(true);
     tokio::time::timeout(Duration::from_secs(5), live).await.expect("run_live stops when asked").unwrap();
     server.stop().await;
+}
+
+/// How the fake server below answers pulls.
+#[derive(Clone, Copy)]
+enum Pulls {
+    /// An empty page.
+    Empty,
+    /// Never: the request hangs.
+    Hang,
+}
+
+/// A server whose live endpoint sends one `head` event and then never another byte (a connection that died
+/// without a FIN, or a proxy holding it), and whose pulls answer as `pulls` says. Reports each request on the
+/// channel: "live" or "pull".
+async fn silent_server(pulls: Pulls) -> (String, tokio::sync::mpsc::UnboundedReceiver<&'static str>) {
+    use axum::body::Body;
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+
+    let (seen, requests) = tokio::sync::mpsc::unbounded_channel();
+    let on_live = seen.clone();
+    let router = axum::Router::new()
+        .route(
+            "/v1/live",
+            get(move || {
+                let _ = on_live.send("live");
+                let head = axum::body::Bytes::from_static(b"event: head\ndata: {\"cursor\":\"0\",\"position\":0}\n\n");
+                let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) })
+                    .chain(futures_util::stream::pending());
+                async move { ([("content-type", "text/event-stream")], Body::from_stream(body)) }
+            }),
+        )
+        .route(
+            "/v1/pull",
+            get(move || {
+                let _ = seen.send("pull");
+                async move {
+                    match pulls {
+                        Pulls::Empty => {
+                            axum::Json(serde_json::json!({"events": [], "cursor": "0", "more": false})).into_response()
+                        }
+                        Pulls::Hang => std::future::pending().await,
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, requests)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_that_never_answers_fails_as_a_retryable_transport_error() {
+    let (url, _requests) = silent_server(Pulls::Hang).await;
+    let client = SyncClient::new(&url, TOKEN_A, Store::open_in_memory().unwrap())
+        .with_timeouts(Duration::from_millis(200), SyncClient::LIVE_GAP);
+    let error = client.sync().await.unwrap_err();
+    assert!(matches!(error, ClientError::Transport(_)) && error.is_retryable(), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_live_stream_is_treated_as_dead_and_reconnected() {
+    let (url, mut requests) = silent_server(Pulls::Empty).await;
+    let (errors, mut reported) = tokio::sync::mpsc::unbounded_channel();
+    let client = SyncClient::new(&url, TOKEN_A, Store::open_in_memory().unwrap())
+        .with_timeouts(SyncClient::REQUEST_TIMEOUT, Duration::from_millis(200))
+        .on_live_error(move |error| {
+            let _ = errors.send(error.to_string());
+        });
+    let (stop, stopped) = watch::channel(false);
+    let live = tokio::spawn(async move { client.run_live(stopped, |_| {}).await });
+    // Connect, sync on the head event, then silence: the client gives the connection up and connects again.
+    let mut connections = 0;
+    while connections < 2 {
+        if requests.recv().await.unwrap() == "live" {
+            connections += 1;
+        }
+    }
+    let error = reported.recv().await.unwrap();
+    assert!(error.contains("silent"), "{error}");
+    stop.send_replace(true);
+    live.await.unwrap();
 }
