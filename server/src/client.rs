@@ -170,6 +170,7 @@ impl SyncClient {
     }
 
     /// Called by [`SyncClient::run_live`] for every failure it recovers from by reconnecting (after a backoff).
+    /// Failures that retrying cannot fix (a refused token, a non-retryable 4xx) also back off to the longest delay.
     pub fn on_live_error(mut self, handler: impl Fn(&ClientError) + Send + Sync + 'static) -> SyncClient {
         self.on_live_error = Some(Arc::new(handler));
         self
@@ -354,7 +355,9 @@ impl SyncClient {
                 if error.is_retryable() {
                     tracing::debug!(%error, "live connection ended");
                 } else {
+                    // Retrying soon will not help: wait as long as the backoff allows.
                     tracing::warn!(%error, "live sync failed; retrying later");
+                    backoff.saturate();
                 }
                 if let Some(handler) = &self.on_live_error {
                     handler(&error);
@@ -402,9 +405,9 @@ impl SyncClient {
                 head_moved |= String::from_utf8_lossy(&event).lines().any(|line| line == "event: head");
             }
             if head_moved {
-                // Connected and notified: the connection works, so the next failure starts backing off afresh.
-                *backoff = Backoff::new();
                 let report = self.sync_with_retry(5).await?;
+                // Synced: the connection and the server work, so the next failure starts backing off afresh.
+                *backoff = Backoff::new();
                 on_sync(&report);
             }
         }
@@ -438,6 +441,11 @@ impl Backoff {
         Backoff { base: Backoff::START }
     }
 
+    /// Jumps to the longest delay (after a failure that retrying soon cannot fix).
+    pub fn saturate(&mut self) {
+        self.base = Backoff::MAX;
+    }
+
     /// The next delay, and doubles the base.
     pub fn next_delay(&mut self) -> Duration {
         let random = uuid::Uuid::new_v4().as_u128() as u64;
@@ -466,6 +474,19 @@ mod tests {
         assert!(delays[3] >= Duration::from_millis(400) && delays[3] <= Duration::from_millis(800));
         assert!(delays.iter().all(|delay| *delay <= Backoff::MAX));
         assert!(delays[11] >= Backoff::MAX / 2);
+    }
+
+    #[test]
+    fn a_saturated_backoff_waits_the_longest_until_reset() {
+        let mut backoff = Backoff::new();
+        backoff.next_delay();
+        backoff.saturate();
+        for _ in 0..3 {
+            let delay = backoff.next_delay();
+            assert!(delay >= Backoff::MAX / 2 && delay <= Backoff::MAX, "{delay:?}");
+        }
+        backoff = Backoff::new();
+        assert!(backoff.next_delay() <= Backoff::START);
     }
 
     #[test]

@@ -61,6 +61,8 @@ enum Pulls {
     Empty,
     /// Never: the request hangs.
     Hang,
+    /// `400 INVALID_CURSOR`: retrying cannot help.
+    Refuse,
 }
 
 /// A server whose live endpoint sends one `head` event and then never another byte (a connection that died
@@ -68,6 +70,7 @@ enum Pulls {
 /// channel: "live" or "pull".
 async fn silent_server(pulls: Pulls) -> (String, tokio::sync::mpsc::UnboundedReceiver<&'static str>) {
     use axum::body::Body;
+    use axum::http::StatusCode;
     use axum::response::IntoResponse;
     use axum::routing::get;
 
@@ -94,6 +97,11 @@ async fn silent_server(pulls: Pulls) -> (String, tokio::sync::mpsc::UnboundedRec
                             axum::Json(serde_json::json!({"events": [], "cursor": "0", "more": false})).into_response()
                         }
                         Pulls::Hang => std::future::pending().await,
+                        Pulls::Refuse => (
+                            StatusCode::BAD_REQUEST,
+                            axum::Json(serde_json::json!({"code": "INVALID_CURSOR", "message": "reset"})),
+                        )
+                            .into_response(),
                     }
                 }
             }),
@@ -133,6 +141,22 @@ async fn a_silent_live_stream_is_treated_as_dead_and_reconnected() {
     }
     let error = reported.recv().await.unwrap();
     assert!(error.contains("silent"), "{error}");
+    stop.send_replace(true);
+    live.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_sync_failure_that_retrying_cannot_fix_is_surfaced() {
+    let (url, _requests) = silent_server(Pulls::Refuse).await;
+    let (errors, mut reported) = tokio::sync::mpsc::unbounded_channel();
+    let client = SyncClient::new(&url, TOKEN_A, Store::open_in_memory().unwrap()).on_live_error(move |error| {
+        let _ = errors.send((error.is_retryable(), error.to_string()));
+    });
+    let (stop, stopped) = watch::channel(false);
+    let live = tokio::spawn(async move { client.run_live(stopped, |_| {}).await });
+    let (retryable, message) = reported.recv().await.unwrap();
+    assert!(!retryable && message.contains("INVALID_CURSOR"), "{message}");
+    // The client now waits the longest backoff before reconnecting; stopping still ends it at once.
     stop.send_replace(true);
     live.await.unwrap();
 }
