@@ -202,11 +202,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Token { tenant, secret, ttl } => {
+            check_jwt_secret(&secret)?;
             let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + ttl;
             println!("{}", eventlite_server::auth::mint_jwt(secret.as_bytes(), &tenant, Some(exp)));
             Ok(())
         }
     }
+}
+
+/// An empty secret would let anyone mint tokens for any tenant: refuse it rather than start.
+fn check_jwt_secret(secret: &str) -> Result<(), Failure> {
+    if secret.trim().is_empty() {
+        return Err("the JWT secret (--jwt-secret / EVENTLITE_JWT_SECRET, or token --secret) is empty: give a long \
+                    random secret, or leave it unset to use static tokens only"
+            .into());
+    }
+    Ok(())
 }
 
 async fn run_server(serve: Serve) -> Result<(), Failure> {
@@ -227,6 +238,7 @@ async fn run_server(serve: Serve) -> Result<(), Failure> {
     }
     let mut auth = Auth::from_tokens(pairs);
     if let Some(secret) = &serve.jwt_secret {
+        check_jwt_secret(secret)?;
         auth = auth.with_jwt_secret(secret.as_bytes().to_vec());
     }
     if auth.is_empty() {

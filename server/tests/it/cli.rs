@@ -77,3 +77,23 @@ async fn serve_append_sync_and_log_from_the_command_line() {
     }
     server.terminate();
 }
+
+/// An empty JWT secret would let anyone mint a token for any tenant: `serve` and `token` refuse it with a clear
+/// message instead of starting.
+#[test]
+fn an_empty_jwt_secret_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = path(dir.path(), "server");
+    let runs = [
+        vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", &data, "--tokens", "t:demo", "--jwt-secret", ""],
+        vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", &data, "--jwt-secret", "  "],
+        vec!["token", "--tenant", "demo", "--secret", ""],
+    ];
+    for args in runs {
+        let output = Command::new(env!("CARGO_BIN_EXE_eventlite")).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} started");
+        assert!(stderr.contains("JWT secret") && stderr.contains("empty"), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?} printed a token");
+    }
+}
