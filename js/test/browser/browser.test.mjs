@@ -268,6 +268,33 @@ describe('several tabs', () => {
     assert.deepEqual([...new Set(after.seen)], all, 'every event delivered, in order (at least once)');
     await context.close();
   });
+
+  test('closing the owning store hands it to another tab, whose reads and writes carry on', async () => {
+    const { context, a, b } = await twoTabs();
+    const name = unique('handover');
+    await a.evaluate(async (name) => {
+      window.store = await window.eventlite.openEventStore({ name });
+      await window.store.appendToStream('doc-1', [{ type: 'Edited', data: { by: 'a' } }]);
+    }, name);
+    const result = await b.evaluate(async (name) => {
+      window.store = await window.eventlite.openEventStore({ name });
+      return window.store.streamVersion('doc-1');
+    }, name);
+    assert.equal(result, 1);
+    await a.evaluate(() => window.store.close()); // the tab stays open; its store does not
+    const after = await b.evaluate(async () => {
+      await window.store.appendToStream('doc-1', [{ type: 'Edited', data: { by: 'b' } }], { expectedVersion: 1 });
+      const { events } = await window.store.readStream('doc-1');
+      return { mode: window.store.storageMode, by: events.map((e) => e.data.by) };
+    });
+    assert.deepEqual(after, { mode: 'opfs', by: ['a', 'b'] });
+    const reopened = await a.evaluate(async (name) => {
+      const store = await window.eventlite.openEventStore({ name }); // now a follower of tab b
+      return store.streamVersion('doc-1');
+    }, name);
+    assert.equal(reopened, 2);
+    await context.close();
+  });
 });
 
 describe('across the worker boundary', () => {
