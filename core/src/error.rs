@@ -202,7 +202,7 @@ pub enum AppendError {
     EventTooLarge {
         /// The event's index in the batch.
         index: usize,
-        /// Its size: type + data + metadata, in bytes.
+        /// Its size in bytes: type + data + metadata, plus the content type of binary data.
         size: usize,
         /// The configured limit.
         limit: usize,

@@ -38,7 +38,8 @@ pub struct StoreOptions {
     pub synchronous: Synchronous,
     /// How long to wait for another connection's write lock before failing with `STORAGE_BUSY`.
     pub busy_timeout: Duration,
-    /// The largest event accepted: type + data + metadata bytes. Default 1 MiB.
+    /// The largest event accepted, in bytes: type + data + metadata, plus the content type of binary data. Default
+    /// 1 MiB.
     pub max_event_size: usize,
     /// The SQLite VFS to open the file with (`None`: the platform default). The browser uses `opfs-sahpool`.
     pub vfs: Option<String>,
