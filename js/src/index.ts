@@ -45,6 +45,8 @@ export {
   type SyncReport,
   type SyncState,
   type SyncStatus,
+  type SyncedSubscription,
+  type SyncedSubscriptionOptions,
 } from './sync.js';
 export {
   CorruptError,

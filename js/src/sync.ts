@@ -12,8 +12,10 @@
  *   online/offline switch, and listeners. The host posts notices to it; no user code runs in the host.
  */
 
-import { EventLiteError, toEventLiteError, type ErrorShape } from './errors.js';
+import type { EventFilter, RecordedEvent } from './api.js';
 import type { Client } from './client.js';
+import { decodeEvents } from './encode.js';
+import { EventLiteError, toEventLiteError, type ErrorShape } from './errors.js';
 
 /** Where a sync connection stands. */
 export type SyncState =
@@ -94,6 +96,36 @@ export interface SyncOptions {
   onStatus?: (status: SyncStatus) => void;
 }
 
+/** Options of {@link SyncClient.subscribe}. */
+export interface SyncedSubscriptionOptions {
+  /**
+   * `'confirmed'` (default): only events the server confirmed, in server order; never rewound, so a read model fed
+   * from it never has to undo anything. `'pending'`: also local events not confirmed yet (optimistic), with
+   * `onRewound` called first whenever a rebase or a rejection rewrote the log.
+   */
+  mode?: 'confirmed' | 'pending';
+  /** `'start'` (default), `'end'`, or an exclusive position. */
+  from?: 'start' | 'end' | number | bigint;
+  filter?: EventFilter;
+  /** Events per page, default 500. */
+  batchSize?: number;
+  /**
+   * `'pending'` mode: every event delivered after `fromPosition` is void (rebased or rejected); the current log
+   * after it follows. Awaited before the next event.
+   */
+  onRewound?: (fromPosition: number) => void | Promise<void>;
+  /** Called when the handler (or `onRewound`) throws (default: `console.error`); delivery continues. */
+  onError?: (error: unknown, event: RecordedEvent | undefined) => void;
+}
+
+/** A subscription from {@link SyncClient.subscribe}. */
+export interface SyncedSubscription {
+  /** The position of the last event the handler finished (or of the last rewind). */
+  readonly position: number;
+  /** Stops delivery at once (the rest of a page is dropped). */
+  unsubscribe(): Promise<void>;
+}
+
 /** What the host needs from the wasm store (see `wasm/src/sync.rs`). */
 export interface SyncStore {
   nextPush(maxEvents: number): { body: string; count: number; firstEventId: string | undefined } | undefined;
@@ -103,6 +135,13 @@ export interface SyncStore {
   syncStatus(): string;
   syncConflicts(): string;
   dismissConflict(eventId: unknown): boolean;
+  subscribeSynced(mode: unknown, options: unknown): SyncedCursor;
+}
+
+/** The wasm layer's synced subscription: a cursor holding the store's connection until freed. */
+export interface SyncedCursor {
+  poll(): { rewoundFrom: number | undefined; events: string } | undefined;
+  free(): void;
 }
 
 /** The host methods sync adds to the worker protocol (`protocol.ts`). */
@@ -118,6 +157,10 @@ export interface SyncMethods {
   /** The conflicts list as JSON text. */
   syncConflicts(): string;
   syncDismissConflict(eventId: unknown): boolean;
+  /** Opens a synced subscription; pages flow after the first `syncAck`, one in flight at a time. */
+  syncSubscribe(mode: unknown, options: unknown): number;
+  syncAck(subscription: number): void;
+  syncUnsubscribe(subscription: number): void;
 }
 
 /** `syncStart`'s argument: {@link SyncOptions} without the callbacks, the URL made absolute. */
@@ -133,11 +176,15 @@ export type SyncNotice =
   | { kind: 'sync'; type: 'status'; status: SyncStatus }
   | { kind: 'sync'; type: 'conflicts'; conflicts: string }
   | { kind: 'sync'; type: 'done'; run: number; ok: true; report: Omit<SyncReport, 'conflicts'> & { conflicts: number } }
-  | { kind: 'sync'; type: 'done'; run: number; ok: false; error: ErrorShape };
+  | { kind: 'sync'; type: 'done'; run: number; ok: false; error: ErrorShape }
+  // `synced`, not `subscription`: these ids are not the store's subscription ids (tabs route those).
+  | { kind: 'sync'; type: 'page'; synced: number; rewoundFrom: number | undefined; events: string }
+  | { kind: 'sync'; type: 'pageError'; synced: number; error: ErrorShape };
 
 // Thrown across the host as `EventLiteError`-named shapes: the host treats anything else as a crash (`INTERNAL`).
 const STOPPED: ErrorShape = { name: 'EventLiteError', code: 'SYNC_STOPPED', message: 'sync is offline or stopped' };
 const REQUEST_TIMEOUT_MS = 30_000;
+const SUBSCRIBE_KEYS = ['mode', 'from', 'filter', 'batchSize', 'onRewound', 'onError'];
 const MAX_BATCH = 1000;
 
 /** A failed step: an HTTP answer (`status`) or a transport failure (`status` 0). */
@@ -191,25 +238,50 @@ export class SyncHost {
   #started = 0;
   #lastSyncedAt: number | null = null;
   #lastError: { code: string; message: string } | null = null;
+  readonly #subscriptions = new Map<number, { cursor: SyncedCursor; inFlight: boolean }>();
+  #nextSubscription = 1;
 
   constructor(
     private readonly store: () => SyncStore | undefined,
     private readonly post: (notice: SyncNotice) => void,
     /** Called after a round changed the log, so the host can deliver to subscribers. */
-    private readonly changed: () => void,
+    private readonly onChanged: () => void,
   ) {}
+
+  /** The log changed (a round, a local append): deliver to the host's subscribers and to the synced ones. */
+  private changed(): void {
+    this.onChanged();
+    this.#pump();
+  }
+
+  /** Posts the next page of every synced subscription that has none in flight. */
+  #pump(): void {
+    for (const [id, subscription] of this.#subscriptions) {
+      if (subscription.inFlight) continue;
+      try {
+        const page = subscription.cursor.poll();
+        if (page === undefined) continue;
+        subscription.inFlight = true;
+        this.post({ kind: 'sync', type: 'page', synced: id, rewoundFrom: page.rewoundFrom, events: page.events });
+      } catch (error) {
+        this.#subscriptions.delete(id);
+        subscription.cursor.free();
+        this.post({ kind: 'sync', type: 'pageError', synced: id, error: toShape(error) });
+      }
+    }
+  }
 
   /** Answers a `sync*` request. */
   call(method: keyof SyncMethods, args: unknown[]): unknown {
     switch (method) {
       case 'syncStart': {
-        this.stop();
+        this.#disconnect();
         this.#options = args[0] as SyncStartRequest;
         this.#setOnline(this.#options.online);
         return this.#status();
       }
       case 'syncStop':
-        this.stop();
+        this.#disconnect();
         this.#options = undefined;
         this.#postStatus();
         return undefined;
@@ -234,18 +306,44 @@ export class SyncHost {
         this.#postStatus();
         return dismissed;
       }
+      case 'syncSubscribe': {
+        const cursor = this.#store().subscribeSynced(args[0], args[1]);
+        const id = this.#nextSubscription++;
+        // Nothing is delivered before the caller's first ack: it must know the id first.
+        this.#subscriptions.set(id, { cursor, inFlight: true });
+        return id;
+      }
+      case 'syncAck': {
+        const subscription = this.#subscriptions.get(args[0] as number);
+        if (subscription) subscription.inFlight = false;
+        this.#pump();
+        return undefined;
+      }
+      case 'syncUnsubscribe': {
+        this.#subscriptions.get(args[0] as number)?.cursor.free();
+        this.#subscriptions.delete(args[0] as number);
+        return undefined;
+      }
     }
   }
 
-  /** A local append: report the new pending count, and push it when online. */
+  /** A local append: deliver it to synced subscribers, report the new pending count, and push it when online. */
   localAppend(): void {
+    this.#pump();
     if (!this.#options) return;
     this.#postStatus();
     if (this.#online) this.#request();
   }
 
-  /** Goes offline: closes the live stream, aborts requests in flight, cancels timers. */
+  /** The store is closing: disconnect, and release the synced subscriptions (they hold its connection). */
   stop(): void {
+    this.#disconnect();
+    for (const { cursor } of this.#subscriptions.values()) cursor.free();
+    this.#subscriptions.clear();
+  }
+
+  /** Goes offline: closes the live stream, aborts requests in flight, cancels timers. */
+  #disconnect(): void {
     this.#online = false;
     this.#connected = false;
     this.#abort.abort();
@@ -260,7 +358,7 @@ export class SyncHost {
   #setOnline(online: boolean): void {
     if (online === this.#online) return;
     if (!online) {
-      this.stop();
+      this.#disconnect();
       this.#postStatus();
       return;
     }
@@ -540,6 +638,14 @@ function base64ToBytes(text: string): Uint8Array {
   return bytes;
 }
 
+type SubscriberState = {
+  handler: (event: RecordedEvent) => void | Promise<void>;
+  onRewound: (fromPosition: number) => void | Promise<void>;
+  onError: (error: unknown, event: RecordedEvent | undefined) => void;
+  position: number;
+  closed: boolean;
+};
+
 type Waiter = { run: number; resolve: (report: SyncReport) => void; reject: (error: unknown) => void };
 
 type Listeners = {
@@ -563,6 +669,7 @@ export class SyncClient {
   readonly #waiters: Waiter[] = [];
   /** Conflicts reported since the last round ended, for that round's report. */
   #roundConflicts: SyncConflict[] = [];
+  readonly #subscribers = new Map<number, SubscriberState>();
 
   /** @internal */
   constructor(
@@ -602,6 +709,76 @@ export class SyncClient {
     return new Promise((resolve, reject) => this.#waiters.push({ run, resolve, reject }));
   }
 
+  /**
+   * Subscribes to the log as sync shapes it: confirmed events only (default), or also pending ones with rewind
+   * notices (see {@link SyncedSubscriptionOptions.mode}). History first, then live: events the server sends and
+   * this store's appends. Delivery runs on the caller's side, one page at a time.
+   */
+  async subscribe(
+    options: SyncedSubscriptionOptions,
+    handler: (event: RecordedEvent) => void | Promise<void>,
+  ): Promise<SyncedSubscription> {
+    if (typeof options !== 'object' || options === null) throw invalidSync('options', 'must be an object');
+    for (const key of Object.keys(options)) {
+      if (!SUBSCRIBE_KEYS.includes(key)) throw invalidSync(`options.${key}`, 'is not an option');
+    }
+    if (typeof handler !== 'function') throw invalidSync('handler', 'must be a function');
+    const { mode = 'confirmed', onRewound = () => {}, onError = defaultOnError, ...wire } = options;
+    for (const [name, value] of [['onRewound', onRewound], ['onError', onError]] as const) {
+      if (typeof value !== 'function') throw invalidSync(`options.${name}`, 'must be a function');
+    }
+    const id = await this.client.call('syncSubscribe', mode, wire);
+    const state: SubscriberState = { handler, onRewound, onError, position: 0, closed: false };
+    this.#subscribers.set(id, state);
+    this.client.call('syncAck', id).catch((error: unknown) => state.onError(error, undefined));
+    return {
+      get position() {
+        return state.position;
+      },
+      unsubscribe: async () => {
+        if (state.closed) return;
+        state.closed = true;
+        this.#subscribers.delete(id);
+        await this.client.call('syncUnsubscribe', id);
+      },
+    };
+  }
+
+  /** Runs a subscriber over one page, then asks for the next. */
+  async #deliver(notice: Extract<SyncNotice, { type: 'page' | 'pageError' }>): Promise<void> {
+    const state = this.#subscribers.get(notice.synced);
+    if (!state) return;
+    if (notice.type === 'pageError') {
+      this.#subscribers.delete(notice.synced);
+      state.closed = true;
+      state.onError(toEventLiteError(notice.error), undefined);
+      return;
+    }
+    const run = async (call: () => void | Promise<void>, event: RecordedEvent | undefined): Promise<void> => {
+      try {
+        await call();
+      } catch (error) {
+        try {
+          state.onError(error, event);
+        } catch {
+          // An onError that throws must not stop delivery either.
+        }
+      }
+    };
+    if (notice.rewoundFrom !== undefined) {
+      const from = notice.rewoundFrom;
+      await run(() => state.onRewound(from), undefined);
+      state.position = from;
+    }
+    for (const event of decodeEvents<RecordedEvent>(notice.events)) {
+      if (state.closed) return;
+      await run(() => state.handler(event), event);
+      state.position = event.position;
+    }
+    if (state.closed) return;
+    await this.client.call('syncAck', notice.synced).catch((error: unknown) => state.onError(error, undefined));
+  }
+
   /** Simulates (or follows) connectivity: offline closes the live stream and stops requests; appends stay pending. */
   async setOnline(online: boolean): Promise<SyncStatus> {
     const status = await this.client.call('syncSetOnline', online);
@@ -620,6 +797,10 @@ export class SyncClient {
 
   /** @internal A notice from the host. */
   _receive(notice: SyncNotice): void {
+    if (notice.type === 'page' || notice.type === 'pageError') {
+      void this.#deliver(notice);
+      return;
+    }
     if (this.#stopped) return;
     if (notice.type === 'status') {
       this.#setStatus(notice.status);
@@ -697,6 +878,10 @@ export async function startSync(client: Client, options: SyncOptions): Promise<S
   for (const notice of early.splice(0)) sync._receive(notice);
   return sync;
 }
+
+const defaultOnError = (error: unknown, event: RecordedEvent | undefined): void => {
+  console.error('eventlite: a synced subscription handler failed', event ? `at position ${event.position}` : '', error);
+};
 
 function invalidSync(argument: string, reason: string): EventLiteError {
   return toEventLiteError({ code: 'INVALID_ARGUMENT', message: `invalid ${argument}: ${reason}`, argument, reason });

@@ -162,10 +162,55 @@ describe('SyncClient (Node, real server)', { timeout: 60_000 }, () => {
     await store.close();
   });
 
+  test('synced subscriptions: confirmed-only waits for the server; pending is optimistic and told of rebases', async () => {
+    const a = await open();
+    const b = await open();
+    const syncA = await a.sync({ url: server.url, token: 'other-token', online: false });
+    const syncB = await b.sync({ url: server.url, token: 'other-token', online: false });
+    const confirmed = [];
+    const optimistic = [];
+    const rewinds = [];
+    await syncB.subscribe({ filter: { categories: ['rebase'] } }, (event) => void confirmed.push(event));
+    await syncB.subscribe(
+      {
+        mode: 'pending',
+        filter: { categories: ['rebase'] },
+        onRewound: (from) => {
+          rewinds.push(from);
+          // Everything delivered after `from` is void.
+          optimistic.splice(0, optimistic.length, ...optimistic.filter((event) => event.position <= from));
+        },
+      },
+      (event) => void optimistic.push(event),
+    );
+    await b.appendToStream('rebase-1', [{ type: 'FromB', data: null }]);
+    await until(() => optimistic.length === 1, 'the optimistic event');
+    assert.equal(confirmed.length, 0);
+
+    // A got there first: B's event is rebased after A's when B syncs.
+    await a.appendToStream('rebase-1', [{ type: 'FromA', data: null }]);
+    await syncA.setOnline(true);
+    await syncA.syncNow();
+    await syncB.setOnline(true);
+    await syncB.syncNow();
+    await until(() => confirmed.length === 2 && optimistic.length === 2, 'both subscriptions to catch up');
+    assert.deepEqual(confirmed.map((e) => [e.type, e.version]), [['FromA', 1], ['FromB', 2]]);
+    assert.ok(rewinds.length >= 1);
+    assert.deepEqual(optimistic.map((e) => [e.type, e.version]), [['FromA', 1], ['FromB', 2]]);
+    const log = await b.readAll({ filter: { categories: ['rebase'] } });
+    assert.deepEqual(optimistic.map((e) => e.eventId), log.events.map((e) => e.eventId));
+    await a.close();
+    await b.close();
+  });
+
   test('bad options are INVALID_ARGUMENT', async () => {
     const store = await open();
     for (const options of [{ url: server.url }, { token: 't' }, { url: server.url, token: 't', batchSize: 0 }]) {
       await assert.rejects(store.sync(options), (error) => error instanceof EventLiteError && error.code === 'INVALID_ARGUMENT');
+    }
+    const sync = await store.sync({ url: server.url, token: 'demo-token', online: false });
+    for (const options of [{ mode: 'all' }, { name: 'x' }, { batchSize: 0 }, { onRewound: 1 }]) {
+      await assert.rejects(sync.subscribe(options, () => {}), (error) => error.code === 'INVALID_ARGUMENT', JSON.stringify(options));
     }
     await store.close();
   });

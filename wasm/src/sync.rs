@@ -5,7 +5,10 @@
 //! returns as is, and hands the server's answers back as text. Wire messages keep the protocol's snake_case form
 //! (`docs/sync-protocol.md`); what only JS reads (status, conflicts, what a step did) is camelCase.
 
-use eventlite::sync::{Conflict, PullApplied, PullResponse, PushApplied, PushRequest, PushResponse, SyncError};
+use eventlite::sync::{
+    Conflict, PullApplied, PullResponse, PushApplied, PushRequest, PushResponse, SyncError, SyncMode, SyncedItem,
+    SyncedSubscription,
+};
 use eventlite::{EventData, ExpectedVersion, Uuid};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -224,12 +227,63 @@ impl WasmStore {
         Ok(to_json(&conflicts_json(&conflicts)?)?)
     }
 
+    /// Subscribes to the log in `mode`: `"confirmed"` (only events the server confirmed, never rewound) or
+    /// `"pending"` (also local pending events, with rewind notices). `options` as `subscribeToAll`'s, without `name`.
+    #[wasm_bindgen(js_name = subscribeSynced)]
+    pub fn subscribe_synced(&self, mode: JsValue, options: JsValue) -> JsResult<WasmSyncedSubscription> {
+        let mode = match convert::to_string(&mode, "mode")?.as_str() {
+            "confirmed" => SyncMode::ConfirmedOnly,
+            "pending" => SyncMode::IncludePending,
+            _ => return Err(JsError::invalid("mode", "must be 'confirmed' or 'pending'").into()),
+        };
+        let options = convert::to_subscription_options(&options)?;
+        let inner = self.store()?.subscribe_synced(mode, options).map_err(JsError::from)?;
+        Ok(WasmSyncedSubscription { inner })
+    }
+
     /// Removes the conflict of `eventId` from the list; `false` when there was none.
     #[wasm_bindgen(js_name = dismissConflict)]
     pub fn dismiss_conflict(&self, event_id: JsValue) -> JsResult<bool> {
         let text = convert::to_string(&event_id, "eventId")?;
         let event_id = Uuid::parse_str(&text).map_err(|_| JsError::invalid("eventId", "is not a UUID"))?;
         Ok(self.store()?.dismiss_conflict(event_id).map_err(JsError::from)?)
+    }
+}
+
+/// A cursor over a syncing store's log (see [`SyncedSubscription`]). It holds the store's connection: `free()` it
+/// before closing the store.
+#[wasm_bindgen]
+pub struct WasmSyncedSubscription {
+    inner: SyncedSubscription,
+}
+
+#[wasm_bindgen]
+impl WasmSyncedSubscription {
+    /// The next page, `{ rewoundFrom: number | undefined, events: <JSON text> }`, or `undefined` when caught up. A
+    /// rewind comes first: every event delivered after `rewoundFrom` is void, and the page's events replace them.
+    pub fn poll(&mut self) -> JsResult<JsValue> {
+        let items = self.inner.poll().map_err(JsError::from)?;
+        if items.is_empty() {
+            return Ok(JsValue::UNDEFINED);
+        }
+        let mut rewound_from = JsValue::UNDEFINED;
+        let mut events = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                SyncedItem::Rewound { from_position } => rewound_from = u64_to_js(from_position),
+                SyncedItem::Event(event) => events.push(event),
+            }
+        }
+        let out = js_sys::Object::new();
+        set(&out, "rewoundFrom", rewound_from);
+        set(&out, "events", convert::events_to_json(&events)?.into());
+        Ok(out.into())
+    }
+
+    /// The exclusive cursor: the position of the last event delivered (or of the last rewind).
+    #[wasm_bindgen(getter)]
+    pub fn position(&self) -> f64 {
+        self.inner.position() as f64
     }
 }
 
