@@ -88,12 +88,25 @@ export interface SyncOptions {
   token: string;
   /** Events per push and per pull page (default 500, at most 1,000). */
   batchSize?: number;
+  /**
+   * The server's push limits (default: the reference server's defaults, 1,000 events, 16 MiB per request, 1 MiB
+   * per event). Pushes stay within them; a local batch over them on its own is set aside as a conflict
+   * (`BATCH_TOO_LARGE` / `EVENT_TOO_LARGE`) instead of blocking the events behind it.
+   */
+  limits?: SyncLimits;
   /** Start online (default `true`); `false` starts offline until `setOnline(true)`. */
   online?: boolean;
   /** Called with the events each round rejected (also emitted as `'conflict'`). */
   onConflict?: (conflicts: SyncConflict[]) => void;
   /** Called whenever the status changes (also emitted as `'status'`). */
   onStatus?: (status: SyncStatus) => void;
+}
+
+/** A server's push limits; each defaults to the reference server's. */
+export interface SyncLimits {
+  maxEvents?: number;
+  maxBytes?: number;
+  maxEventSize?: number;
 }
 
 /** Options of {@link SyncClient.subscribe}. */
@@ -128,7 +141,7 @@ export interface SyncedSubscription {
 
 /** What the host needs from the wasm store (see `wasm/src/sync.rs`). */
 export interface SyncStore {
-  nextPush(maxEvents: number): { body: string; count: number; firstEventId: string | undefined } | undefined;
+  nextPush(maxEvents: number, maxBatches: number | undefined, budget: SyncLimits): NextPush;
   applyPushResponse(request: string, response: string): string;
   applyPull(response: string): string;
   pullCursor(): string | undefined;
@@ -136,6 +149,17 @@ export interface SyncStore {
   syncConflicts(): string;
   dismissConflict(eventId: unknown): boolean;
   subscribeSynced(mode: unknown, options: unknown): SyncedCursor;
+}
+
+/** What `nextPush` gives: the push to send (`body` undefined: nothing pending) and the batches set aside. */
+export interface NextPush {
+  body?: string;
+  count?: number;
+  firstEventId?: string;
+  batches: number;
+  /** Conflicts (JSON array) of local batches no push can carry. */
+  rejected: string;
+  rewoundFrom?: number;
 }
 
 /** The wasm layer's synced subscription: a cursor holding the store's connection until freed. */
@@ -169,6 +193,7 @@ export interface SyncStartRequest {
   token: string;
   batchSize: number;
   online: boolean;
+  limits: SyncLimits;
 }
 
 /** What the host posts to the caller about sync. */
@@ -448,32 +473,53 @@ export class SyncHost {
     if (!options) throw new SyncFailure(STOPPED, 0);
     const report = { pushed: 0, pulled: 0, conflicts: 0, rewoundFrom: null as number | null };
     let lastFirst: string | undefined;
+    // Local batches per push: halved when the server refuses a push as too large (its limits are lower than ours).
+    let maxBatches: number | undefined;
     for (;;) {
-      const push = this.#store().nextPush(options.batchSize);
-      if (!push) break;
-      if (push.firstEventId !== undefined && push.firstEventId === lastFirst) {
+      const next = this.#store().nextPush(options.batchSize, maxBatches, options.limits);
+      report.rewoundFrom = minPosition(report.rewoundFrom, next.rewoundFrom ?? null);
+      this.#reportConflicts(next.rejected, report);
+      if (next.body === undefined) break;
+      const body = next.body;
+      if (next.firstEventId !== undefined && next.firstEventId === lastFirst) {
         throw new SyncFailure(
-          { code: 'SYNC_PROTOCOL', message: 'the server accepted a push but the following pull did not confirm it' },
+          { name: 'EventLiteError', code: 'SYNC_PROTOCOL', message: 'the server accepted a push but the following pull did not confirm it' },
           0,
         );
       }
-      lastFirst = push.firstEventId;
-      const response = await this.#fetch('/v1/push', signal, { method: 'POST', body: push.body });
-      report.pushed += push.count;
-      const applied = JSON.parse(this.#store().applyPushResponse(push.body, response)) as {
+      let response: string;
+      try {
+        response = await this.#fetch('/v1/push', signal, { method: 'POST', body });
+      } catch (error) {
+        if (!(error instanceof SyncFailure) || error.status !== 413) throw error;
+        if (next.batches > 1) {
+          maxBatches = Math.max(1, Math.floor(next.batches / 2)); // nothing was stored: smaller pushes
+          continue;
+        }
+        // One whole local batch the server will never take: set it aside so the events behind it can go.
+        response = tooLargeResponse(body, error.shape);
+      }
+      lastFirst = next.firstEventId;
+      report.pushed += next.count ?? 0;
+      const applied = JSON.parse(this.#store().applyPushResponse(body, response)) as {
         rejected: unknown[];
         rewoundFrom: number | null;
       };
       report.rewoundFrom = minPosition(report.rewoundFrom, applied.rewoundFrom);
-      if (applied.rejected.length > 0) {
-        report.conflicts += applied.rejected.length;
-        this.post({ kind: 'sync', type: 'conflicts', conflicts: JSON.stringify(applied.rejected) });
-        this.changed();
-      }
+      this.#reportConflicts(JSON.stringify(applied.rejected), report);
       await this.#pull(options, signal, report);
     }
     await this.#pull(options, signal, report);
     return report;
+  }
+
+  /** Tells the caller about events that left their streams (a JSON array of conflicts), and the subscribers. */
+  #reportConflicts(rejected: string, report: { conflicts: number }): void {
+    const count = (JSON.parse(rejected) as unknown[]).length;
+    if (count === 0) return;
+    report.conflicts += count;
+    this.post({ kind: 'sync', type: 'conflicts', conflicts: rejected });
+    this.changed();
   }
 
   async #pull(
@@ -599,6 +645,15 @@ function openLive(options: SyncStartRequest, onHead: () => void, onLost: () => v
     if (!controller.signal.aborted) onLost();
   })();
   return { close: () => controller.abort() };
+}
+
+/** A push response rejecting every event of `body` with the server's "too large" code: nothing was stored. */
+function tooLargeResponse(body: string, error: ErrorShape): string {
+  const code = error.code === 'EVENT_TOO_LARGE' ? 'EVENT_TOO_LARGE' : 'BATCH_TOO_LARGE';
+  const message = `the server refused the local batch as too large: ${error.message}`;
+  const { events } = JSON.parse(body) as { events: { event_id: string }[] };
+  const outcomes = events.map(({ event_id }) => ({ status: 'rejected', event_id, code, actual_version: null, message }));
+  return JSON.stringify({ outcomes });
 }
 
 function joinUrl(base: string, path: string): string {
@@ -848,11 +903,20 @@ export class SyncClient {
  */
 export async function startSync(client: Client, options: SyncOptions): Promise<SyncClient> {
   if (typeof options !== 'object' || options === null) throw invalidSync('options', 'must be an object');
-  const { url, token, batchSize = 500, online = true, onConflict, onStatus } = options;
+  const { url, token, batchSize = 500, online = true, limits = {}, onConflict, onStatus } = options;
   if (typeof url !== 'string' || url === '') throw invalidSync('options.url', 'must be a URL');
   if (typeof token !== 'string' || token === '') throw invalidSync('options.token', 'must be a non-empty string');
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH) {
     throw invalidSync('options.batchSize', `must be an integer from 1 to ${MAX_BATCH}`);
+  }
+  if (typeof limits !== 'object' || limits === null) throw invalidSync('options.limits', 'must be an object');
+  const wireLimits: SyncLimits = {};
+  for (const key of Object.keys(limits) as (keyof SyncLimits)[]) {
+    const value = limits[key];
+    if (!['maxEvents', 'maxBytes', 'maxEventSize'].includes(key)) throw invalidSync(`options.limits.${key}`, 'is not a limit');
+    if (value === undefined) continue;
+    if (!Number.isSafeInteger(value) || value < 1) throw invalidSync(`options.limits.${key}`, 'must be a positive integer');
+    wireLimits[key] = value;
   }
   for (const [name, value] of [['onConflict', onConflict], ['onStatus', onStatus]] as const) {
     if (value !== undefined && typeof value !== 'function') throw invalidSync(`options.${name}`, 'must be a function');
@@ -873,7 +937,8 @@ export async function startSync(client: Client, options: SyncOptions): Promise<S
     if (sync) sync._receive(notice);
     else early.push(notice);
   };
-  const status = await client.call('syncStart', { url: absolute, token, batchSize, online: Boolean(online) });
+  const request = { url: absolute, token, batchSize, online: Boolean(online), limits: wireLimits };
+  const status = await client.call('syncStart', request);
   sync = new SyncClient(client, status, { url, token, onConflict, onStatus });
   for (const notice of early.splice(0)) sync._receive(notice);
   return sync;

@@ -203,9 +203,58 @@ describe('SyncClient (Node, real server)', { timeout: 60_000 }, () => {
     await b.close();
   });
 
+  test('a local batch larger than a push may carry is set aside as a conflict and does not block the rest', async () => {
+    const store = await open();
+    const seen = [];
+    const sync = await store.sync({
+      url: server.url,
+      token: 'demo-token',
+      online: false,
+      limits: { maxEvents: 2 },
+      onConflict: (conflicts) => seen.push(...conflicts),
+    });
+    const big = await store.appendToStream('big-1', [1, 2, 3].map((n) => ({ type: 'Part', data: { n } })));
+    const after = await store.appendToStream('big-1', [{ type: 'After', data: null }]);
+    const small = await store.appendToStream('small-1', [{ type: 'Fine', data: null }]);
+    await sync.setOnline(true);
+    await sync.syncNow();
+    assert.deepEqual(
+      seen.map((c) => [c.eventId, c.code]),
+      [...big.eventIds.map((id) => [id, 'BATCH_TOO_LARGE']), [after.eventIds[0], 'FOLLOWS_REJECTED']],
+    );
+    assert.equal(sync.status.pending, 0);
+    assert.ok((await serverLog('demo-token')).some((e) => e.eventId === small.eventIds[0]));
+    assert.equal((await store.readStream('big-1')).version, 0);
+    await store.close();
+  });
+
+  test('a server with lower limits than the client knows: smaller pushes, then the batch it refuses is set aside', async () => {
+    const strict = await startServer({ tokens: TOKENS, args: ['--max-batch', '2'] });
+    try {
+      const store = await open();
+      const seen = [];
+      const sync = await store.sync({ url: strict.url, token: 'demo-token', online: false, onConflict: (c) => seen.push(...c) });
+      const singles = [];
+      for (const n of [1, 2, 3]) singles.push(await store.appendToStream(`one-${n}`, [{ type: 'One', data: { n } }]));
+      const big = await store.appendToStream('three-1', [1, 2, 3].map((n) => ({ type: 'Part', data: { n } })));
+      await sync.setOnline(true);
+      await sync.syncNow();
+      assert.deepEqual(seen.map((c) => c.code), ['BATCH_TOO_LARGE', 'BATCH_TOO_LARGE', 'BATCH_TOO_LARGE']);
+      assert.deepEqual(seen.map((c) => c.eventId), big.eventIds);
+      const stored = (await strict.pullAll('demo-token')).map((e) => e.event_id);
+      assert.deepEqual(stored, singles.map((r) => r.eventIds[0]));
+      assert.equal(sync.status.pending, 0);
+      await store.close();
+    } finally {
+      await strict.stop();
+    }
+  });
+
   test('bad options are INVALID_ARGUMENT', async () => {
     const store = await open();
-    for (const options of [{ url: server.url }, { token: 't' }, { url: server.url, token: 't', batchSize: 0 }]) {
+    const bad = [{ url: server.url }, { token: 't' }, { url: server.url, token: 't', batchSize: 0 }];
+    bad.push({ url: server.url, token: 't', limits: { maxBytes: 0 } }, { url: server.url, token: 't', limits: { max: 1 } });
+    for (const options of bad) {
       await assert.rejects(store.sync(options), (error) => error instanceof EventLiteError && error.code === 'INVALID_ARGUMENT');
     }
     const sync = await store.sync({ url: server.url, token: 'demo-token', online: false });

@@ -6,8 +6,8 @@
 //! (`docs/sync-protocol.md`); what only JS reads (status, conflicts, what a step did) is camelCase.
 
 use eventlite::sync::{
-    Conflict, PullApplied, PullResponse, PushApplied, PushRequest, PushResponse, SyncError, SyncMode, SyncedItem,
-    SyncedSubscription,
+    Conflict, PullApplied, PullResponse, PushApplied, PushBudget, PushRequest, PushResponse, SyncError, SyncMode,
+    SyncedItem, SyncedSubscription,
 };
 use eventlite::{EventData, ExpectedVersion, Uuid};
 use serde::Serialize;
@@ -147,23 +147,38 @@ impl WasmStore {
         Ok(self.store()?.replica_id().map_err(JsError::from)?.hyphenated().to_string())
     }
 
-    /// The next push, or `undefined` when nothing is pending: `{ body, count, firstEventId }` where `body` is the
-    /// `POST /v1/push` request as JSON text (whole local batches, at most `maxEvents` events unless one batch is
-    /// larger).
+    /// The next push within the server's limits: `{ body, count, firstEventId, batches, rejected, rewoundFrom }`.
+    /// `body` is the `POST /v1/push` request as JSON text, or `undefined` when nothing is pending; it carries whole
+    /// local batches, at most `maxEvents` events (unless one batch is larger) and `maxBatches` batches (default
+    /// unbounded), within `budget` (`{ maxEvents, maxBytes, maxEventSize }`, each defaulting to the reference
+    /// server's limit). Local batches no push can carry were set aside on the way: `rejected` is their conflicts as
+    /// a JSON array, `rewoundFrom` the position after which the log was rewritten (or `undefined`).
     #[wasm_bindgen(js_name = nextPush)]
-    pub fn next_push(&self, max_events: JsValue) -> JsResult<JsValue> {
+    pub fn next_push(&self, max_events: JsValue, max_batches: JsValue, budget: JsValue) -> JsResult<JsValue> {
         let max_events = convert::to_u64(&max_events, "maxEvents")?;
         if max_events == 0 {
             return Err(JsError::invalid("maxEvents", "must be at least 1").into());
         }
-        let Some(request) = self.store()?.next_push(max_events as usize).map_err(JsError::from)? else {
-            return Ok(JsValue::UNDEFINED);
+        let max_batches = if max_batches.is_undefined() || max_batches.is_null() {
+            usize::MAX
+        } else {
+            match convert::to_u64(&max_batches, "maxBatches")? {
+                0 => return Err(JsError::invalid("maxBatches", "must be at least 1").into()),
+                n => n as usize,
+            }
         };
+        let budget = to_budget(&budget)?;
+        let next = self.store()?.next_push_within(max_events as usize, max_batches, &budget).map_err(JsError::from)?;
         let out = js_sys::Object::new();
-        set(&out, "body", to_json(&request)?.into());
-        set(&out, "count", u64_to_js(request.events.len() as u64));
-        let first = request.events.first().map(|event| event.event_id.hyphenated().to_string());
-        set(&out, "firstEventId", first.map_or(JsValue::UNDEFINED, JsValue::from));
+        if let Some(request) = &next.request {
+            set(&out, "body", to_json(request)?.into());
+            set(&out, "count", u64_to_js(request.events.len() as u64));
+            let first = request.events.first().map(|event| event.event_id.hyphenated().to_string());
+            set(&out, "firstEventId", first.map_or(JsValue::UNDEFINED, JsValue::from));
+        }
+        set(&out, "batches", u64_to_js(next.batches as u64));
+        set(&out, "rejected", to_json(&conflicts_json(&next.rejected)?)?.into());
+        set(&out, "rewoundFrom", next.rewound_from.map_or(JsValue::UNDEFINED, u64_to_js));
         Ok(out.into())
     }
 
@@ -285,6 +300,34 @@ impl WasmSyncedSubscription {
     pub fn position(&self) -> f64 {
         self.inner.position() as f64
     }
+}
+
+/// `{ maxEvents, maxBytes, maxEventSize }`, each optional (the reference server's defaults).
+fn to_budget(value: &JsValue) -> Result<PushBudget, JsError> {
+    let mut budget = PushBudget::default();
+    if value.is_undefined() || value.is_null() {
+        return Ok(budget);
+    }
+    if !value.is_object() {
+        return Err(JsError::invalid("budget", "must be an object"));
+    }
+    let limits = [
+        ("maxEvents", &mut budget.max_events),
+        ("maxBytes", &mut budget.max_bytes),
+        ("maxEventSize", &mut budget.max_event_size),
+    ];
+    for (key, slot) in limits {
+        let field = js_sys::Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED);
+        if field.is_undefined() {
+            continue;
+        }
+        let argument = format!("budget.{key}");
+        match convert::to_u64(&field, &argument)? {
+            0 => return Err(JsError::invalid(argument, "must be at least 1")),
+            limit => *slot = limit as usize,
+        }
+    }
+    Ok(budget)
 }
 
 fn set(object: &js_sys::Object, key: &str, value: JsValue) {

@@ -17,10 +17,12 @@ export function serverBinary() {
 
 /** Starts the server; resolves once it listens. `tokens` as in EVENTLITE_TOKENS. */
 /** `port` and `dataDir` restart a server where a stopped one was (`stop({ keepData: true })`). */
-export async function startServer({ staticDir, tokens = 'demo-token:demo,other-token:other', port = 0, dataDir } = {}) {
+/** `args`: extra `serve` flags, e.g. `['--max-batch', '2']`. */
+export async function startServer({ staticDir, tokens = 'demo-token:demo,other-token:other', port = 0, dataDir, args: extra = [] } = {}) {
   dataDir ??= mkdtempSync(join(tmpdir(), 'eventlite-www-'));
   const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
   if (staticDir) args.push('--static-dir', staticDir);
+  args.push(...extra);
   const child = spawn(serverBinary(), args, {
     env: { ...process.env, EVENTLITE_TOKENS: tokens, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
