@@ -177,6 +177,8 @@ export interface SyncMethods {
   /** Starts a round; returns its number (a `syncDone` notice with `run >= number` ends the wait). */
   syncNow(): number;
   syncSetOnline(online: boolean): SyncStatus;
+  /** The network is back (the browser's `online` event): reconnect now instead of waiting out the backoff. */
+  syncReconnect(): void;
   syncStatus(): SyncStatus;
   /** The conflicts list as JSON text. */
   syncConflicts(): string;
@@ -322,6 +324,18 @@ export class SyncHost {
         if (!this.#options) throw { ...STOPPED, message: 'sync is not started' };
         this.#setOnline(Boolean(args[0]));
         return this.#status();
+      case 'syncReconnect':
+        if (!this.#options || !this.#online) return undefined;
+        this.#liveBackoff.reset();
+        this.#retryBackoff.reset();
+        if (!this.#connected) {
+          clearTimeout(this.#liveTimer);
+          this.#liveTimer = undefined;
+          this.#live?.close();
+          this.#connectLive();
+        }
+        this.#request();
+        return undefined;
       case 'syncStatus':
         return this.#status();
       case 'syncConflicts':
@@ -734,8 +748,19 @@ export class SyncClient {
   ) {
     this.#status = status;
     if (options.onStatus) this.#listeners.status.add(options.onStatus);
+    // In a browser, the page learns first when the network returns: skip the rest of the backoff.
+    const page = globalThis as { addEventListener?: typeof addEventListener; document?: unknown };
+    if (page.document !== undefined && typeof page.addEventListener === 'function') {
+      page.addEventListener('online', this.#onNetwork);
+    }
     if (options.onConflict) this.#listeners.conflict.add(options.onConflict);
   }
+
+  readonly #onNetwork = (): void => {
+    this.client.call('syncReconnect').catch(() => {
+      // The store is closed or sync stopped: nothing to reconnect.
+    });
+  };
 
   /** The latest status (also delivered to `'status'` listeners as it changes). */
   get status(): SyncStatus {
@@ -845,6 +870,7 @@ export class SyncClient {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    (globalThis as { removeEventListener?: typeof removeEventListener }).removeEventListener?.('online', this.#onNetwork);
     await this.client.call('syncStop');
     this.#setStatus({ ...this.#status, state: 'offline', syncing: false });
     for (const waiter of this.#waiters.splice(0)) waiter.reject(toEventLiteError(STOPPED));

@@ -133,6 +133,24 @@ describe('demo app: two devices in Chromium', { timeout: 120_000 }, () => {
     assert.deepEqual(await localLog(a), await serverLog());
   });
 
+  test('the server goes away: appends stay pending; it comes back: both devices reconnect (EventSource) and converge', async () => {
+    const { page: a } = devices.a;
+    const { page: b } = devices.b;
+    const { port, dataDir } = server;
+    await server.stop({ keepData: true });
+    for (const page of [a, b]) {
+      await page.waitForFunction(() => document.querySelector('[data-testid="sync-state"]').dataset.state === 'connecting');
+    }
+    await addTodo(a, 'tea');
+    await waitFor(a, 'pending', '1');
+    server = await startServer({ staticDir: DIST, tokens: 'demo-token:demo', port, dataDir });
+    // The browser's `online` event makes the client reconnect without waiting out its backoff.
+    await a.evaluate(() => window.dispatchEvent(new Event('online')));
+    await waitFor(a, 'sync-state', 'online');
+    await waitFor(a, 'pending', '0');
+    await b.locator('[data-testid="todo-title"]', { hasText: 'tea' }).waitFor();
+  });
+
   test('concurrent renames of one todo: the second device to sync shows a conflict, both converge', async () => {
     const { page: a } = devices.a;
     const { page: b } = devices.b;
@@ -151,9 +169,9 @@ describe('demo app: two devices in Chromium', { timeout: 120_000 }, () => {
     await b.locator('[data-testid="todo-title"]', { hasText: 'oat milk' }).waitFor();
     await waitFor(b, 'pending', '0');
     await waitFor(a, 'conflict-count', '0');
-    await a.waitForFunction(() => document.querySelectorAll('[data-testid="log-row"]').length === 6);
+    await a.waitForFunction(() => document.querySelectorAll('[data-testid="log-row"]').length === 7);
     const log = await serverLog();
-    assert.equal(log.length, 6);
+    assert.equal(log.length, 7);
     assert.deepEqual(await localLog(a), log);
     assert.deepEqual(await localLog(b), log);
   });
