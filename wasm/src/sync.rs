@@ -334,3 +334,149 @@ fn set(object: &js_sys::Object, key: &str, value: JsValue) {
     // Defining a property on a fresh plain object cannot fail.
     let _ = js_sys::Reflect::set(object.unchecked_ref(), &key.into(), &value);
 }
+
+#[cfg(test)]
+mod tests {
+    //! The bindings against core's server side as the hub (no I/O): what the JS transport does, through JSON.
+    use eventlite::Store;
+    use eventlite::sync::server::{self, Limits};
+    use serde_json::Value;
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn get(value: &JsValue, key: &str) -> JsValue {
+        js_sys::Reflect::get(value, &key.into()).expect("an object")
+    }
+
+    fn code(error: JsValue) -> String {
+        get(&error, "code").as_string().expect("a code")
+    }
+
+    fn device() -> WasmStore {
+        WasmStore::open_memory(JsValue::UNDEFINED).expect("a memory store")
+    }
+
+    fn append(store: &WasmStore, stream: &str, events: &str, expected: &str) {
+        store.append_to_stream(stream.into(), events.into(), expected.into()).expect("append");
+    }
+
+    fn json(text: &str) -> Value {
+        serde_json::from_str(text).expect("JSON")
+    }
+
+    /// Pushes everything pending, pulling after each push, then pulls: returns the conflicts reported on the way.
+    fn sync(device: &WasmStore, hub: &Store) -> Vec<Value> {
+        let mut conflicts = Vec::new();
+        loop {
+            let next = device.next_push(100.into(), JsValue::UNDEFINED, JsValue::UNDEFINED).expect("next push");
+            conflicts.extend(json(&get(&next, "rejected").as_string().expect("rejected")).as_array().cloned().unwrap());
+            let Some(body) = get(&next, "body").as_string() else { break };
+            let request: PushRequest = serde_json::from_str(&body).expect("a push request");
+            let response = server::apply_push(hub, &request, &Limits::default()).expect("applied by the hub");
+            let response = serde_json::to_string(&response).expect("serialised");
+            let applied = json(&device.apply_push_response(body.into(), response.into()).expect("push response"));
+            conflicts.extend(applied["rejected"].as_array().cloned().unwrap());
+            pull(device, hub);
+        }
+        pull(device, hub);
+        conflicts
+    }
+
+    fn pull(device: &WasmStore, hub: &Store) {
+        loop {
+            let after = device.pull_cursor().expect("cursor").map_or(0, |cursor| cursor.parse().expect("a position"));
+            let page = server::read_pull(hub, after, 100).expect("a page").into_response(|p| p.to_string());
+            let page = serde_json::to_string(&page).expect("serialised");
+            if !json(&device.apply_pull(page.into()).expect("pull applied"))["more"].as_bool().unwrap() {
+                return;
+            }
+        }
+    }
+
+    #[test]
+    fn two_devices_converge_and_a_conflict_is_reported_as_json() {
+        let hub = Store::open_in_memory().unwrap();
+        let (a, b) = (device(), device());
+        append(&a, "todo-1", r#"[{"type":"Added","data":{"by":"a"}}]"#, "no_stream");
+        append(&b, "todo-1", r#"[{"type":"Added","data":{"by":"b"}}]"#, "no_stream");
+        append(&b, "todo-2", r#"[{"type":"Added","data":null}]"#, "no_stream");
+        assert!(sync(&a, &hub).is_empty());
+        let conflicts = sync(&b, &hub);
+        assert_eq!(conflicts.len(), 1);
+        let conflict = &conflicts[0];
+        assert_eq!(conflict["code"], "WRONG_EXPECTED_VERSION");
+        assert_eq!(conflict["stream"], "todo-1");
+        assert_eq!(conflict["type"], "Added");
+        assert_eq!(conflict["data"], json(r#"{"by":"b"}"#));
+        assert_eq!(conflict["expected"], "no_stream");
+        assert_eq!(conflict["actualVersion"], 1);
+        sync(&a, &hub);
+
+        let status = json(&b.sync_status().unwrap());
+        assert_eq!((status["pending"].as_u64(), status["conflicts"].as_u64()), (Some(0), Some(1)));
+        assert_eq!(status["replicaId"], b.replica_id().unwrap());
+        let log =
+            |store: &WasmStore| json(&get(&store.read_all(JsValue::UNDEFINED).unwrap(), "events").as_string().unwrap());
+        let ids = |log: Value| log.as_array().unwrap().iter().map(|e| e["eventId"].clone()).collect::<Vec<_>>();
+        assert_eq!(ids(log(&a)), ids(log(&b)));
+        assert_eq!(log(&a).as_array().unwrap().len(), 2);
+
+        let listed = json(&b.sync_conflicts().unwrap());
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+        let id = JsValue::from(conflict["eventId"].as_str().unwrap());
+        assert!(b.dismiss_conflict(id.clone()).unwrap());
+        assert!(!b.dismiss_conflict(id).unwrap());
+        assert_eq!(code(b.dismiss_conflict("not-a-uuid".into()).unwrap_err()), "INVALID_ARGUMENT");
+    }
+
+    #[test]
+    fn a_batch_over_the_budget_is_set_aside_and_bad_limits_are_invalid_arguments() {
+        let store = device();
+        append(&store, "big-1", r#"[{"type":"A","data":1},{"type":"B","data":2}]"#, "any");
+        append(&store, "small-1", r#"[{"type":"C","data":3}]"#, "any");
+        let budget = js_sys::Object::new();
+        js_sys::Reflect::set(&budget, &"maxEvents".into(), &1.into()).unwrap();
+        let next = store.next_push(100.into(), JsValue::UNDEFINED, budget.into()).unwrap();
+        let rejected = json(&get(&next, "rejected").as_string().unwrap());
+        let codes: Vec<_> = rejected.as_array().unwrap().iter().map(|c| c["code"].clone()).collect();
+        assert_eq!(codes, ["BATCH_TOO_LARGE", "BATCH_TOO_LARGE"]);
+        let body: PushRequest = serde_json::from_str(&get(&next, "body").as_string().unwrap()).unwrap();
+        assert_eq!(body.events.iter().map(|e| e.stream.as_str()).collect::<Vec<_>>(), ["small-1"]);
+        assert_eq!(get(&next, "count").as_f64(), Some(1.0));
+
+        let zero = js_sys::Object::new();
+        js_sys::Reflect::set(&zero, &"maxBytes".into(), &0.into()).unwrap();
+        for (max_events, max_batches, budget) in [
+            (JsValue::from(0), JsValue::UNDEFINED, JsValue::UNDEFINED),
+            (JsValue::from(10), JsValue::from(0), JsValue::UNDEFINED),
+            (JsValue::from(10), JsValue::UNDEFINED, zero.into()),
+            (JsValue::from(10), JsValue::UNDEFINED, JsValue::from("big")),
+        ] {
+            assert_eq!(code(store.next_push(max_events, max_batches, budget).unwrap_err()), "INVALID_ARGUMENT");
+        }
+    }
+
+    #[test]
+    fn synced_subscriptions_and_malformed_server_messages() {
+        let hub = Store::open_in_memory().unwrap();
+        let store = device();
+        let mut confirmed = store.subscribe_synced("confirmed".into(), JsValue::UNDEFINED).unwrap();
+        let mut pending = store.subscribe_synced("pending".into(), JsValue::UNDEFINED).unwrap();
+        append(&store, "todo-1", r#"[{"type":"Added","data":null}]"#, "no_stream");
+        assert!(confirmed.poll().unwrap().is_undefined());
+        let page = pending.poll().unwrap();
+        assert!(get(&page, "rewoundFrom").is_undefined());
+        assert_eq!(json(&get(&page, "events").as_string().unwrap()).as_array().unwrap().len(), 1);
+        sync(&store, &hub);
+        assert_eq!(json(&get(&confirmed.poll().unwrap(), "events").as_string().unwrap())[0]["stream"], "todo-1");
+        assert_eq!(confirmed.position(), 1.0);
+        assert_eq!(code(store.subscribe_synced("all".into(), JsValue::UNDEFINED).err().unwrap()), "INVALID_ARGUMENT");
+
+        assert_eq!(code(store.apply_pull("{\"events\":".into()).unwrap_err()), "SYNC_PROTOCOL");
+        let push = store.next_push(10.into(), JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap();
+        assert!(get(&push, "body").is_undefined());
+        let request = r#"{"replica_id":"00000000-0000-0000-0000-000000000001","events":[]}"#;
+        assert_eq!(code(store.apply_push_response(request.into(), "[]".into()).unwrap_err()), "SYNC_PROTOCOL");
+    }
+}
