@@ -195,6 +195,10 @@ export class SharedTransport implements Transport {
         }
         this.deliver(tab, { ...message, id: route.id });
       }
+    } else if ((message as { kind: string }).kind === 'sync') {
+      // Sync notices (sync.ts) are about the store, not one tab's request: every tab's SyncClient gets them.
+      this.deliver(undefined, message);
+      this.channel.postMessage({ kind: 'message', to: '*', owner: this.tab, message } satisfies ChannelMessage);
     } else {
       this.deliver(this.subscriptionTabs.get(message.subscription), message);
     }
@@ -227,7 +231,7 @@ export class SharedTransport implements Transport {
         if (this.worker && this.owner === this.tab) this.relay(message.request, message.from);
         break;
       case 'message':
-        if (message.to !== this.tab) break;
+        if (message.to !== this.tab && message.to !== '*') break;
         this.owner ??= message.owner;
         this.deliver(undefined, message.message);
         break;
