@@ -708,6 +708,10 @@ function base64ToBytes(text: string): Uint8Array {
 }
 
 type SubscriberState = {
+  /** The host's id, which changes when another tab's worker takes the store over. */
+  id: number;
+  mode: unknown;
+  wire: Record<string, unknown>;
   handler: (event: RecordedEvent) => void | Promise<void>;
   onRewound: (fromPosition: number) => void | Promise<void>;
   onError: (error: unknown, event: RecordedEvent | undefined) => void;
@@ -808,7 +812,7 @@ export class SyncClient {
       if (typeof value !== 'function') throw invalidSync(`options.${name}`, 'must be a function');
     }
     const id = await this.client.call('syncSubscribe', mode, wire);
-    const state: SubscriberState = { handler, onRewound, onError, position: 0, closed: false };
+    const state: SubscriberState = { id, mode, wire, handler, onRewound, onError, position: 0, closed: false };
     this.#subscribers.set(id, state);
     this.client.call('syncAck', id).catch((error: unknown) => state.onError(error, undefined));
     return {
@@ -818,8 +822,8 @@ export class SyncClient {
       unsubscribe: async () => {
         if (state.closed) return;
         state.closed = true;
-        this.#subscribers.delete(id);
-        await this.client.call('syncUnsubscribe', id);
+        this.#subscribers.delete(state.id);
+        await this.client.call('syncUnsubscribe', state.id);
       },
     };
   }
@@ -874,6 +878,35 @@ export class SyncClient {
     await this.client.call('syncStop');
     this.#setStatus({ ...this.#status, state: 'offline', syncing: false });
     for (const waiter of this.#waiters.splice(0)) waiter.reject(toEventLiteError(STOPPED));
+  }
+
+  /**
+   * @internal The store's host changed (the owning tab closed and this tab's or another's worker took over): start
+   * sync there again with the same options and state, and reopen the synced subscriptions after what they delivered.
+   */
+  async _reconnected(start: SyncStartRequest): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      this.#setStatus(await this.client.call('syncStart', { ...start, online: this.#status.state !== 'offline' }));
+    } catch (error) {
+      console.error('eventlite: could not restart sync after the store changed hands', error);
+    }
+    for (const [oldId, state] of [...this.#subscribers]) {
+      try {
+        const wire = state.position > 0 ? { ...state.wire, from: state.position } : state.wire;
+        const id = await this.client.call('syncSubscribe', state.mode, wire);
+        this.#subscribers.delete(oldId);
+        if (state.closed) {
+          await this.client.call('syncUnsubscribe', id);
+          continue;
+        }
+        state.id = id;
+        this.#subscribers.set(id, state);
+        await this.client.call('syncAck', id);
+      } catch (error) {
+        state.onError(error, undefined);
+      }
+    }
   }
 
   /** @internal A notice from the host. */
@@ -967,6 +1000,11 @@ export async function startSync(client: Client, options: SyncOptions): Promise<S
   const status = await client.call('syncStart', request);
   sync = new SyncClient(client, status, { url, token, onConflict, onStatus });
   for (const notice of early.splice(0)) sync._receive(notice);
+  const previousReconnect = client.onReconnect;
+  client.onReconnect = () => {
+    previousReconnect();
+    void sync?._reconnected(request);
+  };
   return sync;
 }
 

@@ -196,4 +196,31 @@ describe('demo app: two devices in Chromium', { timeout: 120_000 }, () => {
     await waitFor(b, 'conflict-count', '0');
     for (const { errors } of Object.values(devices)) assert.deepEqual(errors, []);
   });
+
+  test('two tabs of one device share its store and its sync; closing the owning tab hands both over', async () => {
+    const { page: first, context } = devices.a;
+    const second = await context.newPage();
+    const errors = [];
+    second.on('pageerror', (error) => errors.push(error));
+    await second.goto(`${server.url}/`);
+    await second.waitForSelector('body[data-ready="true"]');
+    assert.equal(await text(second, 'storage-mode'), 'opfs');
+    await addTodo(second, 'honey');
+    await first.locator('[data-testid="todo-title"]', { hasText: 'honey' }).waitFor();
+    for (const page of [first, second]) await waitFor(page, 'pending', '0');
+    // The sync's status reaches every tab, whichever tab changed it.
+    await goOnline(second, false);
+    await first.waitForFunction(() => document.querySelector('[data-testid="sync-state"]').dataset.state === 'offline');
+    await goOnline(first, true);
+    await waitFor(second, 'sync-state', 'online');
+
+    await first.close();
+    await addTodo(second, 'figs');
+    await waitFor(second, 'pending', '0');
+    await waitFor(second, 'sync-state', 'online');
+    const titles = (await serverLog()).map((event) => event.data?.title);
+    assert.ok(titles.includes('honey') && titles.includes('figs'), titles.join(', '));
+    assert.deepEqual(await localLog(second), await serverLog());
+    assert.deepEqual(errors, []);
+  });
 });
