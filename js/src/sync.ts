@@ -364,6 +364,8 @@ export class SyncHost {
         return undefined;
       }
     }
+    // Requests arrive over a message channel: a name outside the protocol is refused, never guessed at.
+    throw { name: 'EventLiteError', code: 'INVALID_ARGUMENT', message: `unknown method ${String(method)}` };
   }
 
   /** A local append: deliver it to synced subscribers, report the new pending count, and push it when online. */
