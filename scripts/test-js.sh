@@ -18,6 +18,8 @@ export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}"
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
 step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=lib.sh
+source scripts/lib.sh
 
 step "eventlite-wasm: fmt and clippy (wasm32)"
 cargo fmt -p eventlite-wasm -- --check
@@ -27,13 +29,7 @@ step "eventlite-wasm: wasm-bindgen tests (Node, then headless Chromium in a dedi
 cargo test -p eventlite-wasm --target wasm32-unknown-unknown --locked
 
 step "js: npm dependencies"
-stamp="js/node_modules/.eventlite-lock"
-if [ ! -f "$stamp" ] || ! cmp -s js/package-lock.json "$stamp"; then
-    (cd js && npm ci --no-audit --no-fund)
-    cp js/package-lock.json "$stamp"
-else
-    echo "js/node_modules is up to date with package-lock.json"
-fi
+npm_ci js
 
 step "js: build the package"
 bash js/scripts/build.sh

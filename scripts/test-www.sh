@@ -18,16 +18,8 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# npm ci in $1 unless its node_modules matches its package-lock.json (a stamp copied after each install).
-npm_ci() {
-    local dir="$1" stamp="$1/node_modules/.eventlite-lock"
-    if [ ! -f "$stamp" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
-        (cd "$dir" && npm ci --no-audit --no-fund)
-        cp "$dir/package-lock.json" "$stamp"
-    else
-        echo "$dir/node_modules is up to date with package-lock.json"
-    fi
-}
+# shellcheck source=lib.sh
+source scripts/lib.sh
 
 step "server: cargo build -p eventlite-server --bin eventlite"
 cargo build --locked -p eventlite-server --bin eventlite
