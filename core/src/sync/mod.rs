@@ -52,4 +52,4 @@ pub use message::{
     PullResponse, PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent, WireData, WireEvent, WireExpected,
 };
 pub use replica::{Conflict, NextPush, PullApplied, PushApplied, PushBudget, SyncStatus};
-pub use server::{Limits, PullPage};
+pub use server::{Limits, PullPage, PushRules, StoredMatch, Verdict};

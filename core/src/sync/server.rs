@@ -1,7 +1,8 @@
 //! The server side of sync over a store that is the server's log: apply a push, page the log for a pull.
 //!
-//! The embedded server backend calls these on one store per tenant; other backends (PostgreSQL) implement the same
-//! rules in their own storage and are held to them by the server's shared backend test suite:
+//! The embedded server backend calls these on one store per tenant. Every backend (PostgreSQL too) decides each pushed
+//! event with the same [`PushRules`], doing only its own storage I/O, and the server's shared backend test suite
+//! holds them to the same results:
 //! - a push is validated whole first (names, types, JSON, sizes, duplicate ids): a malformed push stores nothing;
 //! - then its events are applied in order in one transaction: an event id already stored answers with its original
 //!   position (a retry); otherwise the expectation is checked against the server's stream; a rejected event rejects
@@ -20,7 +21,9 @@ use crate::log::{EVENT_COLUMNS, ReadAllOptions};
 use crate::store::{self, Store, event_from_row};
 use crate::stream::ExpectedVersion;
 use crate::sync::SyncError;
-use crate::sync::message::{PullResponse, PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent};
+use crate::sync::message::{
+    PullResponse, PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent, WireEvent,
+};
 use crate::sync::replica::{Row, insert_row};
 
 /// Bounds on what one push may carry.
@@ -78,63 +81,29 @@ pub fn apply_push(store: &Store, request: &PushRequest, limits: &Limits) -> Resu
     let outcomes = store.with_writer(|connection| -> Result<Vec<PushOutcome>, SyncError> {
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = clock::now_millis(&transaction)?;
-        let mut versions: HashMap<&str, u64> = HashMap::new();
-        let mut rejected_streams: HashSet<&str> = HashSet::new();
+        let mut rules = PushRules::default();
         let mut outcomes = Vec::with_capacity(events.len());
         for (wire, event) in request.events.iter().zip(&events) {
             let stream = wire.stream.as_str();
             let stored = transaction
                 .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?1"))?
                 .query_row([wire.event_id.as_bytes()], event_from_row)
-                .optional()?;
-            if let Some(stored) = stored {
-                if stored.stream == stream
-                    && stored.event_type == event.event_type
-                    && stored.data == event.data
-                    && stored.metadata == event.metadata
-                {
-                    outcomes.push(PushOutcome::Accepted {
-                        event_id: wire.event_id,
-                        position: stored.position,
-                        version: stored.version,
-                        duplicate: true,
-                    });
-                } else {
-                    rejected_streams.insert(stream);
-                    outcomes.push(PushOutcome::Rejected {
-                        event_id: wire.event_id,
-                        code: RejectionCode::IdempotencyConflict,
-                        actual_version: None,
-                        message: "the event id is already stored for a different event".into(),
-                    });
+                .optional()?
+                .map(|stored| StoredMatch {
+                    position: stored.position,
+                    version: stored.version,
+                    same_event: stored.stream == stream
+                        && stored.event_type == event.event_type
+                        && stored.data == event.data
+                        && stored.metadata == event.metadata,
+                });
+            let version = match rules.judge(wire, stored, |stream| store::stream_version(&transaction, stream))? {
+                Verdict::Answer(outcome) => {
+                    outcomes.push(outcome);
+                    continue;
                 }
-                continue;
-            }
-            if rejected_streams.contains(stream) {
-                outcomes.push(PushOutcome::Rejected {
-                    event_id: wire.event_id,
-                    code: RejectionCode::FollowsRejected,
-                    actual_version: None,
-                    message: "an earlier event of this push in the same stream was rejected".into(),
-                });
-                continue;
-            }
-            let actual = match versions.get(stream) {
-                Some(version) => *version,
-                None => store::stream_version(&transaction, stream)?,
+                Verdict::Append { version } => version,
             };
-            let expected = ExpectedVersion::from(wire.expected);
-            if !expected.is_satisfied_by(actual) {
-                rejected_streams.insert(stream);
-                outcomes.push(PushOutcome::Rejected {
-                    event_id: wire.event_id,
-                    code: RejectionCode::WrongExpectedVersion,
-                    actual_version: Some(actual),
-                    message: format!("expected {expected}, the server's stream is at version {actual}"),
-                });
-                continue;
-            }
-            let version = actual + 1;
             let position = insert_row(
                 &transaction,
                 Row {
@@ -149,7 +118,7 @@ pub fn apply_push(store: &Store, request: &PushRequest, limits: &Limits) -> Resu
                     server_position: None,
                 },
             )?;
-            versions.insert(stream, version);
+            rules.appended(stream, version);
             stored_any = true;
             outcomes.push(PushOutcome::Accepted { event_id: wire.event_id, position, version, duplicate: false });
         }
@@ -160,6 +129,100 @@ pub fn apply_push(store: &Store, request: &PushRequest, limits: &Limits) -> Resu
         store.shared.commits.wake();
     }
     Ok(PushResponse { outcomes })
+}
+
+/// What a backend found stored under a pushed event's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredMatch {
+    /// The stored event's server position.
+    pub position: u64,
+    /// The stored event's version in its stream.
+    pub version: u64,
+    /// Whether it is the pushed event: same stream, type, data (content type included) and metadata.
+    pub same_event: bool,
+}
+
+/// What to do with one pushed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Append it to its stream at this version, then tell the rules with [`PushRules::appended`].
+    Append {
+        /// The version the event takes in the server's stream.
+        version: u64,
+    },
+    /// Store nothing for it; answer with this outcome (a retry's original position, or a rejection).
+    Answer(PushOutcome),
+}
+
+/// The push rules, shared by every server backend. Feed a push's events in order, each with what the backend found
+/// stored under its id; the rules answer whether to append it and at which version, or what to answer instead:
+/// - an id already stored for the same event answers with its original position (a retry), for a different event it
+///   is rejected with `IDEMPOTENCY_CONFLICT`;
+/// - an event whose stream already had an event of this push rejected is rejected with `FOLLOWS_REJECTED`;
+/// - otherwise its expectation is checked against the server's stream (as left by this push's earlier events):
+///   `WRONG_EXPECTED_VERSION` on a mismatch, else it is appended at the next version.
+#[derive(Debug, Default)]
+pub struct PushRules<'a> {
+    versions: HashMap<&'a str, u64>,
+    rejected_streams: HashSet<&'a str>,
+}
+
+impl<'a> PushRules<'a> {
+    /// Decides `wire`. `stored_version` reads the stream's version from storage; it is called at most once per stream
+    /// and only when this push has not appended to the stream yet.
+    pub fn judge<E>(
+        &mut self,
+        wire: &'a WireEvent,
+        stored: Option<StoredMatch>,
+        stored_version: impl FnOnce(&str) -> Result<u64, E>,
+    ) -> Result<Verdict, E> {
+        let stream = wire.stream.as_str();
+        let rejected = |code, actual_version, message: String| {
+            Verdict::Answer(PushOutcome::Rejected { event_id: wire.event_id, code, actual_version, message })
+        };
+        if let Some(stored) = stored {
+            if stored.same_event {
+                return Ok(Verdict::Answer(PushOutcome::Accepted {
+                    event_id: wire.event_id,
+                    position: stored.position,
+                    version: stored.version,
+                    duplicate: true,
+                }));
+            }
+            self.rejected_streams.insert(stream);
+            return Ok(rejected(
+                RejectionCode::IdempotencyConflict,
+                None,
+                "the event id is already stored for a different event".into(),
+            ));
+        }
+        if self.rejected_streams.contains(stream) {
+            return Ok(rejected(
+                RejectionCode::FollowsRejected,
+                None,
+                "an earlier event of this push in the same stream was rejected".into(),
+            ));
+        }
+        let actual = match self.versions.get(stream) {
+            Some(version) => *version,
+            None => stored_version(stream)?,
+        };
+        let expected = ExpectedVersion::from(wire.expected);
+        if !expected.is_satisfied_by(actual) {
+            self.rejected_streams.insert(stream);
+            return Ok(rejected(
+                RejectionCode::WrongExpectedVersion,
+                Some(actual),
+                format!("expected {expected}, the server's stream is at version {actual}"),
+            ));
+        }
+        Ok(Verdict::Append { version: actual + 1 })
+    }
+
+    /// Records that the backend appended an event of `stream` at `version`.
+    pub fn appended(&mut self, stream: &'a str, version: u64) {
+        self.versions.insert(stream, version);
+    }
 }
 
 /// One page of the server's log for a pull.
@@ -244,6 +307,49 @@ mod tests {
             ["WRONG_EXPECTED_VERSION Some(1)", "FOLLOWS_REJECTED None", "ok v1", "FOLLOWS_REJECTED None"]
         );
         assert_eq!(hub.head_position().unwrap(), 2);
+    }
+
+    #[test]
+    fn push_rules_read_each_streams_version_once_and_cascade_rejections() {
+        let events = [
+            wire(1, "a-1", WireExpected::Exact(2)),
+            wire(2, "a-1", WireExpected::Any),
+            wire(3, "b-1", WireExpected::NoStream),
+            wire(4, "b-1", WireExpected::Exact(1)),
+            wire(5, "c-1", WireExpected::Any),
+            wire(6, "c-1", WireExpected::Any),
+        ];
+        let stored_versions = HashMap::from([("a-1", 2_u64), ("b-1", 5)]);
+        let mut reads = Vec::new();
+        let mut rules = PushRules::default();
+        let mut verdicts = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            // Event 6 was stored by an earlier attempt of this push: a retry.
+            let stored = (index == 5).then_some(StoredMatch { position: 40, version: 9, same_event: true });
+            let verdict = rules
+                .judge(event, stored, |stream| {
+                    reads.push(stream.to_owned());
+                    Ok::<_, std::convert::Infallible>(stored_versions.get(stream).copied().unwrap_or(0))
+                })
+                .unwrap();
+            if let Verdict::Append { version } = verdict {
+                rules.appended(&event.stream, version);
+            }
+            verdicts.push(verdict);
+        }
+        let summary: Vec<String> = verdicts
+            .iter()
+            .map(|verdict| match verdict {
+                Verdict::Append { version } => format!("append v{version}"),
+                Verdict::Answer(PushOutcome::Accepted { position, .. }) => format!("retry at {position}"),
+                Verdict::Answer(PushOutcome::Rejected { code, .. }) => format!("{code:?}"),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            ["append v3", "append v4", "WrongExpectedVersion", "FollowsRejected", "append v1", "retry at 40"]
+        );
+        assert_eq!(reads, ["a-1", "b-1", "c-1"], "one storage read per stream, none after an append");
     }
 
     #[test]

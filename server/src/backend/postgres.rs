@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use eventlite::sync::server::{Limits, PullPage, validate_push};
-use eventlite::sync::{PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent};
-use eventlite::{EventData, ExpectedVersion, RecordedEvent};
+use eventlite::sync::server::{Limits, PullPage, PushRules, StoredMatch, Verdict, validate_push};
+use eventlite::sync::{PushOutcome, PushRequest, PushResponse, ServerEvent};
+use eventlite::{EventData, RecordedEvent};
 use futures_util::StreamExt;
 use tokio_postgres::{AsyncMessage, NoTls};
 use uuid::Uuid;
@@ -223,64 +223,36 @@ impl Backend for PostgresBackend {
             }
         }
 
-        // The same rules as core's eventlite::sync::server::apply_push.
+        // The rules are core's (eventlite::sync::server::PushRules); this backend only does the storage I/O.
         let now = now_millis();
         let mut next = head;
-        let mut rejected_streams: HashSet<&str> = HashSet::new();
+        let mut rules = PushRules::default();
         let mut outcomes = Vec::with_capacity(events.len());
         let mut rows = Inserts::default();
         for (wire, event) in request.events.iter().zip(&events) {
             let stream = wire.stream.as_str();
-            if let Some(existing) = stored.get(&wire.event_id) {
-                let (content_type, data) = split_data(&event.data);
-                if existing.stream == stream
+            let (content_type, data) = split_data(&event.data);
+            let existing = stored.get(&wire.event_id).map(|existing| StoredMatch {
+                position: existing.position as u64,
+                version: existing.version as u64,
+                same_event: existing.stream == stream
                     && existing.event_type == event.event_type
                     && existing.content_type == content_type
                     && existing.data == data
-                    && existing.metadata == event.metadata
-                {
-                    outcomes.push(PushOutcome::Accepted {
-                        event_id: wire.event_id,
-                        position: existing.position as u64,
-                        version: existing.version as u64,
-                        duplicate: true,
-                    });
-                } else {
-                    rejected_streams.insert(stream);
-                    outcomes.push(PushOutcome::Rejected {
-                        event_id: wire.event_id,
-                        code: RejectionCode::IdempotencyConflict,
-                        actual_version: None,
-                        message: "the event id is already stored for a different event".into(),
-                    });
+                    && existing.metadata == event.metadata,
+            });
+            let stored_version =
+                |stream: &str| Ok::<u64, std::convert::Infallible>(versions.get(stream).copied().unwrap_or(0));
+            let version = match rules.judge(wire, existing, stored_version) {
+                Ok(Verdict::Answer(outcome)) => {
+                    outcomes.push(outcome);
+                    continue;
                 }
-                continue;
-            }
-            if rejected_streams.contains(stream) {
-                outcomes.push(PushOutcome::Rejected {
-                    event_id: wire.event_id,
-                    code: RejectionCode::FollowsRejected,
-                    actual_version: None,
-                    message: "an earlier event of this push in the same stream was rejected".into(),
-                });
-                continue;
-            }
-            let actual = versions.get(stream).copied().unwrap_or(0);
-            let expected = ExpectedVersion::from(wire.expected);
-            if !expected.is_satisfied_by(actual) {
-                rejected_streams.insert(stream);
-                outcomes.push(PushOutcome::Rejected {
-                    event_id: wire.event_id,
-                    code: RejectionCode::WrongExpectedVersion,
-                    actual_version: Some(actual),
-                    message: format!("expected {expected}, the server's stream is at version {actual}"),
-                });
-                continue;
-            }
+                Ok(Verdict::Append { version }) => version,
+                Err(never) => match never {},
+            };
             next += 1;
-            let version = actual + 1;
-            versions.insert(stream.to_owned(), version);
-            let (content_type, data) = split_data(&event.data);
+            rules.appended(stream, version);
             rows.positions.push(next);
             rows.ids.push(wire.event_id);
             rows.streams.push(stream.to_owned());
