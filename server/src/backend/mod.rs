@@ -1,5 +1,6 @@
-//! Storage backends behind one trait. Both implement the same rules (core's `eventlite::sync::server` module docs)
-//! and pass the same shared test suite (`tests/it/backend_suite.rs`).
+//! Storage backends behind one trait. Both decide pushes with core's `eventlite::sync::server::PushRules` (the
+//! embedded one through `apply_push`), do only their own storage I/O, and pass the same shared test suite
+//! (`tests/it/backend_suite.rs`).
 
 pub mod postgres;
 pub mod sqlite;
