@@ -277,6 +277,10 @@ interface SubscriptionState {
   /** What it was opened with, to open it again after another tab took the store over. */
   stream: string | undefined;
   wire: Record<string, unknown>;
+  /** The page being handled, awaited before the subscription is opened again after a takeover. */
+  delivering?: Promise<void>;
+  /** Set while it is being opened again: the old page stops at the next event. */
+  reopening?: boolean;
 }
 
 const defaultOnError = (error: unknown, event: RecordedEvent | undefined): void => {
@@ -413,7 +417,17 @@ export class EventStore {
   async #deliver(message: Delivery | SubscriptionFailure): Promise<void> {
     const state = this.#subscriptions.get(message.subscription);
     if (!state) return;
+    const run = this.#deliverPage(state, message);
+    state.delivering = run;
+    await run;
+  }
+
+  async #deliverPage(state: SubscriptionState, message: Delivery | SubscriptionFailure): Promise<void> {
     const { subscription, handler, onError, name } = state;
+    // The id this page belongs to: after a takeover the subscription has a new id in the new worker, and this page
+    // must neither keep running beside the new one's nor ack it.
+    const id = message.subscription;
+    const current = () => !subscription.closed && subscription.id === id && !state.reopening;
     if (message.kind === 'subscriptionError') {
       this.#subscriptions.delete(message.subscription);
       subscription._close();
@@ -421,7 +435,7 @@ export class EventStore {
       return;
     }
     for (const event of decodeEvents<RecordedEvent>(message.events)) {
-      if (subscription.closed) return;
+      if (!current()) return;
       try {
         await handler(event);
       } catch (error) {
@@ -433,10 +447,10 @@ export class EventStore {
       }
       subscription._advance(event.position, event.version);
     }
-    if (subscription.closed || this.#closed) return;
+    if (!current() || this.#closed) return;
     try {
       if (name !== undefined) await this.#client.call('saveCheckpoint', name, subscription.position);
-      await this.#client.call('ack', subscription.id);
+      await this.#client.call('ack', id);
     } catch (error) {
       if (!this.#closed) onError(error, undefined);
     }
@@ -447,8 +461,13 @@ export class EventStore {
    * each again after the last event its handler finished (a named one resumes from its checkpoint).
    */
   async #reopenSubscriptions(): Promise<void> {
-    for (const [oldId, state] of [...this.#subscriptions]) {
+    const states = [...this.#subscriptions];
+    // Stop every page in flight at its next event before opening anything again.
+    for (const [, state] of states) state.reopening = true;
+    for (const [oldId, state] of states) {
       const { subscription, stream, wire } = state;
+      await state.delivering?.catch(() => {});
+      state.reopening = false;
       const done = stream === undefined ? subscription.position : subscription._version;
       const options = done > 0 ? { ...wire, from: done } : wire;
       try {
@@ -460,12 +479,17 @@ export class EventStore {
           await this.#client.call('unsubscribe', id);
           continue;
         }
-        this.#subscriptions.delete(oldId);
+        // The new worker's ids restart: oldId may already be another subscription's new id.
+        if (this.#subscriptions.get(oldId) === state) this.#subscriptions.delete(oldId);
         subscription.id = id;
         this.#subscriptions.set(id, state);
         await this.#client.call('ack', id);
       } catch (error) {
-        state.onError(error, undefined);
+        try {
+          state.onError(error, undefined);
+        } catch {
+          // One throwing onError must not stop the others from being opened again.
+        }
       }
     }
   }

@@ -269,6 +269,53 @@ describe('several tabs', () => {
     await context.close();
   });
 
+  test('a takeover while a handler is busy: the old page stops, never two pages at once, position only moves on', async () => {
+    const { context, a, b } = await twoTabs();
+    const name = unique('busy');
+    await a.evaluate(async (name) => {
+      window.store = await window.eventlite.openEventStore({ name });
+    }, name);
+    await b.evaluate(async (name) => {
+      window.store = await window.eventlite.openEventStore({ name });
+      Object.assign(window, { seen: [], positions: [], running: 0, overlap: false });
+      window.gate = new Promise((resolve) => (window.open = resolve));
+      window.entered = new Promise((resolve) => (window.enter = resolve));
+      window.sub = await window.store.subscribeToAll(async (event) => {
+        if (window.running++) window.overlap = true;
+        window.seen.push(event.data.n);
+        window.positions.push(window.sub.position);
+        if (event.data.n === 2) {
+          window.enter();
+          await window.gate; // busy in event 2 while the store changes hands
+        }
+        window.running--;
+      });
+      for (let n = 1; n <= 4; n++) await window.store.appendToStream('log-1', [{ type: 'Logged', data: { n } }]);
+      await window.entered;
+    }, name);
+    await a.close();
+    const after = await b.evaluate(async () => {
+      await window.store.appendToStream('log-1', [{ type: 'Logged', data: { n: 5 } }]); // served by this tab now
+      // Give a wrongly re-opened subscription every chance to start its page beside the busy one.
+      for (let i = 0; i < 20; i++) await window.store.streamVersion('log-1');
+      window.open();
+      for (let i = 0; i < 400 && !window.seen.includes(5); i++) await new Promise((r) => setTimeout(r, 5));
+      const positions = window.positions;
+      return {
+        seen: [...new Set(window.seen)],
+        overlap: window.overlap,
+        ordered: positions.every((p, i) => i === 0 || p >= positions[i - 1]),
+        position: window.sub.position,
+        last: (await window.store.readAll()).events.at(-1).position,
+      };
+    });
+    assert.deepEqual(after.seen, [1, 2, 3, 4, 5]);
+    assert.equal(after.overlap, false, 'two pages ran at once');
+    assert.equal(after.ordered, true, 'the position moved backwards');
+    assert.equal(after.position, after.last);
+    await context.close();
+  });
+
   test('closing the owning store hands it to another tab, whose reads and writes carry on', async () => {
     const { context, a, b } = await twoTabs();
     const name = unique('handover');
