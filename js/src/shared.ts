@@ -152,8 +152,21 @@ export class SharedTransport implements Transport {
     this.channel.postMessage({ kind: 'owner', tab: this.tab } satisfies ChannelMessage);
     for (const request of this.unanswered.values()) {
       if (request.method === 'open') this.answerOpen(request, undefined);
-      else this.relay(request, undefined);
+      else if (!this.answerStale(request)) this.relay(request, undefined);
     }
+  }
+
+  /**
+   * After an owner change, a request about a subscription of the previous owner's worker is answered here: that
+   * subscription is gone, and the new worker's ids restart, so the same id may be another tab's subscription there.
+   */
+  private answerStale(request: Request): boolean {
+    const method: string = request.method;
+    if (method !== 'ack' && method !== 'unsubscribe' && method !== 'syncAck' && method !== 'syncUnsubscribe') {
+      return false;
+    }
+    this.deliver(undefined, { id: request.id, ok: true, value: undefined });
+    return true;
   }
 
   /** Owner: sends a request (this tab's or a follower's) to the worker under a fresh id. */
@@ -244,6 +257,7 @@ export class SharedTransport implements Transport {
         this.owner = message.tab;
         // Requests the previous owner never answered go to the new one; subscriptions are re-opened there.
         for (const request of this.unanswered.values()) {
+          if (changed && this.answerStale(request)) continue;
           this.channel.postMessage({ kind: 'request', from: this.tab, request } satisfies ChannelMessage);
         }
         if (changed) this.reconnect();
