@@ -91,7 +91,11 @@ export class SharedTransport implements Transport {
           transport.releaseLock = release;
           void transport.becomeOwner().then(
             () => transport.reconnect(),
-            (error: ErrorShape) => transport.failure(error),
+            (error: ErrorShape) => {
+              // Release the lock so the next tab can take over, rather than leave every follower waiting.
+              transport.terminate();
+              transport.failure(error);
+            },
           );
         });
       });
@@ -100,6 +104,12 @@ export class SharedTransport implements Transport {
   }
 
   send(request: Request): void {
+    if (request.method === 'close' && !this.worker) {
+      // A follower's close needs no owner: the owner (if any) drops this tab's subscriptions on `bye`.
+      this.channel.postMessage({ kind: 'bye', from: this.tab } satisfies ChannelMessage);
+      this.deliver(undefined, { id: request.id, ok: true, value: undefined });
+      return;
+    }
     if (request.method !== 'close') this.unanswered.set(request.id, request);
     try {
       if (this.worker) {
@@ -138,7 +148,13 @@ export class SharedTransport implements Transport {
     worker.onmessage = (event: MessageEvent<HostMessage>) => this.fromWorker(event.data);
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
-      this.failure({ code: 'INTERNAL', message: `the eventlite worker failed: ${event.message || 'could not load'}` });
+      this.terminate(); // releases the lock: the next tab takes the store over
+      const error: ErrorShape = {
+        code: 'INTERNAL',
+        message: `the eventlite worker failed: ${event.message || 'could not load'}`,
+      };
+      for (const [id, route] of this.routes) if (route.to === 'open') route.resolve({ id, ok: false, error });
+      this.failure(error);
     };
     // Open the database before anyone's request reaches the worker.
     const opened = await new Promise<Response>((resolve) => {
