@@ -46,6 +46,8 @@ export class SharedTransport implements Transport {
   /** Owner only: requests in the worker, by relay id, and the subscriptions' tabs. */
   private readonly routes = new Map<number, Route>();
   private readonly subscriptionTabs = new Map<number, string>();
+  /** Owner only: followers' synced subscriptions (sync.ts), whose pages go to that tab alone. */
+  private readonly syncSubscriptionTabs = new Map<number, string>();
   private nextRelayId = 1;
   private releaseLock: (() => void) | undefined;
   private closed = false;
@@ -222,10 +224,19 @@ export class SharedTransport implements Transport {
         if (tab !== undefined && message.ok && route.method.startsWith('subscribeTo')) {
           this.subscriptionTabs.set(message.value as number, tab);
         }
+        if (tab !== undefined && message.ok && route.method === 'syncSubscribe') {
+          this.syncSubscriptionTabs.set(message.value as number, tab);
+        }
         this.deliver(tab, { ...message, id: route.id });
       }
     } else if ((message as { kind: string }).kind === 'sync') {
-      // Sync notices (sync.ts) are about the store, not one tab's request: every tab's SyncClient gets them.
+      const notice = message as unknown as { type: string; synced?: number };
+      if (notice.type === 'page' || notice.type === 'pageError') {
+        // A synced subscription's page goes to the tab that opened it, like a subscription's.
+        this.deliver(this.syncSubscriptionTabs.get(notice.synced as number), message);
+        return;
+      }
+      // Other sync notices (sync.ts) are about the store, not one tab's request: every tab's SyncClient gets them.
       this.deliver(undefined, message);
       this.channel.postMessage({ kind: 'message', to: '*', owner: this.tab, message } satisfies ChannelMessage);
     } else {
@@ -250,6 +261,13 @@ export class SharedTransport implements Transport {
       const id = this.nextRelayId++;
       this.routes.set(id, { to: 'none' });
       this.worker?.postMessage({ id, method: 'unsubscribe', args: [subscription] } satisfies Request);
+    }
+    for (const [subscription, owner] of this.syncSubscriptionTabs) {
+      if (owner !== tab) continue;
+      this.syncSubscriptionTabs.delete(subscription);
+      const id = this.nextRelayId++;
+      this.routes.set(id, { to: 'none' });
+      this.worker?.postMessage({ id, method: 'syncUnsubscribe', args: [subscription] } satisfies Request);
     }
   }
 

@@ -719,6 +719,10 @@ type SubscriberState = {
   onError: (error: unknown, event: RecordedEvent | undefined) => void;
   position: number;
   closed: boolean;
+  /** The page being handled, awaited before the subscription is opened again after a takeover. */
+  delivering?: Promise<void>;
+  /** Set while it is being opened again: the old page stops at the next event. */
+  reopening?: boolean;
 };
 
 type Waiter = { run: number; resolve: (report: SyncReport) => void; reject: (error: unknown) => void };
@@ -834,6 +838,19 @@ export class SyncClient {
   async #deliver(notice: Extract<SyncNotice, { type: 'page' | 'pageError' }>): Promise<void> {
     const state = this.#subscribers.get(notice.synced);
     if (!state) return;
+    const page = this.#deliverPage(state, notice);
+    state.delivering = page;
+    await page;
+  }
+
+  async #deliverPage(
+    state: SubscriberState,
+    notice: Extract<SyncNotice, { type: 'page' | 'pageError' }>,
+  ): Promise<void> {
+    // The id this page belongs to: after a takeover the subscription has a new id in the new worker, and this page
+    // must neither keep running beside the new one's nor ack it.
+    const id = notice.synced;
+    const current = () => !state.closed && state.id === id && !state.reopening;
     if (notice.type === 'pageError') {
       this.#subscribers.delete(notice.synced);
       state.closed = true;
@@ -857,12 +874,12 @@ export class SyncClient {
       state.position = from;
     }
     for (const event of decodeEvents<RecordedEvent>(notice.events)) {
-      if (state.closed) return;
+      if (!current()) return;
       await run(() => state.handler(event), event);
       state.position = event.position;
     }
-    if (state.closed) return;
-    await this.client.call('syncAck', notice.synced).catch((error: unknown) => state.onError(error, undefined));
+    if (!current()) return;
+    await this.client.call('syncAck', id).catch((error: unknown) => state.onError(error, undefined));
   }
 
   /** Simulates (or follows) connectivity: offline closes the live stream and stops requests; appends stay pending. */
@@ -893,11 +910,17 @@ export class SyncClient {
     } catch (error) {
       console.error('eventlite: could not restart sync after the store changed hands', error);
     }
-    for (const [oldId, state] of [...this.#subscribers]) {
+    const states = [...this.#subscribers];
+    // Stop every page in flight at its next event before opening anything again.
+    for (const [, state] of states) state.reopening = true;
+    for (const [oldId, state] of states) {
+      await state.delivering?.catch(() => {});
+      state.reopening = false;
       try {
         const wire = state.position > 0 ? { ...state.wire, from: state.position } : state.wire;
         const id = await this.client.call('syncSubscribe', state.mode, wire);
-        this.#subscribers.delete(oldId);
+        // The new worker's ids restart: oldId may already be another subscription's new id.
+        if (this.#subscribers.get(oldId) === state) this.#subscribers.delete(oldId);
         if (state.closed) {
           await this.client.call('syncUnsubscribe', id);
           continue;
@@ -906,7 +929,11 @@ export class SyncClient {
         this.#subscribers.set(id, state);
         await this.client.call('syncAck', id);
       } catch (error) {
-        state.onError(error, undefined);
+        try {
+          state.onError(error, undefined);
+        } catch {
+          // One throwing onError must not stop the others from being opened again.
+        }
       }
     }
   }
