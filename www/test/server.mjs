@@ -72,7 +72,7 @@ export async function startServer({ staticDir, tokens = 'demo-token:demo,other-t
         child.kill('SIGTERM');
         await exited;
       }
-      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     },
   };
 }

@@ -148,7 +148,8 @@ describe('OPFS persistence', () => {
       assert.equal(found.mode, 'opfs');
       assert.deepEqual(found.data, Array.from({ length: 100 }, (_, i) => i));
     } finally {
-      rmSync(profile, { recursive: true, force: true });
+      // Chromium's helper processes may still be writing the profile for a moment after the browser exits.
+      rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     }
   });
 
