@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use eventlite::sync::base64;
 use eventlite::{
     Direction, EventData, EventFilter, ExpectedVersion, NewEvent, ReadAllOptions, ReadStreamOptions, RecordedEvent,
     StartFrom, StoreOptions, SubscriptionOptions, Synchronous, Uuid,
@@ -243,7 +244,7 @@ pub fn to_new_events(batch: &JsValue) -> Result<Vec<NewEvent>, JsError> {
             let mut new_event = match (event.data, event.content_type, event.data_base64) {
                 (Some(data), None, None) => NewEvent::from_json_text(event.event_type, data.get()),
                 (None, Some(content_type), Some(encoded)) => {
-                    let bytes = base64_decode(&encoded)
+                    let bytes = base64::decode(&encoded)
                         .ok_or_else(|| JsError::invalid(format!("events[{index}].data"), "is not valid base64"))?;
                     NewEvent::binary(event.event_type, content_type, bytes)
                 }
@@ -286,7 +287,7 @@ struct WireEvent<'a> {
     recorded_at: i64,
 }
 
-fn stored_json<'a>(text: &'a str, what: &str) -> Result<&'a RawValue, JsError> {
+pub(crate) fn stored_json<'a>(text: &'a str, what: &str) -> Result<&'a RawValue, JsError> {
     serde_json::from_str(text).map_err(|error| {
         JsError::new(eventlite::ErrorCode::Corrupt.as_str(), format!("stored {what} is not JSON: {error}"))
     })
@@ -299,7 +300,7 @@ pub fn events_to_json(events: &[RecordedEvent]) -> Result<String, JsError> {
         .map(|event| {
             let (data, data_base64) = match &event.data {
                 EventData::Json(text) => (Some(stored_json(text, "event data")?), None),
-                EventData::Binary { bytes, .. } => (None, Some(base64_encode(bytes))),
+                EventData::Binary { bytes, .. } => (None, Some(base64::encode(bytes))),
             };
             let metadata = event.metadata.as_deref().map(|text| stored_json(text, "event metadata")).transpose()?;
             Ok(WireEvent {
@@ -340,48 +341,6 @@ pub fn snapshot_to_json(snapshot: &eventlite::Snapshot) -> Result<String, JsErro
     .map_err(|error| JsError::new("STORAGE_ERROR", error.to_string()))
 }
 
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding: how binary event data crosses the JSON boundary.
-pub fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Decodes standard base64 with padding; `None` when malformed.
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for (index, chunk) in bytes.chunks(4).enumerate() {
-        let last = index == bytes.len() / 4 - 1;
-        let padding = chunk.iter().rev().take_while(|b| **b == b'=').count();
-        if padding > 2 || (padding > 0 && !last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for (i, b) in chunk[..4 - padding].iter().enumerate() {
-            let value = BASE64.iter().position(|c| c == b)? as u32;
-            n |= value << (18 - 6 * i);
-        }
-        let produced = 3 - padding;
-        out.extend_from_slice(&n.to_be_bytes()[1..1 + produced]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -392,13 +351,13 @@ mod tests {
     fn base64_round_trips_every_length() {
         for length in 0..10u8 {
             let bytes: Vec<u8> = (0..length).map(|i| i.wrapping_mul(97).wrapping_add(200)).collect();
-            assert_eq!(base64_decode(&base64_encode(&bytes)).as_deref(), Some(&bytes[..]));
+            assert_eq!(base64::decode(&base64::encode(&bytes)).as_deref(), Some(&bytes[..]));
         }
-        assert_eq!(base64_encode(b"Man"), "TWFu");
-        assert_eq!(base64_encode(&[0, 1, 255]), "AAH/");
-        assert_eq!(base64_encode(b"M"), "TQ==");
+        assert_eq!(base64::encode(b"Man"), "TWFu");
+        assert_eq!(base64::encode(&[0, 1, 255]), "AAH/");
+        assert_eq!(base64::encode(b"M"), "TQ==");
         for bad in ["TQ=", "T===", "TQ==TQ==", "T!==", "éé=="] {
-            assert_eq!(base64_decode(bad), None, "{bad}");
+            assert_eq!(base64::decode(bad), None, "{bad}");
         }
     }
 }

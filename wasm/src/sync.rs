@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::WasmStore;
-use crate::convert::{self, base64_encode, u64_to_js};
+use crate::convert::{self, u64_to_js};
 use crate::error::JsError;
 
 type JsResult<T> = Result<T, JsValue>;
@@ -71,15 +71,10 @@ struct ConflictJson<'a> {
     rejected_at: i64,
 }
 
-fn stored_raw<'a>(text: &'a str, what: &str) -> Result<&'a RawValue, JsError> {
-    serde_json::from_str(text)
-        .map_err(|error| JsError::new(eventlite::ErrorCode::Corrupt.as_str(), format!("stored {what}: {error}")))
-}
-
 fn conflict_json(conflict: &Conflict) -> Result<ConflictJson<'_>, JsError> {
     let (data, data_base64) = match &conflict.data {
-        EventData::Json(text) => (Some(stored_raw(text, "conflict data")?), None),
-        EventData::Binary { bytes, .. } => (None, Some(base64_encode(bytes))),
+        EventData::Json(text) => (Some(convert::stored_json(text, "conflict data")?), None),
+        EventData::Binary { bytes, .. } => (None, Some(eventlite::sync::base64::encode(bytes))),
     };
     let expected = match conflict.expected {
         ExpectedVersion::Any => "any".into(),
@@ -95,7 +90,11 @@ fn conflict_json(conflict: &Conflict) -> Result<ConflictJson<'_>, JsError> {
         content_type: conflict.data.content_type(),
         data,
         data_base64,
-        metadata: conflict.metadata.as_deref().map(|text| stored_raw(text, "conflict metadata")).transpose()?,
+        metadata: conflict
+            .metadata
+            .as_deref()
+            .map(|text| convert::stored_json(text, "conflict metadata"))
+            .transpose()?,
         expected,
         code: conflict.code.as_str(),
         actual_version: conflict.actual_version,

@@ -1,8 +1,10 @@
-//! Standard base64 with padding (RFC 4648 section 4), for binary event data on the wire.
+//! Standard base64 with padding (RFC 4648 section 4): how binary event data travels in sync messages and across the
+//! JS boundary of the wasm bindings.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-pub(crate) fn encode(bytes: &[u8]) -> String {
+/// Encodes `bytes` as padded standard base64.
+pub fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
@@ -19,7 +21,7 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
 }
 
 /// `None` for anything that is not canonical padded base64.
-pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
+pub fn decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     if bytes.len() % 4 != 0 {
         return None;

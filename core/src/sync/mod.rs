@@ -39,7 +39,7 @@
 //! # }
 //! ```
 
-mod base64;
+pub mod base64;
 pub mod error;
 pub mod local;
 pub mod message;
