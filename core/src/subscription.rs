@@ -253,39 +253,7 @@ impl Subscription {
     /// Polls, waiting up to `timeout` for events when caught up. Returns an empty batch on timeout.
     #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
     pub fn wait(&mut self, timeout: std::time::Duration) -> Result<Vec<RecordedEvent>, ReadError> {
-        let deadline = std::time::Instant::now() + timeout;
-        let interval = self.store.options().external_poll_interval;
-        loop {
-            // Read the generation before polling so a commit between the poll and the wait is not missed.
-            let generation = self.store.shared.commits.generation();
-            let events = self.poll()?;
-            if !events.is_empty() {
-                return Ok(events);
-            }
-            loop {
-                let now = std::time::Instant::now();
-                if now >= deadline {
-                    return Ok(Vec::new());
-                }
-                let woken = self.store.shared.commits.wait_past(generation, interval.min(deadline - now));
-                if woken != generation || self.external_commit_seen()? {
-                    break;
-                }
-            }
-        }
-    }
-
-    /// Whether another connection committed since the last check (`PRAGMA data_version`).
-    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
-    fn external_commit_seen(&mut self) -> Result<bool, ReadError> {
-        let Some(connection) = &self.connection else {
-            // Memory and exclusive stores have no other writers than this process's store.
-            return Ok(false);
-        };
-        let current: i64 = connection.pragma_query_value(None, "data_version", |row| row.get(0))?;
-        let changed = self.data_version.is_some_and(|previous| previous != current);
-        self.data_version = Some(current);
-        Ok(changed)
+        wait_for_items(self, timeout)
     }
 
     /// Runs `handler` for every event on a thread of its own until the handle is stopped or dropped. A named
@@ -316,6 +284,73 @@ impl Subscription {
             })
             .expect("the OS refused to start a subscription thread");
         SubscriptionHandle { store, stopped, thread: Some(thread) }
+    }
+}
+
+/// A cursor that [`wait_for_items`] can wait on: a plain or a synced subscription.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+pub(crate) trait Waitable {
+    /// What a poll returns.
+    type Item;
+    /// The store whose commits wake the waiter.
+    fn store(&self) -> &Store;
+    /// The next items after the cursor, advancing it; empty when caught up.
+    fn poll_items(&mut self) -> Result<Vec<Self::Item>, ReadError>;
+    /// Checked every external poll interval: whether another connection may have committed (true: poll again).
+    fn external_commit_seen(&mut self) -> Result<bool, ReadError>;
+}
+
+/// Polls `cursor`, waiting up to `timeout` when it is caught up: woken at once by this store's commits, and every
+/// external poll interval asks the cursor whether another connection committed. Empty on timeout.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+pub(crate) fn wait_for_items<W: Waitable>(
+    cursor: &mut W,
+    timeout: std::time::Duration,
+) -> Result<Vec<W::Item>, ReadError> {
+    let deadline = std::time::Instant::now() + timeout;
+    let interval = cursor.store().options().external_poll_interval;
+    loop {
+        // Read the generation before polling so a commit between the poll and the wait is not missed.
+        let generation = cursor.store().shared.commits.generation();
+        let items = cursor.poll_items()?;
+        if !items.is_empty() {
+            return Ok(items);
+        }
+        loop {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            let woken = cursor.store().shared.commits.wait_past(generation, interval.min(deadline - now));
+            if woken != generation || cursor.external_commit_seen()? {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+impl Waitable for Subscription {
+    type Item = RecordedEvent;
+
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn poll_items(&mut self) -> Result<Vec<RecordedEvent>, ReadError> {
+        self.poll()
+    }
+
+    /// `PRAGMA data_version` of the subscription's own connection, compared with the value its last poll saw.
+    fn external_commit_seen(&mut self) -> Result<bool, ReadError> {
+        let Some(connection) = &self.connection else {
+            // Memory and exclusive stores have no other writers than this process's store.
+            return Ok(false);
+        };
+        let current: i64 = connection.pragma_query_value(None, "data_version", |row| row.get(0))?;
+        let changed = self.data_version.is_some_and(|previous| previous != current);
+        self.data_version = Some(current);
+        Ok(changed)
     }
 }
 

@@ -144,19 +144,24 @@ impl SyncedSubscription {
     /// rebases). Returns an empty batch on timeout.
     #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
     pub fn wait(&mut self, timeout: std::time::Duration) -> Result<Vec<SyncedItem>, ReadError> {
-        let deadline = std::time::Instant::now() + timeout;
-        let interval = self.store.options().external_poll_interval;
-        loop {
-            let generation = self.store.shared.commits.generation();
-            let items = self.poll()?;
-            if !items.is_empty() {
-                return Ok(items);
-            }
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return Ok(Vec::new());
-            }
-            self.store.shared.commits.wait_past(generation, interval.min(deadline - now));
-        }
+        crate::subscription::wait_for_items(self, timeout)
+    }
+}
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+impl crate::subscription::Waitable for SyncedSubscription {
+    type Item = SyncedItem;
+
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn poll_items(&mut self) -> Result<Vec<SyncedItem>, ReadError> {
+        self.poll()
+    }
+
+    /// No connection of its own to ask: poll again every interval.
+    fn external_commit_seen(&mut self) -> Result<bool, ReadError> {
+        Ok(true)
     }
 }
