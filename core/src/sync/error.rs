@@ -63,3 +63,83 @@ impl From<ReadError> for SyncError {
         }
     }
 }
+
+/// Why a sync round failed ([`crate::sync::SyncRound`]). Nothing is lost: every step of a round is safe to repeat,
+/// so start another round when [`RoundError::is_retryable`] says so.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RoundError {
+    /// The connection was refused or cut, or the request timed out, before an answer.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The server answered with an error.
+    #[error("server answered {status} {code}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The stable code from the `{code, message}` body, or `HTTP_<status>` when the body was not one.
+        code: String,
+        /// The message.
+        message: String,
+    },
+    /// The local store refused a step, or the server broke the protocol.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+impl RoundError {
+    /// The longest part of a non-protocol error body kept as the message.
+    const MESSAGE_BYTES: usize = 200;
+
+    /// The failure an error answer stands for: its `{code, message}` body, or (a proxy's page, say) `HTTP_<status>`
+    /// with the start of the body.
+    pub fn from_http(status: u16, body: &[u8]) -> RoundError {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            code: String,
+            message: String,
+        }
+        match serde_json::from_slice::<Body>(body) {
+            Ok(Body { code, message }) => RoundError::Server { status, code, message },
+            Err(_) => {
+                let text = String::from_utf8_lossy(body);
+                let end = (0..=Self::MESSAGE_BYTES.min(text.len())).rev().find(|end| text.is_char_boundary(*end));
+                let message = text[..end.unwrap_or(0)].to_owned();
+                RoundError::Server { status, code: format!("HTTP_{status}"), message }
+            }
+        }
+    }
+
+    /// Transport failures, timeouts, `5xx` and `429` answers, and a busy local store are worth retrying with
+    /// backoff; other `4xx` answers and protocol violations are not (retrying soon cannot fix them).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RoundError::Transport(_) => true,
+            RoundError::Server { status, .. } => *status >= 500 || *status == 429,
+            RoundError::Sync(error) => error.code() == ErrorCode::StorageBusy,
+        }
+    }
+
+    /// The stable code: `NETWORK` for a transport failure, the server's code, or the local error's.
+    pub fn code(&self) -> &str {
+        match self {
+            RoundError::Transport(_) => "NETWORK",
+            RoundError::Server { code, .. } => code,
+            RoundError::Sync(error) => error.code().as_str(),
+        }
+    }
+
+    /// The HTTP status of a server answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RoundError::Server { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl From<StorageError> for RoundError {
+    fn from(error: StorageError) -> Self {
+        RoundError::Sync(SyncError::Storage(error))
+    }
+}

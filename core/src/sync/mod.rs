@@ -17,6 +17,11 @@
 //! Server side ([`server`]): [`server::apply_push`] applies a push to a store that is the server's log, checking each
 //! event's expectation against the server's stream, and [`server::read_pull`] pages the log after a position.
 //!
+//! The sync round ([`round`], [`driver`], [`backoff`], [`live`]): what a transport sends next and what each answer
+//! means, retries with backoff and jitter, and the live notifications, written once for every transport. A transport
+//! moves bytes: it sends the [`SyncRequest`]s a [`SyncDriver`] asks for, hands back the answers, sleeps when told to,
+//! and feeds the live stream's bytes to a [`LiveFeed`].
+//!
 //! Local subscribers ([`local`]) choose confirmed events only (never rewound) or also pending ones, in which case
 //! they receive a [`local::SyncedItem::Rewound`] notice when a rebase rewrote the log after a position.
 //!
@@ -39,17 +44,25 @@
 //! # }
 //! ```
 
+pub mod backoff;
 pub mod base64;
+pub mod driver;
 pub mod error;
+pub mod live;
 pub mod local;
 pub mod message;
 pub mod replica;
+pub mod round;
 pub mod server;
 
-pub use error::SyncError;
+pub use backoff::Backoff;
+pub use driver::{DriverStep, Retries, SyncDriver};
+pub use error::{RoundError, SyncError};
+pub use live::LiveFeed;
 pub use local::{SyncMode, SyncedItem, SyncedSubscription};
 pub use message::{
     PullResponse, PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent, WireData, WireEvent, WireExpected,
 };
 pub use replica::{Conflict, NextPush, PullApplied, PushApplied, PushBudget, SyncStatus};
+pub use round::{HttpMethod, RoundSettings, SyncMessage, SyncReport, SyncRequest, SyncRound, SyncStep};
 pub use server::{Limits, PullPage, PushRules, StoredMatch, Verdict};
