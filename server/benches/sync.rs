@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use eventlite::sync::{PushRequest, WireEvent};
 use eventlite::{ExpectedVersion, NewEvent, Store};
+use eventlite_client::SyncClient;
 use eventlite_server::backend::Backend;
 use eventlite_server::backend::postgres::PostgresBackend;
 use eventlite_server::backend::sqlite::SqliteBackend;
-use eventlite_server::client::SyncClient;
 use eventlite_server::{AppState, Auth, Config, app};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};

@@ -1,7 +1,7 @@
-//! The EventLite sync server, its storage backends, and the native HTTP sync client.
+//! The EventLite sync server and its storage backends; the devices it serves sync with `eventlite-client`.
 //!
 //! ```text
-//!   native app ──► client::SyncClient ──HTTP──► app() (axum) ──► Backend ─┬─► SqliteBackend (core Store per tenant)
+//!   native app ──► eventlite_client ──HTTP──► app() (axum) ──► Backend ─┬─► SqliteBackend (core Store per tenant)
 //!   (core Store)     (push / pull / SSE)           auth, limits, metrics   └─► PostgresBackend (+ LISTEN/NOTIFY)
 //! ```
 //!
@@ -26,7 +26,6 @@
 pub mod app;
 pub mod auth;
 pub mod backend;
-pub mod client;
 pub mod cursor;
 pub mod error;
 pub mod live;

@@ -8,10 +8,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use eventlite::sync::server::Limits;
 use eventlite::{ExpectedVersion, NewEvent, ReadAllOptions, Store};
+use eventlite_client::SyncClient;
 use eventlite_server::backend::Backend;
 use eventlite_server::backend::postgres::PostgresBackend;
 use eventlite_server::backend::sqlite::SqliteBackend;
-use eventlite_server::client::SyncClient;
 use eventlite_server::{AppState, Auth, Config, app};
 
 #[derive(Parser)]

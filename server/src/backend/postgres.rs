@@ -9,7 +9,6 @@
 //! another.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -368,14 +367,14 @@ impl Backend for PostgresBackend {
     }
 
     async fn listen(&self, hub: Hub) -> Result<(), BackendError> {
-        let mut backoff = Duration::from_millis(100);
+        // Core's backoff, the one every sync transport uses.
+        let mut backoff = eventlite::sync::Backoff::new(uuid::Uuid::new_v4().as_u64_pair().0);
         loop {
             match self.listen_once(&hub).await {
-                Ok(()) => backoff = Duration::from_millis(100),
+                Ok(()) => backoff.reset(),
                 Err(error) => tracing::warn!(%error, "LISTEN connection lost; reconnecting"),
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            tokio::time::sleep(backoff.next_delay()).await;
         }
     }
 

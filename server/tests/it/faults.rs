@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventlite::{ExpectedVersion, NewEvent, Store};
+use eventlite_client::SyncClient;
 use eventlite_server::Config;
-use eventlite_server::client::SyncClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

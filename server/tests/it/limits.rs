@@ -4,12 +4,12 @@
 use eventlite::sync::server::Limits;
 use eventlite::sync::{PushBudget, RejectionCode};
 use eventlite::{ExpectedVersion, NewEvent, Store};
+use eventlite_client::SyncClient;
 use eventlite_server::Config;
-use eventlite_server::client::SyncClient;
 
 use crate::support::{TOKEN_A, TestServer, server_log, sqlite_backend};
 
-fn codes(report: &eventlite_server::client::SyncReport) -> Vec<(String, RejectionCode)> {
+fn codes(report: &eventlite_client::SyncReport) -> Vec<(String, RejectionCode)> {
     report.conflicts.iter().map(|conflict| (conflict.stream.clone(), conflict.code)).collect()
 }
 

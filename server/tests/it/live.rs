@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use eventlite::{ExpectedVersion, NewEvent, Store};
+use eventlite_client::{ClientError, SyncClient};
 use eventlite_server::Config;
-use eventlite_server::client::{ClientError, SyncClient};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use eventlite::sync::{PushRequest, WireEvent};
 use eventlite::{ExpectedVersion, NewEvent, Store};
+use eventlite_client::SyncClient;
 use eventlite_server::Config;
-use eventlite_server::client::SyncClient;
 use futures_util::FutureExt;
 use serde_json::json;
 use tokio::sync::watch;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventlite::{ReadAllOptions, RecordedEvent, Store};
+use eventlite_client::SyncClient;
 use eventlite_server::backend::Backend;
 use eventlite_server::backend::postgres::PostgresBackend;
 use eventlite_server::backend::sqlite::SqliteBackend;
-use eventlite_server::client::SyncClient;
 use eventlite_server::{AppState, Auth, Config, app};
 use tokio::task::JoinHandle;
 
