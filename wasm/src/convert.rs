@@ -1,14 +1,21 @@
 //! Conversions between JS values and core types. Every malformed value becomes `INVALID_ARGUMENT` naming the
 //! argument, before the core is called, so bad input never reaches the store.
+//!
+//! Option objects are serde types read with serde-wasm-bindgen, with `deny_unknown_fields`: an unknown field is
+//! refused, named by its path (`options.filter.category`). One detail makes that work: serde-wasm-bindgen reads a
+//! struct by looking up its declared fields only, so every options struct is read through [`Object`], which visits
+//! the object's own entries instead (and refuses an array, which serde would take as the fields in order).
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
-use eventlite::sync::base64;
+use eventlite::sync::{PushBudget, base64};
 use eventlite::{
     Direction, EventData, EventFilter, ExpectedVersion, NewEvent, ReadAllOptions, ReadStreamOptions, RecordedEvent,
     StartFrom, StoreOptions, SubscriptionOptions, Synchronous, Uuid,
 };
-use js_sys::{Object, Reflect};
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use wasm_bindgen::{JsCast, JsValue};
@@ -39,48 +46,16 @@ pub fn to_u64(value: &JsValue, argument: &str) -> Result<u64, JsError> {
     Err(JsError::invalid(argument, "must be a number or a bigint"))
 }
 
-/// A count (`maxCount`, `batchSize`) from a JS number or bigint: at least 1.
-fn to_count(value: &JsValue, argument: &str) -> Result<usize, JsError> {
-    let count = to_u64(value, argument)?;
-    if count == 0 {
-        return Err(JsError::invalid(argument, "must be at least 1"));
-    }
-    Ok(usize::try_from(count).unwrap_or(usize::MAX))
-}
-
 /// A string argument.
 pub fn to_string(value: &JsValue, argument: &str) -> Result<String, JsError> {
     value.as_string().ok_or_else(|| JsError::invalid(argument, "must be a string"))
-}
-
-/// An optional options object: `undefined` and `null` mean "all defaults".
-fn options_object(value: &JsValue, argument: &str) -> Result<Option<Object>, JsError> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    if !value.is_object() || js_sys::Array::is_array(value) {
-        return Err(JsError::invalid(argument, "must be an object"));
-    }
-    Ok(Some(value.clone().unchecked_into()))
-}
-
-/// A field of an options object; `undefined` when absent (or when there is no object).
-fn field(object: &Option<Object>, key: &str) -> JsValue {
-    match object {
-        Some(object) => Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED),
-        None => JsValue::UNDEFINED,
-    }
-}
-
-fn present(value: &JsValue) -> bool {
-    !value.is_undefined() && !value.is_null()
 }
 
 /// An expectation: `"any"`, `"no_stream"`, `"stream_exists"`, or the exact version as a number or bigint.
 /// `undefined` means `any`.
 pub fn to_expected(value: &JsValue) -> Result<ExpectedVersion, JsError> {
     const ARGUMENT: &str = "expectedVersion";
-    if !present(value) {
+    if value.is_undefined() || value.is_null() {
         return Ok(ExpectedVersion::Any);
     }
     if let Some(text) = value.as_string() {
@@ -94,123 +69,315 @@ pub fn to_expected(value: &JsValue) -> Result<ExpectedVersion, JsError> {
     Ok(ExpectedVersion::Exact(to_u64(value, ARGUMENT)?))
 }
 
-/// Store options: `{ synchronous?: 'normal' | 'full', maxEventSize?: number, busyTimeoutMs?: number }`.
+/// Reads the options object `value` (`undefined` and `null`: all defaults) as `T`. Errors name the field by its
+/// path under `argument`: `options.filter.eventTypes[0]`.
+pub fn options<T: DeserializeOwned + Default>(value: &JsValue, argument: &str) -> Result<T, JsError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
+    }
+    let deserializer = serde_wasm_bindgen::Deserializer::from(value.clone());
+    match serde_path_to_error::deserialize::<_, Object<T>>(deserializer) {
+        Ok(Object(options)) => Ok(options),
+        Err(error) => {
+            let path = error.path().to_string();
+            let argument = if path == "." { argument.to_owned() } else { format!("{argument}.{path}") };
+            let message = error.into_inner().to_string();
+            let message = message.strip_prefix("Error: ").unwrap_or(&message);
+            // serde's wording for `deny_unknown_fields`; the path already ends with the field's name.
+            let reason = if message.starts_with("unknown field") { "is not a known option" } else { message };
+            Err(JsError::invalid(argument, reason))
+        }
+    }
+}
+
+/// `T` read from a plain JS object's own entries (see the module docs); anything else is refused.
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_any(ObjectVisitor(PhantomData)).map(Object)
+    }
+}
+
+/// `value` if a JS number holds it exactly.
+fn safe<E: de::Error>(value: u64, expected: &dyn de::Expected) -> Result<u64, E> {
+    if value > MAX_SAFE_INTEGER {
+        return Err(E::invalid_value(de::Unexpected::Unsigned(value), expected));
+    }
+    Ok(value)
+}
+
+/// A version or position: a number or bigint from 0 to 2^53 - 1.
+#[derive(Clone, Copy)]
+pub struct Position(pub u64);
+
+impl<'de> Deserialize<'de> for Position {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PositionVisitor;
+        impl Visitor<'_> for PositionVisitor {
+            type Value = Position;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("an integer from 0 to 2^53 - 1")
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Position, E> {
+                safe(value, &self).map(Position)
+            }
+        }
+        deserializer.deserialize_u64(PositionVisitor)
+    }
+}
+
+/// A count (`maxCount`, `batchSize`, a limit): a position of at least 1.
+#[derive(Clone, Copy)]
+pub struct Count(pub usize);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Position::deserialize(deserializer)? {
+            Position(0) => Err(de::Error::custom("must be at least 1")),
+            Position(count) => Ok(Count(usize::try_from(count).unwrap_or(usize::MAX))),
+        }
+    }
+}
+
+/// A list of strings, from an array only (serde-wasm-bindgen would iterate a string's characters).
+#[derive(Default)]
+pub struct Strings(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Strings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StringsVisitor;
+        impl<'de> Visitor<'de> for StringsVisitor {
+            type Value = Strings;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("an array of strings")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Strings, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    out.push(item);
+                }
+                Ok(Strings(out))
+            }
+        }
+        deserializer.deserialize_any(StringsVisitor)
+    }
+}
+
+/// `'forwards'` or `'backwards'`.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum DirectionJs {
+    Forwards,
+    Backwards,
+}
+
+fn direction(value: Option<DirectionJs>) -> Direction {
+    match value {
+        Some(DirectionJs::Backwards) => Direction::Backwards,
+        _ => Direction::Forwards,
+    }
+}
+
+/// `'normal'` or `'full'`.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SynchronousJs {
+    Normal,
+    Full,
+}
+
+/// Store options: `{ synchronous?: 'normal' | 'full', maxEventSize?, busyTimeoutMs? }`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct StoreOptionsJs {
+    synchronous: Option<SynchronousJs>,
+    max_event_size: Option<Count>,
+    busy_timeout_ms: Option<Position>,
+}
+
+/// Store options (see [`StoreOptionsJs`]).
 pub fn to_store_options(value: &JsValue) -> Result<StoreOptions, JsError> {
-    let object = options_object(value, "options")?;
+    let js: StoreOptionsJs = options(value, "options")?;
     let mut options = StoreOptions::default();
-    let synchronous = field(&object, "synchronous");
-    if present(&synchronous) {
-        options.synchronous = match to_string(&synchronous, "options.synchronous")?.as_str() {
-            "normal" => Synchronous::Normal,
-            "full" => Synchronous::Full,
-            _ => return Err(JsError::invalid("options.synchronous", "must be 'normal' or 'full'")),
+    if let Some(synchronous) = js.synchronous {
+        options.synchronous = match synchronous {
+            SynchronousJs::Normal => Synchronous::Normal,
+            SynchronousJs::Full => Synchronous::Full,
         };
     }
-    let max_event_size = field(&object, "maxEventSize");
-    if present(&max_event_size) {
-        options.max_event_size = to_count(&max_event_size, "options.maxEventSize")?;
+    if let Some(Count(size)) = js.max_event_size {
+        options.max_event_size = size;
     }
-    let busy_timeout = field(&object, "busyTimeoutMs");
-    if present(&busy_timeout) {
-        options.busy_timeout = Duration::from_millis(to_u64(&busy_timeout, "options.busyTimeoutMs")?);
+    if let Some(Position(ms)) = js.busy_timeout_ms {
+        options.busy_timeout = Duration::from_millis(ms);
     }
     Ok(options)
 }
 
-fn to_direction(value: &JsValue, argument: &str) -> Result<Direction, JsError> {
-    if !present(value) {
-        return Ok(Direction::Forwards);
-    }
-    match to_string(value, argument)?.as_str() {
-        "forwards" => Ok(Direction::Forwards),
-        "backwards" => Ok(Direction::Backwards),
-        _ => Err(JsError::invalid(argument, "must be 'forwards' or 'backwards'")),
-    }
+/// `{ fromVersion?, direction?, maxCount? }`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReadStreamOptionsJs {
+    from_version: Option<Position>,
+    direction: Option<DirectionJs>,
+    max_count: Option<Count>,
 }
 
 /// `{ fromVersion?, direction?, maxCount? }`.
 pub fn to_read_stream_options(value: &JsValue) -> Result<ReadStreamOptions, JsError> {
-    let object = options_object(value, "options")?;
+    let js: ReadStreamOptionsJs = options(value, "options")?;
     let mut options = ReadStreamOptions::forwards();
-    options.direction = to_direction(&field(&object, "direction"), "options.direction")?;
-    let from = field(&object, "fromVersion");
-    if present(&from) {
-        options.from_version = Some(to_u64(&from, "options.fromVersion")?);
-    }
-    let max_count = field(&object, "maxCount");
-    if present(&max_count) {
-        options.max_count = to_count(&max_count, "options.maxCount")?;
+    options.direction = direction(js.direction);
+    options.from_version = js.from_version.map(|Position(version)| version);
+    if let Some(Count(count)) = js.max_count {
+        options.max_count = count;
     }
     Ok(options)
 }
 
-fn to_string_list(value: &JsValue, argument: &str) -> Result<Vec<String>, JsError> {
-    if !present(value) {
-        return Ok(Vec::new());
-    }
-    if !js_sys::Array::is_array(value) {
-        return Err(JsError::invalid(argument, "must be an array of strings"));
-    }
-    let array: &js_sys::Array = value.unchecked_ref();
-    array.iter().enumerate().map(|(index, item)| to_string(&item, &format!("{argument}[{index}]"))).collect()
+/// `{ streamPrefix?, categories?, eventTypes? }`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FilterJs {
+    stream_prefix: Option<String>,
+    #[serde(default)]
+    categories: Option<Strings>,
+    #[serde(default)]
+    event_types: Option<Strings>,
 }
 
-/// `{ streamPrefix?, categories?, eventTypes? }`.
-fn to_filter(value: &JsValue, argument: &str) -> Result<EventFilter, JsError> {
-    let object = options_object(value, argument)?;
+fn filter(js: Option<Object<FilterJs>>) -> EventFilter {
+    let Some(Object(js)) = js else { return EventFilter::all() };
     let mut filter = EventFilter::all();
-    let prefix = field(&object, "streamPrefix");
-    if present(&prefix) {
-        filter.stream_prefix = Some(to_string(&prefix, &format!("{argument}.streamPrefix"))?);
-    }
-    filter.categories = to_string_list(&field(&object, "categories"), &format!("{argument}.categories"))?;
-    filter.event_types = to_string_list(&field(&object, "eventTypes"), &format!("{argument}.eventTypes"))?;
-    Ok(filter)
+    filter.stream_prefix = js.stream_prefix;
+    filter.categories = js.categories.unwrap_or_default().0;
+    filter.event_types = js.event_types.unwrap_or_default().0;
+    filter
+}
+
+/// `{ fromPosition?, direction?, maxCount?, filter? }`; `fromPosition` is exclusive.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReadAllOptionsJs {
+    from_position: Option<Position>,
+    direction: Option<DirectionJs>,
+    max_count: Option<Count>,
+    filter: Option<Object<FilterJs>>,
 }
 
 /// `{ fromPosition?, direction?, maxCount?, filter? }`; `fromPosition` is exclusive.
 pub fn to_read_all_options(value: &JsValue) -> Result<ReadAllOptions, JsError> {
-    let object = options_object(value, "options")?;
+    let js: ReadAllOptionsJs = options(value, "options")?;
     let mut options = ReadAllOptions::forwards();
-    options.direction = to_direction(&field(&object, "direction"), "options.direction")?;
-    let from = field(&object, "fromPosition");
-    if present(&from) {
-        options.from_position = Some(to_u64(&from, "options.fromPosition")?);
+    options.direction = direction(js.direction);
+    options.from_position = js.from_position.map(|Position(position)| position);
+    if let Some(Count(count)) = js.max_count {
+        options.max_count = count;
     }
-    let max_count = field(&object, "maxCount");
-    if present(&max_count) {
-        options.max_count = to_count(&max_count, "options.maxCount")?;
-    }
-    options.filter = to_filter(&field(&object, "filter"), "options.filter")?;
+    options.filter = filter(js.filter);
     Ok(options)
+}
+
+/// Where a subscription starts: `'start'`, `'end'` or an exclusive position (number or bigint).
+struct FromJs(StartFrom);
+
+impl<'de> Deserialize<'de> for FromJs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FromVisitor;
+        impl Visitor<'_> for FromVisitor {
+            type Value = FromJs;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("'start', 'end' or a position from 0 to 2^53 - 1")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<FromJs, E> {
+                match value {
+                    "start" => Ok(FromJs(StartFrom::Start)),
+                    "end" => Ok(FromJs(StartFrom::End)),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(value), &self)),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<FromJs, E> {
+                safe(value, &self).map(|position| FromJs(StartFrom::After(position)))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<FromJs, E> {
+                match u64::try_from(value) {
+                    Ok(value) => self.visit_u64(value),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Signed(value), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(FromVisitor)
+    }
+}
+
+/// `{ from?: 'start' | 'end' | number, filter?, name?, batchSize? }`; a numeric `from` is exclusive.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SubscriptionOptionsJs {
+    from: Option<FromJs>,
+    filter: Option<Object<FilterJs>>,
+    name: Option<String>,
+    batch_size: Option<Count>,
 }
 
 /// `{ from?: 'start' | 'end' | number, filter?, name?, batchSize? }`; a numeric `from` is exclusive.
 pub fn to_subscription_options(value: &JsValue) -> Result<SubscriptionOptions, JsError> {
-    let object = options_object(value, "options")?;
+    let js: SubscriptionOptionsJs = options(value, "options")?;
     let mut options = SubscriptionOptions::default();
-    let from = field(&object, "from");
-    if present(&from) {
-        options.from = match from.as_string().as_deref() {
-            Some("start") => StartFrom::Start,
-            Some("end") => StartFrom::End,
-            Some(_) => return Err(JsError::invalid("options.from", "must be 'start', 'end' or a number")),
-            None => StartFrom::After(to_u64(&from, "options.from")?),
-        };
+    if let Some(FromJs(from)) = js.from {
+        options.from = from;
     }
-    let filter = field(&object, "filter");
-    if present(&filter) {
-        options.filter = to_filter(&filter, "options.filter")?;
-    }
-    let name = field(&object, "name");
-    if present(&name) {
-        options.name = Some(to_string(&name, "options.name")?);
-    }
-    let batch_size = field(&object, "batchSize");
-    if present(&batch_size) {
-        options.batch_size = to_count(&batch_size, "options.batchSize")?;
+    options.filter = filter(js.filter);
+    options.name = js.name;
+    if let Some(Count(size)) = js.batch_size {
+        options.batch_size = size;
     }
     Ok(options)
+}
+
+/// A sync server's push limits: `{ maxEvents?, maxBytes?, maxEventSize? }`, each defaulting to the reference
+/// server's.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitsJs {
+    max_events: Option<Count>,
+    max_bytes: Option<Count>,
+    max_event_size: Option<Count>,
+}
+
+impl LimitsJs {
+    /// The budget pushes stay within.
+    pub fn budget(&self) -> PushBudget {
+        let mut budget = PushBudget::default();
+        for (limit, slot) in [
+            (self.max_events, &mut budget.max_events),
+            (self.max_bytes, &mut budget.max_bytes),
+            (self.max_event_size, &mut budget.max_event_size),
+        ] {
+            if let Some(Count(limit)) = limit {
+                *slot = limit;
+            }
+        }
+        budget
+    }
+}
+
+/// A value for JS: plain objects and arrays, `None` as `null`, numbers up to 2^53 - 1.
+pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|error| JsError::new("INTERNAL", error.to_string()))
 }
 
 /// One event of an append batch, as the JS package encodes it.

@@ -4,9 +4,25 @@
 //! [`ErrorCode`] string (or one of the binding's own codes below), plus the error's details as own properties.
 //! The JS package rebuilds its error classes from exactly these fields (and copies them across the worker boundary).
 
+use std::borrow::Cow;
+
+use eventlite::sync::{RoundError, SyncError};
 use eventlite::{AppendError, Error, ErrorCode, ExpectedVersion, InvalidArgument, OpenError};
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_ERROR: &str = r#"
+/** What every thrown error carries (an `Error` named `EventLiteError`), and the plain form steps and notices use. */
+export interface WasmErrorShape {
+  name: 'EventLiteError';
+  /** A stable code: the core's, the binding's (`STORE_CLOSED`), or a sync server's (`UNAUTHORIZED`, `HTTP_502`). */
+  code: string;
+  message: string;
+  [detail: string]: unknown;
+}
+"#;
 
 /// The binding's own code for a call on a store that was closed.
 pub const STORE_CLOSED: &str = "STORE_CLOSED";
@@ -14,15 +30,15 @@ pub const STORE_CLOSED: &str = "STORE_CLOSED";
 /// An error on its way to JS: code, message and details.
 #[derive(Debug)]
 pub struct JsError {
-    code: &'static str,
+    code: Cow<'static, str>,
     message: String,
     details: Vec<(&'static str, JsValue)>,
 }
 
 impl JsError {
     /// An error with a code and message and no details.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        JsError { code, message: message.into(), details: Vec::new() }
+    pub fn new(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        JsError { code: code.into(), message: message.into(), details: Vec::new() }
     }
 
     /// `INVALID_ARGUMENT` for `argument`, with the reason.
@@ -35,8 +51,8 @@ impl JsError {
     }
 
     /// The code.
-    pub fn code(&self) -> &'static str {
-        self.code
+    pub fn code(&self) -> &str {
+        &self.code
     }
 
     /// Adds a detail property.
@@ -46,15 +62,33 @@ impl JsError {
     }
 }
 
+impl JsError {
+    /// The error as a plain object (`{ name, code, message, ...details }`), for values that are returned or posted
+    /// rather than thrown: structured clone keeps a plain object's properties, not an `Error`'s.
+    pub fn into_shape(self) -> JsValue {
+        let shape = js_sys::Object::new();
+        self.fill(&shape, true);
+        shape.into()
+    }
+
+    fn fill(self, target: &js_sys::Object, with_message: bool) {
+        // Setting own properties on a fresh object cannot fail.
+        if with_message {
+            let _ = Reflect::set(target, &"name".into(), &"EventLiteError".into());
+            let _ = Reflect::set(target, &"message".into(), &self.message.into());
+        }
+        let _ = Reflect::set(target, &"code".into(), &JsValue::from_str(&self.code));
+        for (key, detail) in self.details {
+            let _ = Reflect::set(target, &key.into(), &detail);
+        }
+    }
+}
+
 impl From<JsError> for JsValue {
     fn from(error: JsError) -> JsValue {
         let value = js_sys::Error::new(&error.message);
         value.set_name("EventLiteError");
-        // Setting own properties on a fresh Error cannot fail.
-        let _ = Reflect::set(&value, &"code".into(), &error.code.into());
-        for (key, detail) in error.details {
-            let _ = Reflect::set(&value, &key.into(), &detail);
-        }
+        error.fill(&value, false);
         value.into()
     }
 }
@@ -134,6 +168,39 @@ impl From<Error> for JsError {
             Error::Read(error) => error.into(),
             Error::Snapshot(error) => error.into(),
             other => JsError::new(other.code().as_str(), other.to_string()),
+        }
+    }
+}
+
+impl From<SyncError> for JsError {
+    fn from(error: SyncError) -> Self {
+        let base = JsError::new(error.code().as_str(), error.to_string());
+        match error {
+            SyncError::InvalidArgument(invalid) => invalid.into(),
+            SyncError::EventTooLarge { index, size, limit } => base
+                .with("index", (index as f64).into())
+                .with("size", (size as f64).into())
+                .with("limit", (limit as f64).into()),
+            SyncError::BatchTooLarge { count, limit } => {
+                base.with("count", (count as f64).into()).with("limit", (limit as f64).into())
+            }
+            _ => base,
+        }
+    }
+}
+
+/// A failed sync round: `NETWORK`, the server's code (with its HTTP `status`), or the local error's.
+impl From<&RoundError> for JsError {
+    fn from(error: &RoundError) -> Self {
+        match error {
+            RoundError::Sync(error) => error.clone().into(),
+            other => {
+                let base = JsError::new(other.code().to_owned(), other.to_string());
+                match other.status() {
+                    Some(status) => base.with("status", status.into()),
+                    None => base,
+                }
+            }
         }
     }
 }

@@ -29,6 +29,7 @@
 #[cfg(feature = "bench-baseline")]
 mod bench;
 pub mod convert;
+mod driver;
 pub mod error;
 mod opfs;
 mod panic;
@@ -37,4 +38,6 @@ mod sync;
 
 #[cfg(feature = "bench-baseline")]
 pub use bench::RawSqlite;
+pub use driver::{WasmLiveFeed, WasmSyncDriver};
 pub use store::{WasmStore, check_store_name};
+pub use sync::WasmSyncedSubscription;

@@ -3,19 +3,70 @@
 use std::collections::HashMap;
 
 use eventlite::{Location, Store, StoreOptions, Subscription};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use sqlite_wasm_vfs::sahpool::OpfsSAHPoolUtil;
+use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
 
-use crate::convert::{self, u64_to_js};
+use crate::convert::{self, to_js};
 use crate::error::{JsError, STORE_CLOSED};
 use crate::{opfs, panic};
 
 type JsResult<T> = Result<T, JsValue>;
 
-/// A store opened from JS. Methods take `JsValue` arguments so that a wrong type is reported as
-/// `INVALID_ARGUMENT` naming the argument, rather than as a glue-level `TypeError`.
+#[wasm_bindgen(typescript_custom_section)]
+const TS_STORE: &str = r#"
+/** `openMemory` / `openOpfs` options. */
+export interface StoreOptionsWire {
+  synchronous?: 'normal' | 'full';
+  /** Bytes, at least 1. */
+  maxEventSize?: number;
+  busyTimeoutMs?: number;
+}
+/** What `appendToStream` returns once the transaction has committed. */
+export interface AppendResultWire {
+  streamVersion: number;
+  positions: number[];
+  alreadyAppended: boolean;
+}
+/** A page of a stream: `events` is a JSON array of events (data embedded as stored, or `dataBase64`). */
+export interface StreamPageWire {
+  events: string;
+  version: number;
+}
+/** A page of the log: `events` as in {@link StreamPageWire}. */
+export interface LogPageWire {
+  events: string;
+  headPosition: number;
+}
+"#;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppendResultJson<'a> {
+    stream_version: u64,
+    positions: &'a [u64],
+    already_appended: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamPageJson {
+    events: String,
+    version: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LogPageJson {
+    events: String,
+    head_position: u64,
+}
+
+/// A store opened from JS. Methods take `JsValue` arguments (typed `unknown`) so that a wrong type is reported as
+/// `INVALID_ARGUMENT` naming the argument, rather than as a glue-level `TypeError`; results are typed in the
+/// TypeScript declarations by the interfaces above.
 #[wasm_bindgen]
 pub struct WasmStore {
     store: Option<Store>,
@@ -29,7 +80,9 @@ pub struct WasmStore {
 impl WasmStore {
     /// Opens a private in-memory store (`storageMode` `"memory"`).
     #[wasm_bindgen(js_name = openMemory)]
-    pub fn open_memory(options: JsValue) -> JsResult<WasmStore> {
+    pub fn open_memory(
+        #[wasm_bindgen(unchecked_param_type = "StoreOptionsWire | undefined")] options: JsValue,
+    ) -> JsResult<WasmStore> {
         panic::install();
         let options = convert::to_store_options(&options)?;
         let store = Store::open_with(Location::Memory, options).map_err(JsError::from)?;
@@ -39,7 +92,10 @@ impl WasmStore {
     /// Opens (creating if needed) the OPFS store `name` (`storageMode` `"opfs"`). Dedicated workers only; WAL with
     /// `locking_mode=EXCLUSIVE`, one connection.
     #[wasm_bindgen(js_name = openOpfs)]
-    pub async fn open_opfs(name: JsValue, options: JsValue) -> JsResult<WasmStore> {
+    pub async fn open_opfs(
+        #[wasm_bindgen(unchecked_param_type = "unknown")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "StoreOptionsWire | undefined")] options: JsValue,
+    ) -> JsResult<WasmStore> {
         panic::install();
         let name = convert::to_string(&name, "name")?;
         opfs::validate_name(&name)?;
@@ -83,41 +139,45 @@ impl WasmStore {
 
     /// Appends a batch (JSON text, see [`convert::to_new_events`]) if the stream's version satisfies `expected`.
     /// Returns `{ streamVersion, positions, alreadyAppended }` once the transaction has committed.
-    #[wasm_bindgen(js_name = appendToStream)]
-    pub fn append_to_stream(&self, stream: JsValue, events: JsValue, expected: JsValue) -> JsResult<JsValue> {
+    #[wasm_bindgen(js_name = appendToStream, unchecked_return_type = "AppendResultWire")]
+    pub fn append_to_stream(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] stream: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] events: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] expected: JsValue,
+    ) -> JsResult<JsValue> {
         let stream = convert::to_string(&stream, "stream")?;
         let events = convert::to_new_events(&events)?;
         let expected = convert::to_expected(&expected)?;
         let result = self.store()?.append_to_stream(&stream, &events, expected).map_err(JsError::from)?;
-        let out = js_sys::Object::new();
-        let positions: js_sys::Array = result.positions.iter().map(|p| u64_to_js(*p)).collect();
-        set(&out, "streamVersion", u64_to_js(result.stream_version));
-        set(&out, "positions", positions.into());
-        set(&out, "alreadyAppended", result.already_appended.into());
-        Ok(out.into())
+        Ok(to_js(&AppendResultJson {
+            stream_version: result.stream_version,
+            positions: &result.positions,
+            already_appended: result.already_appended,
+        })?)
     }
 
     /// Reads a page of a stream: `{ events: <JSON text>, version }`.
-    #[wasm_bindgen(js_name = readStream)]
-    pub fn read_stream(&self, stream: JsValue, options: JsValue) -> JsResult<JsValue> {
+    #[wasm_bindgen(js_name = readStream, unchecked_return_type = "StreamPageWire")]
+    pub fn read_stream(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] stream: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] options: JsValue,
+    ) -> JsResult<JsValue> {
         let stream = convert::to_string(&stream, "stream")?;
         let options = convert::to_read_stream_options(&options)?;
         let slice = self.store()?.read_stream(&stream, options).map_err(JsError::from)?;
-        let out = js_sys::Object::new();
-        set(&out, "events", convert::events_to_json(&slice.events)?.into());
-        set(&out, "version", u64_to_js(slice.stream_version));
-        Ok(out.into())
+        let events = convert::events_to_json(&slice.events)?;
+        Ok(to_js(&StreamPageJson { events, version: slice.stream_version })?)
     }
 
     /// Reads a page of the log: `{ events: <JSON text>, headPosition }`.
-    #[wasm_bindgen(js_name = readAll)]
-    pub fn read_all(&self, options: JsValue) -> JsResult<JsValue> {
+    #[wasm_bindgen(js_name = readAll, unchecked_return_type = "LogPageWire")]
+    pub fn read_all(&self, #[wasm_bindgen(unchecked_param_type = "unknown")] options: JsValue) -> JsResult<JsValue> {
         let options = convert::to_read_all_options(&options)?;
         let slice = self.store()?.read_all(&options).map_err(JsError::from)?;
-        let out = js_sys::Object::new();
-        set(&out, "events", convert::events_to_json(&slice.events)?.into());
-        set(&out, "headPosition", u64_to_js(slice.head_position));
-        Ok(out.into())
+        let events = convert::events_to_json(&slice.events)?;
+        Ok(to_js(&LogPageJson { events, head_position: slice.head_position })?)
     }
 
     /// The highest position stored (0 when empty).
@@ -128,14 +188,17 @@ impl WasmStore {
 
     /// A stream's current version (0 when absent).
     #[wasm_bindgen(js_name = streamVersion)]
-    pub fn stream_version(&self, stream: JsValue) -> JsResult<f64> {
+    pub fn stream_version(&self, #[wasm_bindgen(unchecked_param_type = "unknown")] stream: JsValue) -> JsResult<f64> {
         let stream = convert::to_string(&stream, "stream")?;
         Ok(self.store()?.stream_version(&stream).map_err(JsError::from)? as f64)
     }
 
     /// Opens a subscription to the log; returns its id for [`WasmStore::poll`].
     #[wasm_bindgen(js_name = subscribeToAll)]
-    pub fn subscribe_to_all(&mut self, options: JsValue) -> JsResult<u32> {
+    pub fn subscribe_to_all(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] options: JsValue,
+    ) -> JsResult<u32> {
         let options = convert::to_subscription_options(&options)?;
         let subscription = self.store()?.subscribe_to_all(options).map_err(JsError::from)?;
         Ok(self.add_subscription(subscription))
@@ -143,7 +206,11 @@ impl WasmStore {
 
     /// Opens a subscription to one stream (numeric `from` is a stream version); returns its id.
     #[wasm_bindgen(js_name = subscribeToStream)]
-    pub fn subscribe_to_stream(&mut self, stream: JsValue, options: JsValue) -> JsResult<u32> {
+    pub fn subscribe_to_stream(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] stream: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] options: JsValue,
+    ) -> JsResult<u32> {
         let stream = convert::to_string(&stream, "stream")?;
         let options = convert::to_subscription_options(&options)?;
         let subscription = self.store()?.subscribe_to_stream(&stream, options).map_err(JsError::from)?;
@@ -176,7 +243,11 @@ impl WasmStore {
 
     /// Stores the checkpoint of the named subscription `name`: the position of the last event it processed.
     #[wasm_bindgen(js_name = saveCheckpoint)]
-    pub fn save_checkpoint(&self, name: JsValue, position: JsValue) -> JsResult<()> {
+    pub fn save_checkpoint(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] position: JsValue,
+    ) -> JsResult<()> {
         let name = convert::to_string(&name, "name")?;
         let position = convert::to_u64(&position, "position")?;
         self.store()?.save_checkpoint(&name, position).map_err(JsError::from)?;
@@ -185,7 +256,10 @@ impl WasmStore {
 
     /// The stored checkpoint of `name`, or `undefined`.
     #[wasm_bindgen(js_name = loadCheckpoint)]
-    pub fn load_checkpoint(&self, name: JsValue) -> JsResult<Option<f64>> {
+    pub fn load_checkpoint(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] name: JsValue,
+    ) -> JsResult<Option<f64>> {
         let name = convert::to_string(&name, "name")?;
         Ok(self.store()?.load_checkpoint(&name).map_err(JsError::from)?.map(|p| p as f64))
     }
@@ -194,10 +268,10 @@ impl WasmStore {
     #[wasm_bindgen(js_name = saveSnapshot)]
     pub fn save_snapshot(
         &self,
-        stream: JsValue,
-        version: JsValue,
-        state: JsValue,
-        schema_tag: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] stream: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] version: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] state: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] schema_tag: JsValue,
     ) -> JsResult<()> {
         let stream = convert::to_string(&stream, "stream")?;
         let version = convert::to_u64(&version, "version")?;
@@ -211,7 +285,11 @@ impl WasmStore {
 
     /// The latest snapshot of `stream` (under `schemaTag` when given) as JSON text, or `undefined`.
     #[wasm_bindgen(js_name = loadSnapshot)]
-    pub fn load_snapshot(&self, stream: JsValue, schema_tag: JsValue) -> JsResult<Option<String>> {
+    pub fn load_snapshot(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] stream: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] schema_tag: JsValue,
+    ) -> JsResult<Option<String>> {
         let stream = convert::to_string(&stream, "stream")?;
         let store = self.store()?;
         let snapshot = if schema_tag.is_undefined() || schema_tag.is_null() {
@@ -224,14 +302,9 @@ impl WasmStore {
     }
 }
 
-fn set(object: &js_sys::Object, key: &str, value: JsValue) {
-    // Defining a property on a fresh plain object cannot fail.
-    let _ = js_sys::Reflect::set(object.unchecked_ref(), &key.into(), &value);
-}
-
 /// Checks a store name (the rules OPFS applies), so that memory stores accept exactly the same names.
 #[wasm_bindgen(js_name = checkStoreName)]
-pub fn check_store_name(name: JsValue) -> JsResult<()> {
+pub fn check_store_name(#[wasm_bindgen(unchecked_param_type = "unknown")] name: JsValue) -> JsResult<()> {
     opfs::validate_name(&convert::to_string(&name, "name")?)?;
     Ok(())
 }

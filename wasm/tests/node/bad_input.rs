@@ -81,6 +81,10 @@ fn bad_read_and_subscription_options_are_invalid_arguments() {
         (r#"{"filter":{"categories":"order"}}"#, "options.filter.categories"),
         (r#"{"filter":{"eventTypes":[1]}}"#, "options.filter.eventTypes[0]"),
         (r#"{"filter":{"eventTypes":[""]}}"#, "filter.event_types"),
+        (r#"{"filter":{"category":["a"]}}"#, "options.filter.category"),
+        (r#"{"filter":["a"]}"#, "options.filter"),
+        (r#"{"from":1}"#, "options.from"),
+        (r#"{"maxCount":1.5}"#, "options.maxCount"),
     ];
     for (options, argument) in all_cases {
         let error = store.read_all(js(options)).unwrap_err();
@@ -125,6 +129,7 @@ fn bad_snapshots_checkpoints_and_options_are_invalid_arguments() {
         (r#"{"maxEventSize":0}"#, "options.maxEventSize"),
         (r#"{"busyTimeoutMs":-1}"#, "options.busyTimeoutMs"),
         ("3", "options"),
+        (r#"{"cache":true}"#, "options.cache"),
     ] {
         let error = eventlite_wasm::WasmStore::open_memory(js(options)).map(|_| ()).unwrap_err();
         assert_eq!((code(&error), text(&error, "argument")), ("INVALID_ARGUMENT".into(), argument.into()), "{options}");

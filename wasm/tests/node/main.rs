@@ -9,3 +9,4 @@ mod append;
 mod bad_input;
 mod read;
 mod subscription;
+mod sync;
