@@ -149,7 +149,18 @@ pub enum OpenError {
     InvalidArgument(#[from] InvalidArgument),
     /// SQLite failed.
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Storage(StorageError),
+}
+
+impl From<StorageError> for OpenError {
+    /// A file SQLite calls "not a database" is [`OpenError::NotADatabase`], wherever in the open it was noticed.
+    fn from(storage: StorageError) -> Self {
+        if storage.code() == ErrorCode::NotADatabase {
+            OpenError::NotADatabase { reason: "the file is not a SQLite database".into() }
+        } else {
+            OpenError::Storage(storage)
+        }
+    }
 }
 
 impl OpenError {
@@ -166,12 +177,7 @@ impl OpenError {
 
 impl From<rusqlite::Error> for OpenError {
     fn from(error: rusqlite::Error) -> Self {
-        let storage = StorageError::from_sqlite(&error);
-        if storage.code() == ErrorCode::NotADatabase {
-            OpenError::NotADatabase { reason: "the file is not a SQLite database".into() }
-        } else {
-            OpenError::Storage(storage)
-        }
+        StorageError::from_sqlite(&error).into()
     }
 }
 

@@ -100,11 +100,17 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), OpenError> {
 }
 
 /// The schema version in the file, after checking the file is ours (or empty) and not newer than we know.
+///
+/// The three facts are read in one statement, so in one read transaction: another process creating the schema at
+/// the same moment (one transaction) is seen either not at all or whole, never as tables without an application id.
 pub(crate) fn read_version(connection: &Connection) -> Result<u32, OpenError> {
-    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    let application_id: i32 = connection.pragma_query_value(None, "application_id", |row| row.get(0))?;
+    let (version, application_id, tables): (i64, i32, i64) = connection.query_row(
+        "SELECT (SELECT user_version FROM pragma_user_version), (SELECT application_id FROM pragma_application_id),
+                (SELECT count(*) FROM sqlite_schema)",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )?;
     if application_id != APPLICATION_ID {
-        let tables: i64 = connection.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
         if application_id != 0 || tables > 0 {
             return Err(OpenError::NotADatabase {
                 reason: "a SQLite database that belongs to another application".into(),

@@ -151,29 +151,7 @@ impl Store {
         if options.max_event_size == 0 {
             return Err(InvalidArgument::new("max_event_size", "must be at least 1").into());
         }
-        let mut writer = open_connection(&location, &options)?;
-        schema::read_version(&writer)?;
-        if matches!(location, Location::File(_)) {
-            let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StorageError::new(
-                    crate::ErrorCode::StorageError,
-                    format!("the database refused WAL mode (journal_mode is {mode})"),
-                )
-                .into());
-            }
-        }
-        let synchronous = match options.synchronous {
-            Synchronous::Normal => "NORMAL",
-            Synchronous::Full => "FULL",
-        };
-        writer.pragma_update(None, "synchronous", synchronous)?;
-        schema::migrate(&mut writer)?;
-        if let Some(bytes) = options.max_database_bytes {
-            let page_size: i64 = writer.pragma_query_value(None, "page_size", |row| row.get(0))?;
-            let pages = i64::try_from(bytes).unwrap_or(i64::MAX) / page_size.max(1);
-            writer.pragma_update(None, "max_page_count", pages.max(1))?;
-        }
+        let writer = open_writer_waiting(&location, &options)?;
         let reader = match location {
             Location::File(_) if !options.exclusive_locking => {
                 let reader = open_connection(&location, &options)?;
@@ -339,6 +317,59 @@ impl Store {
             _ => Ok(None),
         }
     }
+}
+
+/// [`open_writer`], tried again while the file is busy, up to the busy timeout. Some of the first open's steps fail
+/// with `SQLITE_BUSY` at once instead of waiting (switching a new file to WAL needs an exclusive lock, and SQLite does
+/// not wait for one where waiting could deadlock), so several processes opening a new file together must retry.
+/// (wasm32 has one connection per database, in one worker, and no clock to wait by: it opens once.)
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+fn open_writer_waiting(location: &Location, options: &StoreOptions) -> Result<Connection, OpenError> {
+    open_writer(location, options)
+}
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+fn open_writer_waiting(location: &Location, options: &StoreOptions) -> Result<Connection, OpenError> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match open_writer(location, options) {
+            Err(error) if error.code() == crate::ErrorCode::StorageBusy && started.elapsed() < options.busy_timeout => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// The writer connection: checks the file is ours, switches it to WAL, sets durability, migrates the schema and
+/// applies the size cap. Writes nothing to a file that is not an EventLite database or is too new.
+fn open_writer(location: &Location, options: &StoreOptions) -> Result<Connection, OpenError> {
+    let mut writer = open_connection(location, options)?;
+    schema::read_version(&writer)?;
+    if matches!(location, Location::File(_)) {
+        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StorageError::new(
+                crate::ErrorCode::StorageError,
+                format!("the database refused WAL mode (journal_mode is {mode})"),
+            )
+            .into());
+        }
+    }
+    let synchronous = match options.synchronous {
+        Synchronous::Normal => "NORMAL",
+        Synchronous::Full => "FULL",
+    };
+    writer.pragma_update(None, "synchronous", synchronous)?;
+    schema::migrate(&mut writer)?;
+    if let Some(bytes) = options.max_database_bytes {
+        let page_size: i64 = writer.pragma_query_value(None, "page_size", |row| row.get(0))?;
+        let pages = i64::try_from(bytes).unwrap_or(i64::MAX) / page_size.max(1);
+        writer.pragma_update(None, "max_page_count", pages.max(1))?;
+    }
+    Ok(writer)
 }
 
 fn open_connection(location: &Location, options: &StoreOptions) -> Result<Connection, StorageError> {

@@ -63,6 +63,9 @@ fn child_roles_work_in_process() {
 
 /// Runs `role`. `arg` is `<name> [iterations]`; without a count a crash writer runs until it is killed.
 fn run_role(role: &str, path: &Path, arg: &str, out: &mut impl Write) {
+    if role == "first-open" {
+        return first_open(path, Path::new(arg), out);
+    }
     let store = Store::open(path).unwrap();
     let (name, count) = arg.split_once(' ').unwrap_or((arg, ""));
     let iterations = count.parse().unwrap_or(usize::MAX);
@@ -74,6 +77,22 @@ fn run_role(role: &str, path: &Path, arg: &str, out: &mut impl Write) {
         }
         other => panic!("unknown child role {other}"),
     }
+}
+
+/// Waits until the file `go` exists (so that every child opens at once), opens the store at `path`, and prints
+/// `open ok` or `open <code> <message>`.
+fn first_open(path: &Path, go: &Path, out: &mut impl Write) {
+    while !go.exists() {
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    match Store::open(path) {
+        Ok(store) => {
+            store.append_to_stream("opened-1", &[NewEvent::json("Opened", &json!({}))], ExpectedVersion::Any).unwrap();
+            writeln!(out, "open ok").unwrap();
+        }
+        Err(error) => writeln!(out, "open {} {error}", error.code()).unwrap(),
+    }
+    out.flush().unwrap();
 }
 
 /// Appends batches of 1..=5 events with `Exact` expectations forever, printing `ack <run> <batch> <size> <stream>

@@ -10,6 +10,7 @@ fn a_file_that_is_not_a_database_is_refused_and_left_unchanged() {
     std::fs::write(&path, &content).unwrap();
     let error = Store::open(&path).unwrap_err();
     assert_eq!(error.code(), ErrorCode::NotADatabase, "{error}");
+    assert!(matches!(error, OpenError::NotADatabase { .. }), "the documented variant, not Storage: {error:?}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), content);
 }
 

@@ -89,3 +89,45 @@ fn a_subscriber_notices_an_append_by_another_process() {
     assert_eq!(events.len(), 1);
     assert_eq!((events[0].stream.as_str(), events[0].event_type.as_str()), ("remote-1", "FromChild"));
 }
+
+/// Desktop apps with several processes open a store that does not exist yet, all at the first launch.
+#[test]
+fn processes_opening_a_new_file_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..12 {
+        let path = dir.path().join(format!("first-{round}.db"));
+        let go = dir.path().join(format!("go-{round}"));
+        let arg = go.to_str().unwrap();
+        let mut children: Vec<_> = (0..8).map(|_| child::spawn("first-open", &path, arg)).collect();
+        std::thread::sleep(Duration::from_millis(150));
+        std::fs::write(&go, b"").unwrap();
+        for child in &mut children {
+            let lines = child::lines_with(child, "open ");
+            assert!(child.wait().unwrap().success());
+            assert_eq!(lines, ["ok"], "round {round}: a concurrent first open failed");
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.stream_version("opened-1").unwrap(), 8, "every process appended once");
+    }
+}
+
+#[test]
+fn threads_opening_a_new_file_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..30 {
+        let path = dir.path().join(format!("threads-{round}.db"));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Store::open(&path).map(drop).map_err(|error| format!("{} {error}", error.code()))
+                })
+            })
+            .collect();
+        for thread in threads {
+            assert_eq!(thread.join().unwrap(), Ok(()), "round {round}");
+        }
+    }
+}
