@@ -110,12 +110,8 @@ pub(crate) fn read_version(connection: &Connection) -> Result<u32, OpenError> {
         [],
         |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
     )?;
-    if application_id != APPLICATION_ID {
-        if application_id != 0 || tables > 0 {
-            return Err(OpenError::NotADatabase {
-                reason: "a SQLite database that belongs to another application".into(),
-            });
-        }
+    if application_id != APPLICATION_ID && (application_id != 0 || tables > 0) {
+        return Err(OpenError::NotADatabase { reason: "a SQLite database that belongs to another application".into() });
     }
     let version = u32::try_from(version).unwrap_or(u32::MAX);
     if version > VERSION {
