@@ -14,6 +14,9 @@ pub const MAX_EVENT_TYPE_BYTES: usize = 256;
 pub const MAX_CONTENT_TYPE_BYTES: usize = 256;
 /// The content type of JSON event data, the default.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
+/// The deepest nesting of arrays and objects allowed in JSON data and metadata: `[[1]]` is 2 levels deep. Replicas
+/// whose JSON parser limits depth (most do: serde_json at 128, many at 64 to 512) can then always read a page.
+pub const MAX_JSON_DEPTH: usize = 64;
 
 /// An event's payload: JSON text (validated on append) or raw bytes with a content type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +48,82 @@ impl EventData {
             EventData::Binary { content_type, .. } => content_type,
         }
     }
+
+    /// Whether two payloads are the same for idempotency: JSON data compares by value ([`same_json`]: key order,
+    /// whitespace and escapes do not matter), binary data by content type (exact text) and bytes.
+    pub fn same_value(&self, other: &EventData) -> bool {
+        match (self, other) {
+            (EventData::Json(a), EventData::Json(b)) => same_json(a, b),
+            (a, b) => a == b,
+        }
+    }
+}
+
+/// Whether two JSON texts hold the same value: objects compare as maps (key order does not matter; a repeated key
+/// counts with its last value, as most parsers read it), numbers by numeric value (`1`, `1.0` and `1e0` are equal),
+/// strings after unescaping. Text that does not parse is only equal to the identical text.
+pub fn same_json(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(a), Ok(b)) => same_json_value(&a, &b),
+        _ => false,
+    }
+}
+
+/// Whether two metadata texts are the same for idempotency: absent metadata equals an empty object, and present
+/// metadata compares by value ([`same_json`]).
+pub fn same_metadata(a: Option<&str>, b: Option<&str>) -> bool {
+    same_json(a.unwrap_or("{}"), b.unwrap_or("{}"))
+}
+
+fn same_json_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(a), Value::Number(b)) => match (a.as_i64(), b.as_i64(), a.as_u64(), b.as_u64()) {
+            (Some(a), Some(b), _, _) => a == b,
+            (_, _, Some(a), Some(b)) => a == b,
+            _ => a.as_f64() == b.as_f64(),
+        },
+        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_json_value(a, b)),
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len() && a.iter().all(|(key, a)| b.get(key).is_some_and(|b| same_json_value(a, b)))
+        }
+        (a, b) => a == b,
+    }
+}
+
+/// True when `text` nests arrays and objects deeper than `max` levels. A byte scan, no parse: brackets inside
+/// strings do not count. Meant for text known (or about to be checked) to be JSON.
+pub(crate) fn json_deeper_than(text: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in text.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// An event to append.
@@ -127,6 +206,7 @@ impl NewEvent {
     /// Checks everything that can be checked without the database. `index` names the event in errors.
     pub(crate) fn validate(&self, index: usize) -> Result<(), InvalidArgument> {
         self.validate_names(index)?;
+        self.validate_depth(index)?;
         if let EventData::Json(text) = &self.data
             && serde_json::from_str::<serde::de::IgnoredAny>(text).is_err()
         {
@@ -144,6 +224,25 @@ impl NewEvent {
         validate_event_type(&self.event_type, &format!("events[{index}].type"))?;
         if let EventData::Binary { content_type, .. } = &self.data {
             validate_content_type(content_type, &format!("events[{index}].content_type"))?;
+        }
+        Ok(())
+    }
+
+    /// Checks that JSON data and metadata nest at most [`MAX_JSON_DEPTH`] levels.
+    pub(crate) fn validate_depth(&self, index: usize) -> Result<(), InvalidArgument> {
+        let too_deep = |argument: &str| {
+            InvalidArgument::new(
+                format!("events[{index}].{argument}"),
+                format!("nests deeper than {MAX_JSON_DEPTH} levels"),
+            )
+        };
+        if let EventData::Json(text) = &self.data
+            && json_deeper_than(text, MAX_JSON_DEPTH)
+        {
+            return Err(too_deep("data"));
+        }
+        if self.metadata.as_deref().is_some_and(|text| json_deeper_than(text, MAX_JSON_DEPTH)) {
+            return Err(too_deep("metadata"));
         }
         Ok(())
     }
@@ -226,10 +325,12 @@ pub(crate) fn validate_event_type(event_type: &str, argument: &str) -> Result<()
     validate_name(event_type, argument, MAX_EVENT_TYPE_BYTES)
 }
 
-/// Checks the content type of binary data: not empty, not `application/json`, at most [`MAX_CONTENT_TYPE_BYTES`],
-/// no control characters.
+/// Checks the content type of binary data: not empty, not `application/json` (media types compare as HTTP does:
+/// case-insensitively and without parameters, so `Application/JSON; charset=utf-8` is JSON too), at most
+/// [`MAX_CONTENT_TYPE_BYTES`], no control characters.
 pub(crate) fn validate_content_type(content_type: &str, argument: &str) -> Result<(), InvalidArgument> {
-    if content_type.is_empty() || content_type == JSON_CONTENT_TYPE {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if essence.is_empty() || essence.eq_ignore_ascii_case(JSON_CONTENT_TYPE) {
         return Err(InvalidArgument::new(argument, "binary data needs a content type other than application/json"));
     }
     validate_name(content_type, argument, MAX_CONTENT_TYPE_BYTES)

@@ -78,7 +78,12 @@ enum Target {
     All(EventFilter),
     /// One stream, by global position: a sync rebase re-inserts events at new versions but always at higher
     /// positions, so a position cursor redelivers rebased events instead of skipping the ones pulled in before them.
-    Stream(String),
+    /// `after_version`: a subscription that starts after a version the stream has not reached yet skips the versions
+    /// up to it; the floor is dropped (0) once it delivered an event, and the position cursor alone decides.
+    Stream {
+        stream: String,
+        after_version: u64,
+    },
 }
 
 /// A live cursor over the log (or one stream). See the module docs for the delivery guarantees.
@@ -118,22 +123,23 @@ impl Store {
         Subscription::new(self, Target::All(options.filter), options.name, position, options.batch_size)
     }
 
-    /// Subscribes to one stream. `StartFrom::After(v)` starts after stream version `v`.
+    /// Subscribes to one stream. `StartFrom::After(v)` starts after stream version `v` (exclusive): the first event
+    /// delivered is version `v + 1`, also when the stream has not reached `v` yet.
     pub fn subscribe_to_stream(&self, stream: &str, options: SubscriptionOptions) -> Result<Subscription, ReadError> {
         validate_stream_id(stream)?;
         if options.filter != EventFilter::all() {
             return Err(InvalidArgument::new("filter", "a stream subscription takes no filter").into());
         }
         let checkpoint = self.checkpoint_for(&options)?;
-        let position = match (checkpoint, options.from) {
-            (Some(position), _) => position,
-            (None, StartFrom::Start) => 0,
-            (None, StartFrom::End) => self.head_position()?,
+        let (position, after_version) = match (checkpoint, options.from) {
+            (Some(position), _) => (position, 0),
+            (None, StartFrom::Start) => (0, 0),
+            (None, StartFrom::End) => (self.head_position()?, 0),
             (None, StartFrom::After(version)) => self.with_reader(|connection| {
                 position_after_version(connection, stream, version).map_err(ReadError::from)
             })?,
         };
-        let target = Target::Stream(stream.to_owned());
+        let target = Target::Stream { stream: stream.to_owned(), after_version };
         Subscription::new(self, target, options.name, position, options.batch_size)
     }
 
@@ -175,11 +181,12 @@ impl Store {
     }
 }
 
-/// The cursor that starts a stream subscription after `version`: that event's position; 0 for version 0; the log head
-/// when the stream has no such version yet (only later events are delivered).
-fn position_after_version(connection: &Connection, stream: &str, version: u64) -> rusqlite::Result<u64> {
+/// The cursor that starts a stream subscription after `version` (exclusive), and its version floor: that event's
+/// position; 0 for version 0; when the stream has no such version yet, the log head with `version` as the floor, so
+/// only the versions after it are delivered (the stream at 3, after 5: 6, 7, ...).
+fn position_after_version(connection: &Connection, stream: &str, version: u64) -> rusqlite::Result<(u64, u64)> {
     if version == 0 {
-        return Ok(0);
+        return Ok((0, 0));
     }
     let position: Option<i64> = connection
         .query_row(
@@ -189,8 +196,8 @@ fn position_after_version(connection: &Connection, stream: &str, version: u64) -
         )
         .optional()?;
     match position {
-        Some(position) => Ok(position as u64),
-        None => store::head_position(connection),
+        Some(position) => Ok((position as u64, 0)),
+        None => Ok((store::head_position(connection)?, version)),
     }
 }
 
@@ -237,6 +244,9 @@ impl Subscription {
         };
         if let Some(last) = events.last() {
             self.position = last.position;
+            if let Target::Stream { after_version, .. } = &mut self.target {
+                *after_version = 0;
+            }
         }
         Ok(events)
     }
@@ -365,12 +375,18 @@ fn read_next(
             connection,
             &ReadAllOptions::forwards().after(position).max_count(batch_size).filter(filter.clone()),
         ),
-        Target::Stream(stream) => {
+        Target::Stream { stream, after_version } => {
             let mut statement = connection.prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE stream = ?1 AND position > ?2 ORDER BY position LIMIT ?3"
+                "SELECT {EVENT_COLUMNS} FROM events INDEXED BY events_by_stream
+                 WHERE stream = ?1 AND position > ?2 AND version > ?4 ORDER BY position LIMIT ?3"
             ))?;
             let rows = statement.query_map(
-                params![stream, crate::log::clamp_i64(position), crate::log::clamp_i64(batch_size as u64)],
+                params![
+                    stream,
+                    crate::log::clamp_i64(position),
+                    crate::log::clamp_i64(batch_size as u64),
+                    crate::log::clamp_i64(*after_version)
+                ],
                 store::event_from_row,
             )?;
             rows.collect()
@@ -493,14 +509,23 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_subscription_after_a_version_beyond_the_stream_waits_for_new_events() {
+    fn a_stream_subscription_after_a_version_beyond_the_stream_starts_after_that_version() {
         let store = Store::open_in_memory().unwrap();
-        append(&store, "a-1", 2);
+        append(&store, "a-1", 3);
         let mut subscription =
-            store.subscribe_to_stream("a-1", SubscriptionOptions::from(StartFrom::After(u64::MAX))).unwrap();
+            store.subscribe_to_stream("a-1", SubscriptionOptions::from(StartFrom::After(5))).unwrap();
         assert!(subscription.poll().unwrap().is_empty());
+        append(&store, "a-1", 2);
+        assert!(subscription.poll().unwrap().is_empty(), "versions 4 and 5 are not after 5");
+        append(&store, "a-1", 2);
+        let versions: Vec<u64> = subscription.poll().unwrap().iter().map(|event| event.version).collect();
+        assert_eq!(versions, vec![6, 7], "exclusive, as for a version the stream has");
         append(&store, "a-1", 1);
-        assert_eq!(subscription.poll().unwrap()[0].version, 3);
+        assert_eq!(subscription.poll().unwrap()[0].version, 8);
+        let mut never =
+            store.subscribe_to_stream("a-1", SubscriptionOptions::from(StartFrom::After(u64::MAX))).unwrap();
+        append(&store, "a-1", 1);
+        assert!(never.poll().unwrap().is_empty());
     }
 
     #[test]
