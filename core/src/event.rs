@@ -403,6 +403,67 @@ mod tests {
     }
 
     #[test]
+    fn json_content_types_are_refused_whatever_their_case_or_parameters() {
+        for json in [
+            "application/json",
+            "APPLICATION/JSON",
+            "Application/Json",
+            "application/json; charset=utf-8",
+            " application/json ;q=1",
+            "; charset=utf-8",
+        ] {
+            let event = NewEvent::binary("T", json, vec![1]);
+            assert_eq!(event.validate(0).unwrap_err().argument, "events[0].content_type", "{json:?}");
+        }
+        for other in
+            ["application/jsonl", "application/ld+json", "text/plain; charset=utf-8", "application/octet-stream"]
+        {
+            assert!(NewEvent::binary("T", other, vec![1]).validate(0).is_ok(), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn json_nesting_is_limited_to_max_json_depth() {
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(NewEvent::from_json_text("T", nested(MAX_JSON_DEPTH)).validate(0).is_ok());
+        let deep = NewEvent::from_json_text("T", nested(MAX_JSON_DEPTH + 1)).validate(0).unwrap_err();
+        assert_eq!(deep.argument, "events[0].data");
+        assert!(deep.reason.contains("64"), "{}", deep.reason);
+        assert!(NewEvent::from_json_text("T", nested(100_000)).validate(0).is_err());
+        // Brackets inside strings, escaped quotes included, do not count.
+        let in_string = format!(r#"{{"a": "{}\"{}"}}"#, "[".repeat(100), "{".repeat(100));
+        assert!(NewEvent::from_json_text("T", in_string).validate(0).is_ok());
+        let mut metadata = format!(r#"{{"a":{}}}"#, nested(MAX_JSON_DEPTH - 1));
+        assert!(NewEvent::json("T", &1).with_metadata_text(metadata.clone()).validate(0).is_ok());
+        metadata = format!(r#"{{"a":{}}}"#, nested(MAX_JSON_DEPTH));
+        let error = NewEvent::json("T", &1).with_metadata_text(metadata).validate(0).unwrap_err();
+        assert_eq!(error.argument, "events[0].metadata");
+    }
+
+    #[test]
+    fn json_compares_by_value() {
+        assert!(same_json(
+            r#"{"a":1,"b":[true,null,"x"]}"#,
+            "{ \"b\" : [ true , null , \"\\u0078\" ],\n \"a\" : 1.0 }"
+        ));
+        assert!(same_json("100", "1e2"));
+        assert!(same_json(r#"{"a":1,"a":2}"#, r#"{"a":2}"#));
+        for (a, b) in
+            [("1", "2"), (r#"{"a":1}"#, r#"{"a":1,"b":2}"#), ("[1,2]", "[2,1]"), ("null", "{}"), ("\"1\"", "1")]
+        {
+            assert!(!same_json(a, b), "{a} {b}");
+        }
+        assert!(!same_json("{bad", "{bad "));
+        assert!(same_metadata(None, Some("{}")) && same_metadata(Some(" { } "), None));
+        assert!(!same_metadata(None, Some(r#"{"a":1}"#)));
+        let json = |text: &str| EventData::Json(text.into());
+        assert!(json(r#"{"a":1,"b":2}"#).same_value(&json(r#"{"b":2,"a":1}"#)));
+        let png = EventData::Binary { content_type: "image/png".into(), bytes: vec![1] };
+        assert!(png.same_value(&png.clone()));
+        assert!(!png.same_value(&EventData::Binary { content_type: "image/gif".into(), bytes: vec![1] }));
+    }
+
+    #[test]
     fn the_content_type_of_binary_data_counts_in_the_size() {
         assert_eq!(NewEvent::binary("T", "image/png", vec![0; 10]).size(), 1 + 9 + 10);
         assert_eq!(NewEvent::json("T", &1).size(), 2);

@@ -499,8 +499,8 @@ fn find_original_append(
         } else if stored.version != expected_version {
             Some(format!("it is stored at version {}, not {expected_version}", stored.version))
         } else if stored.event_type != event.event_type
-            || stored.data != event.data
-            || stored.metadata != event.metadata
+            || !stored.data.same_value(&event.data)
+            || !crate::event::same_metadata(stored.metadata.as_deref(), event.metadata.as_deref())
         {
             Some("the stored event has a different type, data or metadata".to_owned())
         } else {
@@ -707,6 +707,26 @@ mod tests {
             assert_eq!(error.code(), ErrorCode::IdempotencyConflict, "{stream} {batch:?}: {error}");
         }
         assert_eq!(store.head_position().unwrap(), 2, "nothing was written");
+    }
+
+    #[test]
+    fn a_retry_that_reserialises_the_same_json_is_the_same_append() {
+        let store = memory();
+        let id = Uuid::from_u128(7);
+        let first = NewEvent::from_json_text("A", r#"{"a":1,"b":{"c":[true,null]}}"#).with_id(id);
+        let appended = store.append_to_stream("a-1", &[first], ExpectedVersion::NoStream).unwrap();
+        let retry = NewEvent::from_json_text("A", "{ \"b\": {\"c\": [true, null]},\n  \"a\": 1.0 }")
+            .with_id(id)
+            .with_metadata_text("{}");
+        let again = store.append_to_stream("a-1", &[retry], ExpectedVersion::NoStream).unwrap();
+        assert!(again.already_appended);
+        assert_eq!(again.positions, appended.positions);
+        let stored = store.read_stream("a-1", ReadStreamOptions::forwards()).unwrap().events;
+        assert_eq!(stored[0].data, EventData::Json(r#"{"a":1,"b":{"c":[true,null]}}"#.into()), "the first text");
+        assert_eq!(stored[0].metadata, None);
+        let changed = NewEvent::from_json_text("A", r#"{"a":2,"b":{"c":[true,null]}}"#).with_id(id);
+        let error = store.append_to_stream("a-1", &[changed], ExpectedVersion::Any).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::IdempotencyConflict);
     }
 
     #[test]

@@ -16,8 +16,8 @@ use rusqlite::{OptionalExtension, TransactionBehavior};
 
 use crate::clock;
 use crate::error::InvalidArgument;
-use crate::event::{NewEvent, validate_writable_stream_id};
-use crate::log::{EVENT_COLUMNS, ReadAllOptions};
+use crate::event::{NewEvent, same_metadata, validate_writable_stream_id};
+use crate::log::EVENT_COLUMNS;
 use crate::store::{self, Store, event_from_row};
 use crate::stream::ExpectedVersion;
 use crate::sync::SyncError;
@@ -59,6 +59,7 @@ pub fn validate_push(request: &PushRequest, limits: &Limits) -> Result<Vec<NewEv
         // The rules of a local append. `data` and `metadata` arrived as `RawValue`s, which only hold valid JSON: no
         // second parse, only the checks the JSON grammar does not make.
         event.validate_names(index)?;
+        event.validate_depth(index)?;
         if wire.metadata.as_ref().is_some_and(|raw| !raw.get().trim_start().starts_with('{')) {
             return Err(InvalidArgument::new(format!("events[{index}].metadata"), "must be a JSON object").into());
         }
@@ -94,8 +95,8 @@ pub fn apply_push(store: &Store, request: &PushRequest, limits: &Limits) -> Resu
                     version: stored.version,
                     same_event: stored.stream == stream
                         && stored.event_type == event.event_type
-                        && stored.data == event.data
-                        && stored.metadata == event.metadata,
+                        && stored.data.same_value(&event.data)
+                        && same_metadata(stored.metadata.as_deref(), event.metadata.as_deref()),
                 });
             let version = match rules.judge(wire, stored, |stream| store::stream_version(&transaction, stream))? {
                 Verdict::Answer(outcome) => {
@@ -138,7 +139,9 @@ pub struct StoredMatch {
     pub position: u64,
     /// The stored event's version in its stream.
     pub version: u64,
-    /// Whether it is the pushed event: same stream, type, data (content type included) and metadata.
+    /// Whether it is the pushed event: same stream and type, the same data (JSON by value, binary by content type and
+    /// bytes: [`crate::EventData::same_value`]) and the same metadata (by value, absent = `{}`:
+    /// [`crate::event::same_metadata`]).
     pub same_event: bool,
 }
 
@@ -251,10 +254,45 @@ impl PullPage {
 
 /// Reads up to `limit` events after `after` (exclusive) from the server's log.
 pub fn read_pull(store: &Store, after: u64, limit: usize) -> Result<PullPage, SyncError> {
-    let slice = store.read_all(&ReadAllOptions::forwards().after(after).max_count(limit.max(1)))?;
-    let through = slice.events.last().map_or(after, |event| event.position);
-    let events = slice.events.iter().map(ServerEvent::from_recorded).collect();
-    Ok(PullPage { events, through, head: slice.head_position })
+    read_pull_within(store, after, limit, usize::MAX)
+}
+
+/// [`read_pull`] bounded by bytes too: events are added while the page's sizes ([`NewEvent::size`]: type + data +
+/// metadata + content type) stay within `max_bytes`, and a page has at least one event (so an event of any size can
+/// be pulled). Rows are read one at a time, so memory is bounded by the budget plus one event, not by `limit`.
+pub fn read_pull_within(store: &Store, after: u64, limit: usize, max_bytes: usize) -> Result<PullPage, SyncError> {
+    store.with_reader(|connection| -> Result<PullPage, SyncError> {
+        let transaction = connection.unchecked_transaction()?;
+        let head = store::head_position(&transaction)?;
+        let mut statement = transaction.prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
+        ))?;
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let mut rows = statement.query(rusqlite::params![i64::try_from(after).unwrap_or(i64::MAX), limit])?;
+        let (mut events, mut bytes) = (Vec::new(), 0usize);
+        while let Some(row) = rows.next()? {
+            let event = event_from_row(row)?;
+            bytes = bytes.saturating_add(recorded_size(&event));
+            if !events.is_empty() && bytes > max_bytes {
+                break;
+            }
+            events.push(ServerEvent::from_recorded(&event));
+        }
+        drop(rows);
+        drop(statement);
+        transaction.commit()?;
+        let through = events.last().map_or(after, |event: &ServerEvent| event.position);
+        Ok(PullPage { events, through, head })
+    })
+}
+
+/// The size of a stored event as [`NewEvent::size`] counts it.
+fn recorded_size(event: &crate::RecordedEvent) -> usize {
+    let content_type = match &event.data {
+        crate::EventData::Json(_) => 0,
+        crate::EventData::Binary { content_type, .. } => content_type.len(),
+    };
+    event.event_type.len() + content_type + event.data.as_bytes().len() + event.metadata.as_ref().map_or(0, String::len)
 }
 
 #[cfg(test)]
@@ -393,6 +431,83 @@ mod tests {
         for (events, code) in cases {
             assert_eq!(apply_push(&hub, &push(events), &limits).unwrap_err().code().as_str(), code);
         }
+        assert_eq!(hub.head_position().unwrap(), 0);
+    }
+
+    #[test]
+    fn pull_pages_are_bounded_by_bytes_with_at_least_one_event() {
+        let hub = Store::open_in_memory().unwrap();
+        let mut events: Vec<WireEvent> = (1..=6).map(|n| wire(n, "a-1", WireExpected::Any)).collect();
+        // Each event is 1 (type) + 1,002 (a 1,000-character string) bytes; event 4 is 10,001 bytes alone.
+        for (index, event) in events.iter_mut().enumerate() {
+            let length = if index == 3 { 9_998 } else { 1_000 };
+            event.data = serde_json::value::RawValue::from_string(format!("\"{}\"", "x".repeat(length))).ok();
+        }
+        apply_push(&hub, &push(events), &Limits { max_event_size: 20_000, ..Limits::default() }).unwrap();
+        let mut after = 0;
+        let mut sizes = Vec::new();
+        loop {
+            let page = read_pull_within(&hub, after, 100, 2_500).unwrap();
+            if page.events.is_empty() {
+                break;
+            }
+            sizes.push(page.events.len());
+            after = page.through;
+        }
+        assert_eq!(sizes, [2, 1, 1, 2], "2 x 1,003 bytes fit in 2,500; the 10,001-byte event comes alone");
+        assert_eq!(read_pull_within(&hub, 0, 1, usize::MAX).unwrap().events.len(), 1, "the count bound still holds");
+        let whole = read_pull(&hub, 0, 100).unwrap();
+        assert_eq!((whole.events.len(), whole.through, whole.head), (6, 6, 6));
+    }
+
+    #[test]
+    fn retries_match_by_json_value_and_keep_the_first_text() {
+        let hub = Store::open_in_memory().unwrap();
+        let first: WireEvent = serde_json::from_str(
+            r#"{"event_id":"00000000-0000-0000-0000-000000000001","stream":"a-1","type":"T","expected":"any",
+                "data":{"a":1,"b":[1,2]}}"#,
+        )
+        .unwrap();
+        apply_push(&hub, &push(vec![first]), &Limits::default()).unwrap();
+        let retry: WireEvent = serde_json::from_str(
+            r#"{"event_id":"00000000-0000-0000-0000-000000000001","stream":"a-1","type":"T","expected":"any",
+                "data":{ "b" : [1, 2.0], "a" : 1 },"metadata":{}}"#,
+        )
+        .unwrap();
+        let outcome = apply_push(&hub, &push(vec![retry.clone()]), &Limits::default()).unwrap();
+        assert!(
+            matches!(outcome.outcomes[0], PushOutcome::Accepted { duplicate: true, position: 1, .. }),
+            "{outcome:?}"
+        );
+        let stored = read_pull(&hub, 0, 10).unwrap();
+        assert_eq!(
+            stored.events[0].wire_data().to_event_data(0).unwrap(),
+            crate::EventData::Json(r#"{"a":1,"b":[1,2]}"#.into())
+        );
+        assert!(stored.events[0].metadata.is_none(), "the first text, verbatim");
+        let mut changed = retry;
+        changed.data = serde_json::value::RawValue::from_string(r#"{"a":2,"b":[1,2]}"#.into()).ok();
+        let conflict = apply_push(&hub, &push(vec![changed]), &Limits::default()).unwrap();
+        assert!(matches!(conflict.outcomes[0], PushOutcome::Rejected { code: RejectionCode::IdempotencyConflict, .. }));
+    }
+
+    #[test]
+    fn pushed_json_deeper_than_the_limit_is_refused_and_nothing_is_stored() {
+        let hub = Store::open_in_memory().unwrap();
+        let mut deep = wire(1, "a-1", WireExpected::Any);
+        deep.data =
+            serde_json::value::RawValue::from_string(format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))).ok();
+        let error =
+            apply_push(&hub, &push(vec![deep]), &Limits { max_event_size: 1 << 20, ..Limits::default() }).unwrap_err();
+        assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
+        assert!(error.to_string().contains("events[0].data"), "{error}");
+        let mut deep_metadata = wire(2, "a-1", WireExpected::Any);
+        deep_metadata.metadata =
+            serde_json::value::RawValue::from_string(format!("{{\"a\":{}1{}}}", "[".repeat(64), "]".repeat(64))).ok();
+        assert_eq!(
+            apply_push(&hub, &push(vec![deep_metadata]), &Limits::default()).unwrap_err().code().as_str(),
+            "INVALID_ARGUMENT"
+        );
         assert_eq!(hub.head_position().unwrap(), 0);
     }
 
