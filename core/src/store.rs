@@ -51,6 +51,10 @@ pub struct StoreOptions {
     /// A cap on the database file's size (`PRAGMA max_page_count`); appends beyond it fail with `STORAGE_FULL` and
     /// write nothing. `None`: SQLite's own limit. Useful under a browser storage quota.
     pub max_database_bytes: Option<u64>,
+    /// Open the file read-only ([`Store::open_read_only`]): the database and its WAL are never written; appends and
+    /// other writes fail with `STORAGE_READ_ONLY`. The file must hold the current schema (a read-write open
+    /// migrates older ones).
+    pub read_only: bool,
 }
 
 impl Default for StoreOptions {
@@ -63,6 +67,7 @@ impl Default for StoreOptions {
             exclusive_locking: false,
             external_poll_interval: Duration::from_millis(50),
             max_database_bytes: None,
+            read_only: false,
         }
     }
 }
@@ -140,6 +145,16 @@ impl Store {
         Store::open_with(Location::File(path.as_ref().to_path_buf()), StoreOptions::default())
     }
 
+    /// Opens an existing file-backed store read-only, for tools, backups and inspection: it never writes to the
+    /// database or its WAL, works beside a running writer (whose commits it sees) and on a read-only mount. In a
+    /// writable directory SQLite still creates the WAL's shared-memory index (`-shm`) and an empty `-wal` beside the
+    /// file, as every reader of a WAL database does. Appends, checkpoints and other writes fail with
+    /// `STORAGE_READ_ONLY`; a file with an older schema is refused (a read-write open migrates it).
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, OpenError> {
+        let options = StoreOptions { read_only: true, ..StoreOptions::default() };
+        Store::open_with(Location::File(path.as_ref().to_path_buf()), options)
+    }
+
     /// Opens a private in-memory store.
     pub fn open_in_memory() -> Result<Store, OpenError> {
         Store::open_with(Location::Memory, StoreOptions::default())
@@ -150,6 +165,9 @@ impl Store {
     pub fn open_with(location: Location, options: StoreOptions) -> Result<Store, OpenError> {
         if options.max_event_size == 0 {
             return Err(InvalidArgument::new("max_event_size", "must be at least 1").into());
+        }
+        if options.read_only {
+            return Store::open_read_only_with(location, options);
         }
         let writer = open_writer_waiting(&location, &options)?;
         let reader = match location {
@@ -166,6 +184,56 @@ impl Store {
                 options,
                 writer: Mutex::new(writer),
                 reader,
+                commits: CommitSignal::default(),
+            }),
+        })
+    }
+
+    fn open_read_only_with(location: Location, options: StoreOptions) -> Result<Store, OpenError> {
+        let Location::File(path) = &location else {
+            return Err(InvalidArgument::new("read_only", "only a file store can be opened read-only").into());
+        };
+        if !path.exists() {
+            let reason = format!("{} does not exist", path.display());
+            return Err(StorageError::new(crate::ErrorCode::StorageUnavailable, reason).into());
+        }
+        let attempt = open_connection(&location, &options)
+            .map_err(OpenError::from)
+            .and_then(|connection| Ok((schema::read_version(&connection)?, connection)));
+        let (version, connection) = match attempt {
+            // A WAL database on a read-only file system whose shared-memory file was never made (a clean close):
+            // SQLite cannot create one, so read the file as immutable; nobody can be writing to it there.
+            Err(OpenError::Storage(error))
+                if error.code() == crate::ErrorCode::StorageUnavailable && !has_wal_frames(path) =>
+            {
+                let connection = open_immutable(path, &options)?;
+                (schema::read_version(&connection)?, connection)
+            }
+            result => result?,
+        };
+        Store::read_only_from(location, options, connection, version)
+    }
+
+    fn read_only_from(
+        location: Location,
+        options: StoreOptions,
+        connection: Connection,
+        version: u32,
+    ) -> Result<Store, OpenError> {
+        if version != schema::VERSION {
+            let reason = format!(
+                "the file has schema version {version}, this library reads {}: open it read-write once to migrate it",
+                schema::VERSION
+            );
+            return Err(StorageError::new(crate::ErrorCode::StorageReadOnly, reason).into());
+        }
+        connection.pragma_update(None, "query_only", true)?;
+        Ok(Store {
+            shared: Arc::new(Shared {
+                location,
+                options,
+                writer: Mutex::new(connection),
+                reader: None,
                 commits: CommitSignal::default(),
             }),
         })
@@ -372,9 +440,35 @@ fn open_writer(location: &Location, options: &StoreOptions) -> Result<Connection
     Ok(writer)
 }
 
+/// Whether `path`'s WAL file holds frames (commits not yet copied into the database file).
+fn has_wal_frames(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).is_ok_and(|metadata| metadata.len() > 0)
+}
+
+/// A read-only connection that treats the file as unchangeable (`immutable=1`): no locks, no WAL, no shared memory.
+fn open_immutable(path: &Path, options: &StoreOptions) -> Result<Connection, StorageError> {
+    let mut uri = String::from("file:");
+    for byte in path.to_string_lossy().bytes() {
+        match byte {
+            b'?' | b'#' | b'%' => uri.push_str(&format!("%{byte:02X}")),
+            _ => uri.push(byte as char),
+        }
+    }
+    uri.push_str("?immutable=1");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(uri, flags)?;
+    connection.busy_timeout(options.busy_timeout)?;
+    Ok(connection)
+}
+
 fn open_connection(location: &Location, options: &StoreOptions) -> Result<Connection, StorageError> {
     let connection = match (location, &options.vfs) {
         (Location::Memory, _) => Connection::open_in_memory()?,
+        (Location::File(path), None) if options.read_only => {
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?
+        }
         (Location::File(path), None) => Connection::open(path)?,
         (Location::File(path), Some(vfs)) => Connection::open_with_flags_and_vfs(
             path,

@@ -7,5 +7,6 @@ mod crash;
 mod files;
 mod model;
 mod processes;
+mod read_only;
 mod subscribers;
 mod sync;
