@@ -36,6 +36,12 @@
 //! - global positions strictly increase in commit order and are never reused (`AUTOINCREMENT`); they may have gaps;
 //! - an append is all or nothing; a failed append writes nothing;
 //! - every error carries a stable [`ErrorCode`].
+//!
+//! Files: a store is `app.db` plus, while it is open (and after a crash), `app.db-wal` and `app.db-shm`. Recent
+//! commits live in the `-wal` file until a checkpoint copies them into `app.db`, so copy, move or back up the three
+//! together while no process has the store open (or read it through [`Store::open_read_only`] and write a copy).
+//! Never leave a `-wal` file from another store (or another copy of this one) beside `app.db`: SQLite cannot tell
+//! whose WAL it is and replays it over the database, replacing its contents.
 
 mod clock;
 pub mod error;
