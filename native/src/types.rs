@@ -366,7 +366,7 @@ pub enum StartFrom {
 pub struct SubscriptionOptions {
     /// Where to start without a stored checkpoint; none: the start.
     #[uniffi(default = None)]
-    pub from: Option<StartFrom>,
+    pub start: Option<StartFrom>,
     /// Which events (only for a subscription to all); none: all.
     #[uniffi(default = None)]
     pub filter: Option<EventFilter>,
@@ -381,7 +381,7 @@ pub struct SubscriptionOptions {
 impl From<SubscriptionOptions> for CoreSubscriptionOptions {
     fn from(options: SubscriptionOptions) -> Self {
         CoreSubscriptionOptions {
-            from: match options.from {
+            from: match options.start {
                 None | Some(StartFrom::Start) => CoreStartFrom::Start,
                 Some(StartFrom::End) => CoreStartFrom::End,
                 Some(StartFrom::After { position }) => CoreStartFrom::After(position),
