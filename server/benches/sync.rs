@@ -14,7 +14,7 @@ use eventlite_client::SyncClient;
 use eventlite_server::backend::Backend;
 use eventlite_server::backend::postgres::PostgresBackend;
 use eventlite_server::backend::sqlite::SqliteBackend;
-use eventlite_server::{AppState, Auth, Config, app};
+use eventlite_server::{AppState, Auth, Config};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
@@ -28,15 +28,15 @@ const TOKEN: &str = "bench-token";
 async fn serve(backend: Arc<dyn Backend>) -> (String, AppState) {
     let state = AppState::new(
         Arc::clone(&backend),
-        Auth::from_tokens([(TOKEN.to_owned(), "bench".to_owned())]),
+        Auth::from_tokens([(TOKEN.to_owned(), "bench".to_owned())]).unwrap(),
         Config::default(),
     );
     let hub = state.hub();
     tokio::spawn(async move { backend.listen(hub).await });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = app(state.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let serve_state = state.clone();
+    tokio::spawn(async move { eventlite_server::serve(listener, serve_state, std::future::pending()).await });
     (url, state)
 }
 

@@ -1,13 +1,13 @@
 //! The HTTP application: routes, auth, limits, metrics and live notifications. See `docs/sync-protocol.md`.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -20,7 +20,8 @@ use eventlite::sync::{PullResponse, PushOutcome, PushRequest};
 use futures_util::Stream;
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::services::ServeDir;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -40,11 +41,25 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Events per pull page, at most (and the default).
     pub max_pull: usize,
+    /// Bytes per pull page (events' sizes as the event limit counts them), at most; a page always has at least one
+    /// event, so an event of any size can be pulled.
+    pub max_pull_bytes: usize,
     /// How long a push or pull may take before it is answered 503 `TIMEOUT`.
     pub request_timeout: Duration,
-    /// A directory served at `/` (the demo app), if any.
+    /// Connections served at once; further ones wait in the listen backlog (`crate::connection`).
+    pub max_connections: usize,
+    /// How long the server waits for a request's head, and on an idle keep-alive connection for the next request.
+    pub header_timeout: Duration,
+    /// How long a push's body may take to arrive (then `408 REQUEST_TIMEOUT`).
+    pub body_timeout: Duration,
+    /// A connection on which nothing is read or written for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open live streams per tenant (then `429 TOO_MANY_LIVE_STREAMS`).
+    pub max_live_per_tenant: usize,
+    /// A directory served at `/` (the demo app), if any. Only files under its canonical path are served.
     pub static_dir: Option<PathBuf>,
-    /// Browser origins allowed to call the API from another origin (CORS), e.g. a dev server.
+    /// Browser origins allowed to call the API from another origin (CORS): `scheme://host[:port]` values, or one
+    /// `*` for any origin. See [`Config::validate`].
     pub allowed_origins: Vec<String>,
 }
 
@@ -54,10 +69,50 @@ impl Default for Config {
             limits: Limits::default(),
             max_body_bytes: 16 * 1024 * 1024,
             max_pull: 1_000,
+            max_pull_bytes: 4 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_live_per_tenant: 100,
             static_dir: None,
             allowed_origins: Vec::new(),
         }
+    }
+}
+
+impl Config {
+    /// Checks the settings a server cannot run with, with a message for the operator: origins (each `*` alone, or
+    /// `http(s)://host[:port]` with no path), zero limits and timeouts.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.allowed_origins.iter().any(|origin| origin == "*") && self.allowed_origins.len() > 1 {
+            return Err("--allow-origin '*' allows every origin: give it alone, not with other origins".into());
+        }
+        for origin in self.allowed_origins.iter().filter(|origin| *origin != "*") {
+            let rest = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+            let valid = rest.is_some_and(|host| {
+                !host.is_empty() && !host.contains(['/', '?', '#', ' ']) && HeaderValue::from_str(origin).is_ok()
+            });
+            if !valid {
+                return Err(format!(
+                    "--allow-origin {origin:?} is not an origin: give `*` or scheme://host[:port], e.g. \
+                     http://localhost:5173 (no path, no trailing slash)"
+                ));
+            }
+        }
+        let zero = [
+            ("--max-connections", self.max_connections == 0),
+            ("--max-live-per-tenant", self.max_live_per_tenant == 0),
+            ("--max-pull-bytes", self.max_pull_bytes == 0),
+            ("--header-timeout", self.header_timeout.is_zero()),
+            ("--body-timeout", self.body_timeout.is_zero()),
+            ("--idle-timeout", self.idle_timeout.is_zero()),
+        ];
+        if let Some((flag, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
+            return Err(format!("{flag} must be greater than 0"));
+        }
+        Ok(())
     }
 }
 
@@ -74,6 +129,7 @@ struct Inner {
     hub: Hub,
     metrics: Metrics,
     shutdown: watch::Sender<bool>,
+    live_streams: Mutex<HashMap<String, usize>>,
 }
 
 impl AppState {
@@ -87,6 +143,7 @@ impl AppState {
                 hub: Hub::default(),
                 metrics: Metrics::default(),
                 shutdown: watch::channel(false).0,
+                live_streams: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -101,6 +158,11 @@ impl AppState {
         Arc::clone(&self.inner.backend)
     }
 
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
@@ -113,21 +175,24 @@ impl AppState {
 }
 
 /// The router: `/v1/push`, `/v1/pull`, `/v1/live`, `/health`, `/metrics`, and the static directory if configured.
+/// Every answer that is not a 200 (or a static file) carries the JSON error body.
 pub fn app(state: AppState) -> Router {
-    let max_body = state.inner.config.max_body_bytes;
     let mut router = Router::new()
         .route("/v1/push", post(push))
         .route("/v1/pull", get(pull))
         .route("/v1/live", get(live))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "method not allowed")
         });
     router = match &state.inner.config.static_dir {
-        Some(dir) => router.fallback_service(ServeDir::new(dir).append_index_html_on_directories(true)),
-        None => router.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint") }),
+        Some(dir) => {
+            // Canonical once: every served file must resolve (symlinks followed) to a path under it.
+            let root = Arc::new(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone()));
+            router.fallback(move |request: Request| static_file(Arc::clone(&root), request))
+        }
+        None => router.fallback(|| async { not_found() }),
     };
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request| {
@@ -135,18 +200,131 @@ pub fn app(state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), path)
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
-    router = router.layer(middleware::from_fn_with_state(state.clone(), count_errors)).layer(trace);
-    let origins: Vec<HeaderValue> =
-        state.inner.config.allowed_origins.iter().filter_map(|origin| origin.parse().ok()).collect();
+    router = router
+        .layer(middleware::from_fn(head_limits))
+        .layer(middleware::from_fn_with_state(state.clone(), count_errors))
+        .layer(trace);
+    let origins = &state.inner.config.allowed_origins;
     if !origins.is_empty() {
+        let allow = if origins.iter().any(|origin| origin == "*") {
+            AllowOrigin::any()
+        } else {
+            AllowOrigin::list(origins.iter().filter_map(|origin| origin.parse::<HeaderValue>().ok()))
+        };
         router = router.layer(
             CorsLayer::new()
-                .allow_origin(AllowOrigin::list(origins))
+                .allow_origin(allow)
                 .allow_methods([Method::GET, Method::POST])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
         );
     }
     router.with_state(state)
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
+}
+
+/// The longest request target (path and query) answered: longer ones get `414 URI_TOO_LONG`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most header fields, and header bytes (names and values), answered: more get `431 HEADERS_TOO_LARGE`.
+pub const MAX_HEADER_FIELDS: usize = 100;
+/// See [`MAX_HEADER_FIELDS`].
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+async fn head_limits(request: Request, next: Next) -> Response {
+    let target = request.uri().path_and_query().map_or(0, |target| target.as_str().len());
+    if target > MAX_URI_BYTES {
+        let message = format!("the request target is {target} bytes, more than {MAX_URI_BYTES}");
+        return ApiError::new(StatusCode::URI_TOO_LONG, "URI_TOO_LONG", message).into_response();
+    }
+    let headers = request.headers();
+    let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if headers.len() > MAX_HEADER_FIELDS || bytes > MAX_HEADER_BYTES {
+        let message = format!(
+            "{} header fields of {bytes} bytes; at most {MAX_HEADER_FIELDS} fields and {MAX_HEADER_BYTES} bytes",
+            headers.len()
+        );
+        return ApiError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "HEADERS_TOO_LARGE", message)
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// A file of the static directory. `/v1/...` is the API's namespace and never a file. Paths are percent-decoded,
+/// `..` is refused, and the file's canonical path (symlinks resolved) must lie under the canonical root; anything
+/// else, a name too long for the file system included, is a JSON `404`.
+async fn static_file(root: Arc<PathBuf>, request: Request) -> Response {
+    let path = request.uri().path();
+    if path == "/v1" || path.starts_with("/v1/") {
+        return not_found().into_response();
+    }
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "method not allowed")
+            .into_response();
+    }
+    let Some(relative) = percent_decode(path).and_then(|decoded| String::from_utf8(decoded).ok()) else {
+        return not_found().into_response();
+    };
+    let mut candidate = PathBuf::from(root.as_path());
+    for segment in relative.split('/').filter(|segment| !segment.is_empty() && *segment != ".") {
+        if segment == ".." || segment.contains(['\\', '\0']) {
+            return not_found().into_response();
+        }
+        candidate.push(segment);
+    }
+    let Some(file) = resolve_under(&root, candidate).await else {
+        return not_found().into_response();
+    };
+    let file = match tokio::fs::metadata(&file).await {
+        Ok(metadata) if metadata.is_dir() => {
+            if !path.ends_with('/') {
+                let location = format!("{path}/");
+                return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response();
+            }
+            match resolve_under(&root, file.join("index.html")).await {
+                Some(index) => index,
+                None => return not_found().into_response(),
+            }
+        }
+        Ok(_) => file,
+        Err(_) => return not_found().into_response(),
+    };
+    match ServeFile::new(file).oneshot(request).await {
+        Ok(response) if response.status().is_success() || response.status().is_redirection() => {
+            response.map(axum::body::Body::new)
+        }
+        Ok(response) if response.status() == StatusCode::RANGE_NOT_SATISFIABLE => {
+            ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_NOT_SATISFIABLE", "range not satisfiable")
+                .into_response()
+        }
+        _ => not_found().into_response(),
+    }
+}
+
+/// `candidate` with every symlink resolved, if that lies under `root` (itself canonical).
+async fn resolve_under(root: &std::path::Path, candidate: PathBuf) -> Option<PathBuf> {
+    let canonical = tokio::fs::canonicalize(candidate).await.ok()?;
+    canonical.starts_with(root).then_some(canonical)
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed escape. `+` is not a space.
+fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = bytes.get(index + 1..index + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    Some(out)
 }
 
 async fn count_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -157,12 +335,67 @@ async fn count_errors(State(state): State<AppState>, request: Request, next: Nex
     response
 }
 
-fn body_error(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE", rejection.body_text())
-    } else {
-        ApiError::invalid_request(rejection.body_text())
+/// Reads a request body: at most `max_body_bytes` (`413 REQUEST_TOO_LARGE`), within `body_timeout`
+/// (`408 REQUEST_TIMEOUT`).
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let config = &state.inner.config;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "REQUEST_TOO_LARGE",
+            format!("the request body is larger than {} bytes", config.max_body_bytes),
+        )
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > config.max_body_bytes as u64) {
+        return Err(too_large());
     }
+    match tokio::time::timeout(config.body_timeout, axum::body::to_bytes(body, config.max_body_bytes)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+            while let Some(cause) = source {
+                if cause.is::<http_body_util::LengthLimitError>() {
+                    return Err(too_large());
+                }
+                source = cause.source();
+            }
+            Err(ApiError::invalid_request(format!("reading the request body: {error}")))
+        }
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!("the request body did not arrive within {:?}", config.body_timeout),
+        )),
+    }
+}
+
+/// A push's `Content-Type`, when given, must be `application/json` (any case; parameters such as
+/// `charset=utf-8` allowed, another charset is not): else `415 UNSUPPORTED_MEDIA_TYPE`.
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let unsupported = || {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "the body must be JSON: Content-Type: application/json",
+        )
+    };
+    let value = value.to_str().map_err(|_| unsupported())?;
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(unsupported());
+    }
+    for parameter in parts {
+        let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+        if name.trim().eq_ignore_ascii_case("charset") && !value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8") {
+            return Err(unsupported());
+        }
+    }
+    Ok(())
 }
 
 async fn with_timeout<T>(
@@ -175,13 +408,10 @@ async fn with_timeout<T>(
     }
 }
 
-async fn push(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+async fn push(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     let tenant = state.inner.auth.authenticate(&headers)?;
-    let body = body.map_err(body_error)?;
+    check_json_content_type(&headers)?;
+    let body = read_body(&state, &headers, body).await?;
     let request: PushRequest =
         serde_json::from_slice(&body).map_err(|error| ApiError::invalid_request(format!("push body: {error}")))?;
     let replica = request.replica_id;
@@ -215,20 +445,42 @@ struct PullQuery {
     limit: usize,
 }
 
-fn parse_pull_query(tenant: &Tenant, query: Option<&str>, max: usize) -> Result<PullQuery, ApiError> {
-    let mut parsed = PullQuery { after: 0, limit: max };
+/// Splits a query into `key=value` pairs: `&`-separated, empty pairs skipped, keys and values percent-decoded
+/// (`+` is not a space), each key at most once, only `allowed` keys.
+fn query_pairs(query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
     for pair in query.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match key {
-            "after" => parsed.after = cursor::decode(tenant.as_str(), value)?,
+        let decode = |text: &str| {
+            percent_decode(text)
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| ApiError::invalid_request(format!("malformed percent-encoding in {pair:?}")))
+        };
+        let (key, value) = (decode(key)?, decode(value)?);
+        if !allowed.contains(&key.as_str()) {
+            return Err(ApiError::invalid_request(format!("unknown query parameter {key:?}")));
+        }
+        if pairs.iter().any(|(seen, _)| *seen == key) {
+            return Err(ApiError::invalid_request(format!("query parameter {key:?} given twice")));
+        }
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+fn parse_pull_query(tenant: &Tenant, query: Option<&str>, max: usize) -> Result<PullQuery, ApiError> {
+    let mut parsed = PullQuery { after: 0, limit: max };
+    for (key, value) in query_pairs(query, &["after", "limit", "access_token"])? {
+        match key.as_str() {
+            "after" => parsed.after = cursor::decode(tenant.as_str(), &value)?,
             "limit" => {
-                parsed.limit =
-                    value.parse::<usize>().ok().filter(|limit| (1..=max).contains(limit)).ok_or_else(|| {
-                        ApiError::invalid_request(format!("limit must be an integer from 1 to {max}"))
-                    })?;
+                parsed.limit = Some(value.as_str())
+                    .filter(|value| !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|value| value.parse::<usize>().ok())
+                    .filter(|limit| (1..=max).contains(limit))
+                    .ok_or_else(|| ApiError::invalid_request(format!("limit must be an integer from 1 to {max}")))?;
             }
-            "access_token" => {}
-            other => return Err(ApiError::invalid_request(format!("unknown query parameter {other:?}"))),
+            _ => {}
         }
     }
     Ok(parsed)
@@ -241,7 +493,8 @@ async fn pull(
 ) -> Result<Response, ApiError> {
     let tenant = state.inner.auth.authenticate(&headers)?;
     let query = parse_pull_query(&tenant, query.as_deref(), state.inner.config.max_pull)?;
-    let page = with_timeout(&state, state.inner.backend.pull(&tenant, query.after, query.limit)).await?;
+    let max_bytes = state.inner.config.max_pull_bytes;
+    let page = with_timeout(&state, state.inner.backend.pull(&tenant, query.after, query.limit, max_bytes)).await?;
     if query.after > page.head {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -258,61 +511,107 @@ async fn pull(
 }
 
 /// Live notifications (SSE). Browsers' `EventSource` cannot set headers, so this endpoint also takes the token as
-/// `?access_token=`.
+/// `?access_token=`. The stream ends when the server shuts down or the token expires (a JWT's `exp`).
 async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let mut headers = headers;
+    let pairs = query_pairs(query.as_deref(), &["access_token"])?;
     if !headers.contains_key(header::AUTHORIZATION)
-        && let Some(token) =
-            query.as_deref().unwrap_or("").split('&').find_map(|pair| pair.strip_prefix("access_token="))
-        && let Ok(value) = format!("Bearer {token}").parse()
+        && let Some((_, token)) = pairs.first()
     {
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| ApiError::unauthorized("the access_token is not a valid token"))?;
         headers.insert(header::AUTHORIZATION, value);
     }
-    let tenant = state.inner.auth.authenticate(&headers)?;
+    let (tenant, expires) = state.inner.auth.authenticate_until(&headers)?;
+    let slot = LiveSlot::take(&state, &tenant)?;
     let head = with_timeout(&state, state.inner.backend.head(&tenant)).await?;
     let receiver = state.inner.hub.watch(tenant.as_str(), head);
-    let stream = head_stream(state.clone(), tenant, receiver);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+    let deadline = expires.map(|exp| {
+        let left = exp.saturating_sub(now_seconds());
+        tokio::time::Instant::now() + Duration::from_secs(left)
+    });
+    let stream = head_stream(slot, tenant, receiver, deadline);
+    let keep_alive = Duration::from_secs(15).min(state.inner.config.idle_timeout / 3).max(Duration::from_millis(10));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(keep_alive)).into_response())
 }
 
-/// Decrements the live-clients gauge when the stream is dropped.
-struct LiveGuard(AppState);
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+}
 
-impl Drop for LiveGuard {
+/// One of a tenant's live streams: counted in the gauge and against [`Config::max_live_per_tenant`] until dropped.
+struct LiveSlot {
+    state: AppState,
+    tenant: String,
+}
+
+impl LiveSlot {
+    fn take(state: &AppState, tenant: &Tenant) -> Result<LiveSlot, ApiError> {
+        let max = state.inner.config.max_live_per_tenant;
+        let mut streams = state.inner.live_streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let open = streams.entry(tenant.as_str().to_owned()).or_default();
+        if *open >= max {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_LIVE_STREAMS",
+                format!("the tenant already has {max} live streams open"),
+            ));
+        }
+        *open += 1;
+        state.inner.metrics.live_clients.fetch_add(1, Ordering::Relaxed);
+        Ok(LiveSlot { state: state.clone(), tenant: tenant.as_str().to_owned() })
+    }
+}
+
+impl Drop for LiveSlot {
     fn drop(&mut self) {
-        self.0.inner.metrics.live_clients.fetch_sub(1, Ordering::Relaxed);
+        self.state.inner.metrics.live_clients.fetch_sub(1, Ordering::Relaxed);
+        let mut streams = self.state.inner.live_streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(open) = streams.get_mut(&self.tenant) {
+            *open -= 1;
+            if *open == 0 {
+                streams.remove(&self.tenant);
+            }
+        }
     }
 }
 
 fn head_stream(
-    state: AppState,
+    slot: LiveSlot,
     tenant: Tenant,
     receiver: watch::Receiver<u64>,
+    deadline: Option<tokio::time::Instant>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    state.inner.metrics.live_clients.fetch_add(1, Ordering::Relaxed);
-    let shutdown = state.inner.shutdown.subscribe();
-    let guard = LiveGuard(state);
+    let shutdown = slot.state.inner.shutdown.subscribe();
     let initial = true;
     futures_util::stream::unfold(
-        (receiver, shutdown, guard, initial, tenant),
-        |(mut receiver, mut shutdown, guard, initial, tenant)| async move {
+        (receiver, shutdown, slot, initial, tenant),
+        move |(mut receiver, mut shutdown, slot, initial, tenant)| async move {
+            let expired = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
             if !initial {
                 tokio::select! {
                     changed = receiver.changed() => changed.ok()?,
                     _ = shutdown.wait_for(|stopping| *stopping) => return None,
+                    () = expired => return None,
                 }
             }
-            if *shutdown.borrow() {
+            if *shutdown.borrow() || deadline.is_some_and(|deadline| tokio::time::Instant::now() >= deadline) {
                 return None;
             }
             let head = *receiver.borrow_and_update();
             let data = serde_json::json!({ "cursor": cursor::encode(tenant.as_str(), head), "position": head });
             let event = Event::default().event("head").data(data.to_string());
-            Some((Ok(event), (receiver, shutdown, guard, false, tenant)))
+            Some((Ok(event), (receiver, shutdown, slot, false, tenant)))
         },
     )
 }

@@ -47,9 +47,14 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+/// The shortest HS256 secret accepted: 32 bytes, the hash's output size (RFC 7518 section 3.2).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
 #[derive(Deserialize)]
 struct JwtHeader {
     alg: String,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -62,24 +67,36 @@ struct Claims {
 }
 
 impl Auth {
-    /// Static `(token, tenant)` pairs. Invalid tenant names are skipped with a warning.
-    pub fn from_tokens(pairs: impl IntoIterator<Item = (String, String)>) -> Auth {
+    /// Static `(token, tenant)` pairs. Refuses an invalid tenant name, an empty token, and a token listed for two
+    /// different tenants (which one would it mean?); the same pair twice is harmless.
+    pub fn from_tokens(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Auth, String> {
         let mut auth = Auth::default();
         for (token, tenant) in pairs {
-            match Tenant::new(&tenant) {
-                Ok(tenant) => {
-                    auth.tokens.insert(digest(&token), tenant);
+            if token.trim().is_empty() {
+                return Err(format!("an empty token for tenant {tenant:?}"));
+            }
+            let tenant = Tenant::new(&tenant)?;
+            match auth.tokens.insert(digest(&token), tenant.clone()) {
+                Some(previous) if previous != tenant => {
+                    return Err(format!(
+                        "a token is listed for two tenants, {:?} and {:?}: give each tenant its own token",
+                        previous.as_str(),
+                        tenant.as_str()
+                    ));
                 }
-                Err(error) => tracing::warn!(%error, "token skipped"),
+                _ => {}
             }
         }
-        auth
+        Ok(auth)
     }
 
-    /// Also accept JWTs signed with this HS256 secret.
-    pub fn with_jwt_secret(mut self, secret: impl Into<Vec<u8>>) -> Auth {
-        self.jwt_secret = Some(secret.into());
-        self
+    /// Also accept JWTs signed with this HS256 secret, which must be at least [`MIN_JWT_SECRET_BYTES`] long: a
+    /// short secret can be found by brute force, and then anyone can mint tokens for any tenant.
+    pub fn with_jwt_secret(mut self, secret: impl Into<Vec<u8>>) -> Result<Auth, String> {
+        let secret = secret.into();
+        check_jwt_secret(&secret)?;
+        self.jwt_secret = Some(secret);
+        Ok(self)
     }
 
     /// True when no token and no JWT secret is configured: nobody could call.
@@ -119,6 +136,12 @@ impl Auth {
 
     /// The tenant a request's `Authorization: Bearer ...` header names.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Tenant, ApiError> {
+        self.authenticate_until(headers).map(|(tenant, _)| tenant)
+    }
+
+    /// [`Auth::authenticate`], and when the credential expires (a JWT's `exp`, seconds since the epoch; `None` for
+    /// static tokens and JWTs without `exp`): a live stream ends then.
+    pub fn authenticate_until(&self, headers: &HeaderMap) -> Result<(Tenant, Option<u64>), ApiError> {
         let header = headers.get(AUTHORIZATION).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
         let token = header
             .to_str()
@@ -128,13 +151,25 @@ impl Auth {
             .filter(|token| !token.is_empty())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header is not `Bearer <token>`"))?;
         if let Some(tenant) = self.tokens.get(&digest(token)) {
-            return Ok(tenant.clone());
+            return Ok((tenant.clone(), None));
         }
         match &self.jwt_secret {
             Some(secret) if token.matches('.').count() == 2 => verify_jwt(secret, token, now_seconds()),
             _ => Err(ApiError::unauthorized("unknown token")),
         }
     }
+}
+
+/// Refuses an HS256 secret shorter than [`MIN_JWT_SECRET_BYTES`].
+pub fn check_jwt_secret(secret: &[u8]) -> Result<(), String> {
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        return Err(format!(
+            "the JWT secret is {} bytes; HS256 needs at least {MIN_JWT_SECRET_BYTES} random bytes (e.g. `openssl rand \
+             -hex 32`)",
+            secret.len()
+        ));
+    }
+    Ok(())
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -145,7 +180,7 @@ fn now_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 
-fn verify_jwt(secret: &[u8], token: &str, now: u64) -> Result<Tenant, ApiError> {
+fn verify_jwt(secret: &[u8], token: &str, now: u64) -> Result<(Tenant, Option<u64>), ApiError> {
     let invalid = |why: &str| ApiError::unauthorized(format!("invalid token: {why}"));
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
@@ -157,20 +192,26 @@ fn verify_jwt(secret: &[u8], token: &str, now: u64) -> Result<Tenant, ApiError> 
     if header.alg != "HS256" {
         return Err(invalid("only HS256 is accepted"));
     }
+    if header.crit.is_some() {
+        return Err(invalid("no `crit` extension is understood"));
+    }
     let signature = base64url_decode(signature).ok_or_else(|| invalid("malformed signature"))?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| invalid("bad key"))?;
     mac.update(&token.as_bytes()[..header_and_payload_len(token)]);
     mac.verify_slice(&signature).map_err(|_| invalid("bad signature"))?;
     let claims: Claims = base64url_decode(payload)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| invalid("malformed claims (a string `tenant` claim is required)"))?;
+        .ok_or_else(|| {
+            invalid("malformed claims (a string `tenant` claim is required; `exp` and `nbf` are integer seconds)")
+        })?;
     if claims.exp.is_some_and(|exp| now >= exp) {
         return Err(invalid("expired"));
     }
     if claims.nbf.is_some_and(|nbf| now < nbf) {
         return Err(invalid("not yet valid"));
     }
-    Tenant::new(&claims.tenant).map_err(|error| invalid(&error))
+    let tenant = Tenant::new(&claims.tenant).map_err(|error| invalid(&error))?;
+    Ok((tenant, claims.exp))
 }
 
 fn header_and_payload_len(token: &str) -> usize {
@@ -240,7 +281,7 @@ mod tests {
 
     #[test]
     fn static_tokens_map_to_tenants() {
-        let auth = Auth::from_tokens([("t-acme".to_owned(), "acme".to_owned())]);
+        let auth = Auth::from_tokens([("t-acme".to_owned(), "acme".to_owned())]).unwrap();
         assert_eq!(auth.authenticate(&headers("Bearer t-acme")).unwrap().as_str(), "acme");
         for bad in ["Bearer nope", "Basic t-acme", "Bearer ", "t-acme"] {
             assert_eq!(auth.authenticate(&headers(bad)).unwrap_err().code, "UNAUTHORIZED", "{bad}");
@@ -248,14 +289,64 @@ mod tests {
         assert_eq!(auth.authenticate(&HeaderMap::new()).unwrap_err().code, "UNAUTHORIZED");
     }
 
+    const SECRET: &[u8] = b"a-test-secret-of-at-least-32-bytes";
+
+    fn signed(header: &str, claims: &str) -> String {
+        let input = format!("{}.{}", base64url_encode(header.as_bytes()), base64url_encode(claims.as_bytes()));
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", base64url_encode(&mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn jwt_claims_follow_the_documented_rules() {
+        let auth = Auth::default().with_jwt_secret(SECRET.to_vec()).unwrap();
+        let check = |header: &str, claims: &str| auth.authenticate_until(&headers(&format!("Bearer {}", signed(header, claims))));
+        let now = now_seconds();
+        let hs256 = r#"{"alg":"HS256","typ":"JWT"}"#;
+        // No `exp` (or a null one): never expires. `exp` is returned so a live stream can end then.
+        assert_eq!(check(hs256, r#"{"tenant":"acme"}"#).unwrap().1, None);
+        assert_eq!(check(hs256, r#"{"tenant":"acme","exp":null}"#).unwrap().1, None);
+        assert_eq!(check(hs256, &format!(r#"{{"tenant":"acme","exp":{}}}"#, now + 60)).unwrap().1, Some(now + 60));
+        assert!(check(hs256, &format!(r#"{{"tenant":"acme","nbf":{now}}}"#)).is_ok(), "nbf = now is valid");
+        let refused = [
+            (hs256.to_owned(), format!(r#"{{"tenant":"acme","exp":{now}}}"#)), // exp = now: expired, no leeway
+            (hs256.to_owned(), format!(r#"{{"tenant":"acme","nbf":{}}}"#, now + 2)), // not yet valid, no leeway
+            (hs256.to_owned(), format!(r#"{{"tenant":"acme","exp":{}.5}}"#, now + 60)), // not an integer
+            (hs256.to_owned(), format!(r#"{{"tenant":"acme","exp":"{}"}}"#, now + 60)), // not a number
+            (hs256.to_owned(), r#"{"tenant":"acme","exp":-1}"#.to_owned()),
+            (hs256.to_owned(), r#"{"tenant":7}"#.to_owned()),
+            (hs256.to_owned(), r#"{}"#.to_owned()),
+            (r#"{"alg":"HS256","crit":["exp"]}"#.to_owned(), r#"{"tenant":"acme"}"#.to_owned()),
+            (r#"{"alg":"HS512"}"#.to_owned(), r#"{"tenant":"acme"}"#.to_owned()),
+            (r#"{"alg":"hs256"}"#.to_owned(), r#"{"tenant":"acme"}"#.to_owned()),
+        ];
+        for (header, claims) in refused {
+            assert_eq!(check(&header, &claims).unwrap_err().code, "UNAUTHORIZED", "{header} {claims}");
+        }
+    }
+
+    #[test]
+    fn short_jwt_secrets_and_ambiguous_tokens_are_refused() {
+        assert!(Auth::default().with_jwt_secret(b"x".to_vec()).is_err());
+        assert!(Auth::default().with_jwt_secret(vec![b'k'; MIN_JWT_SECRET_BYTES - 1]).is_err());
+        assert!(Auth::default().with_jwt_secret(vec![b'k'; MIN_JWT_SECRET_BYTES]).is_ok());
+        let pair = |token: &str, tenant: &str| (token.to_owned(), tenant.to_owned());
+        let error = Auth::from_tokens([pair("t", "acme"), pair("t", "globex")]).unwrap_err();
+        assert!(error.contains("two tenants"), "{error}");
+        assert!(Auth::from_tokens([pair("t", "acme"), pair("t", "acme")]).is_ok());
+        assert!(Auth::from_tokens([pair("t", "../etc")]).is_err());
+        assert!(Auth::from_tokens([pair(" ", "acme")]).is_err());
+    }
+
     #[test]
     fn jwts_are_verified() {
-        let auth = Auth::default().with_jwt_secret(b"s3cret".to_vec());
-        let good = mint_jwt(b"s3cret", "acme", Some(now_seconds() + 60));
+        let auth = Auth::default().with_jwt_secret(SECRET.to_vec()).unwrap();
+        let good = mint_jwt(SECRET, "acme", Some(now_seconds() + 60));
         assert_eq!(auth.authenticate(&headers(&format!("Bearer {good}"))).unwrap().as_str(), "acme");
-        let expired = mint_jwt(b"s3cret", "acme", Some(now_seconds() - 1));
-        let forged = mint_jwt(b"other", "acme", None);
-        let bad_tenant = mint_jwt(b"s3cret", "../etc", None);
+        let expired = mint_jwt(SECRET, "acme", Some(now_seconds() - 1));
+        let forged = mint_jwt(b"another-secret-of-at-least-32-bytes", "acme", None);
+        let bad_tenant = mint_jwt(SECRET, "../etc", None);
         let none_alg =
             format!("{}.{}.", base64url_encode(br#"{"alg":"none"}"#), base64url_encode(br#"{"tenant":"acme"}"#));
         let mut tampered = good.clone();

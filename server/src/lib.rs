@@ -11,14 +11,15 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use eventlite_server::{AppState, Auth, Config, app, backend::sqlite::SqliteBackend};
+//! use eventlite_server::{AppState, Auth, Config, serve, backend::sqlite::SqliteBackend};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let backend = Arc::new(SqliteBackend::new("data".into())?);
 //! let auth = Auth::from_tokens([("secret-token".to_owned(), "demo".to_owned())]);
-//! let state = AppState::new(backend, auth, Config::default());
+//! let state = AppState::new(backend, auth?, Config::default());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app(state)).await?;
+//! // Connection bound and timeouts from the Config; returns after ctrl-c, once in-flight requests finished.
+//! serve(listener, state, async { tokio::signal::ctrl_c().await.unwrap_or_default() }).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -26,6 +27,7 @@
 pub mod app;
 pub mod auth;
 pub mod backend;
+pub mod connection;
 pub mod cursor;
 pub mod error;
 pub mod live;
@@ -33,4 +35,5 @@ pub mod metrics;
 
 pub use app::{AppState, Config, app};
 pub use auth::{Auth, Tenant};
+pub use connection::serve;
 pub use error::ApiError;

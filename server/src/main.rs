@@ -12,7 +12,7 @@ use eventlite_client::SyncClient;
 use eventlite_server::backend::Backend;
 use eventlite_server::backend::postgres::PostgresBackend;
 use eventlite_server::backend::sqlite::SqliteBackend;
-use eventlite_server::{AppState, Auth, Config, app};
+use eventlite_server::{AppState, Auth, Config};
 
 #[derive(Parser)]
 #[command(name = "eventlite", version, about = "EventLite: sync server and tools")]
@@ -101,12 +101,31 @@ struct Serve {
     /// Accept HS256 JWTs signed with this secret (claim `tenant`).
     #[arg(long, env = "EVENTLITE_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
-    /// Serve this directory at / (the demo app, e.g. www/dist).
+    /// Serve this directory at / (the demo app, e.g. www/dist); only files under its canonical path.
     #[arg(long)]
     static_dir: Option<PathBuf>,
-    /// Allow browser calls from this origin (CORS), e.g. http://localhost:5173; repeatable.
+    /// Allow browser calls from this origin (CORS): scheme://host[:port], e.g. http://localhost:5173, repeatable;
+    /// or '*' (alone) for any origin.
     #[arg(long = "allow-origin")]
     allow_origins: Vec<String>,
+    /// Connections served at once; more wait in the listen backlog. Keep it below the open-file limit.
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
+    /// Seconds to wait for a request's head (and, on an idle keep-alive connection, for the next request).
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds a push's body may take to arrive (then 408).
+    #[arg(long, default_value_t = 60)]
+    body_timeout: u64,
+    /// Seconds without any byte read or written after which a connection is closed.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
+    /// Open live (SSE) streams per tenant (then 429).
+    #[arg(long, default_value_t = 100)]
+    max_live_per_tenant: usize,
+    /// Bytes per pull page (at least one event per page).
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    max_pull_bytes: usize,
     /// Largest request body, bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
@@ -210,14 +229,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// An empty secret would let anyone mint tokens for any tenant: refuse it rather than start.
+/// A short secret would let anyone who finds it mint tokens for any tenant: refuse it rather than start.
 fn check_jwt_secret(secret: &str) -> Result<(), Failure> {
-    if secret.trim().is_empty() {
-        return Err("the JWT secret (--jwt-secret / EVENTLITE_JWT_SECRET, or token --secret) is empty: give a long \
-                    random secret, or leave it unset to use static tokens only"
-            .into());
-    }
-    Ok(())
+    eventlite_server::auth::check_jwt_secret(secret.as_bytes()).map_err(|error| {
+        format!(
+            "{error} (--jwt-secret / EVENTLITE_JWT_SECRET, or token --secret); or leave it unset to use static \
+             tokens only"
+        )
+        .into()
+    })
 }
 
 async fn run_server(serve: Serve) -> Result<(), Failure> {
@@ -236,24 +256,36 @@ async fn run_server(serve: Serve) -> Result<(), Failure> {
     if let Some(tokens) = &serve.tokens {
         pairs.extend(Auth::parse_env(tokens)?);
     }
-    let mut auth = Auth::from_tokens(pairs);
+    let mut auth = Auth::from_tokens(pairs).map_err(|error| format!("static tokens: {error}"))?;
     if let Some(secret) = &serve.jwt_secret {
         check_jwt_secret(secret)?;
-        auth = auth.with_jwt_secret(secret.as_bytes().to_vec());
+        auth = auth.with_jwt_secret(secret.as_bytes().to_vec())?;
     }
     if auth.is_empty() {
         return Err("no credentials configured: give --tokens / EVENTLITE_TOKENS, --tokens-file or --jwt-secret".into());
     }
-    let backend: Arc<dyn Backend> = match &serve.postgres {
-        Some(url) => Arc::new(PostgresBackend::connect(url, &serve.postgres_schema).await?),
-        None => Arc::new(SqliteBackend::new(serve.data_dir.clone())?),
-    };
     let config = Config {
         limits: Limits { max_batch: serve.max_batch, max_event_size: serve.max_event_bytes },
         max_body_bytes: serve.max_body_bytes,
+        max_pull_bytes: serve.max_pull_bytes,
+        max_connections: serve.max_connections,
+        header_timeout: Duration::from_secs(serve.header_timeout),
+        body_timeout: Duration::from_secs(serve.body_timeout),
+        idle_timeout: Duration::from_secs(serve.idle_timeout),
+        max_live_per_tenant: serve.max_live_per_tenant,
         static_dir: serve.static_dir.clone(),
         allowed_origins: serve.allow_origins.clone(),
         ..Config::default()
+    };
+    config.validate()?;
+    if let Some(dir) = &config.static_dir
+        && !dir.is_dir()
+    {
+        return Err(format!("--static-dir {}: not a directory", dir.display()).into());
+    }
+    let backend: Arc<dyn Backend> = match &serve.postgres {
+        Some(url) => Arc::new(PostgresBackend::connect(url, &serve.postgres_schema).await?),
+        None => Arc::new(SqliteBackend::new(serve.data_dir.clone())?),
     };
     let state = AppState::new(Arc::clone(&backend), auth, config);
     let hub = state.hub();
@@ -265,14 +297,11 @@ async fn run_server(serve: Serve) -> Result<(), Failure> {
     });
     let listener = tokio::net::TcpListener::bind(serve.listen).await?;
     tracing::info!(address = %listener.local_addr()?, backend = backend.name(), "serving");
-    let shutdown_state = state.clone();
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            shutdown_state.begin_shutdown();
-        })
-        .await?;
+    eventlite_server::serve(listener, state, async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
+    .await?;
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())
 }

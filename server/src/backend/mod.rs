@@ -41,8 +41,11 @@ pub trait Backend: Send + Sync + 'static {
         limits: Limits,
     ) -> Result<(PushResponse, u64), BackendError>;
 
-    /// Up to `limit` events after position `after`, in position order, and the head.
-    async fn pull(&self, tenant: &Tenant, after: u64, limit: usize) -> Result<PullPage, BackendError>;
+    /// Up to `limit` events after position `after`, in position order, and the head. The page stops before the
+    /// event that would take its events' sizes (type + data + metadata + content type) over `max_bytes`, but always
+    /// holds at least one event; only that much is read into memory.
+    async fn pull(&self, tenant: &Tenant, after: u64, limit: usize, max_bytes: usize)
+    -> Result<PullPage, BackendError>;
 
     /// The tenant's head position (0 when empty).
     async fn head(&self, tenant: &Tenant) -> Result<u64, BackendError>;

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use eventlite::sync::server::{Limits, PullPage, PushRules, StoredMatch, Verdict, validate_push};
 use eventlite::sync::{PushOutcome, PushRequest, PushResponse, ServerEvent};
+use eventlite::event::{same_json, same_metadata};
 use eventlite::{EventData, RecordedEvent};
 use futures_util::StreamExt;
 use tokio_postgres::{AsyncMessage, NoTls};
@@ -231,14 +232,18 @@ impl Backend for PostgresBackend {
         for (wire, event) in request.events.iter().zip(&events) {
             let stream = wire.stream.as_str();
             let (content_type, data) = split_data(&event.data);
+            // The same event as core decides it: JSON by value, absent metadata = `{}`.
             let existing = stored.get(&wire.event_id).map(|existing| StoredMatch {
                 position: existing.position as u64,
                 version: existing.version as u64,
                 same_event: existing.stream == stream
                     && existing.event_type == event.event_type
                     && existing.content_type == content_type
-                    && existing.data == data
-                    && existing.metadata == event.metadata,
+                    && match (&content_type, std::str::from_utf8(&existing.data), &event.data) {
+                        (None, Ok(text), EventData::Json(pushed)) => same_json(text, pushed),
+                        _ => existing.data == data,
+                    }
+                    && same_metadata(existing.metadata.as_deref(), event.metadata.as_deref()),
             });
             let stored_version =
                 |stream: &str| Ok::<u64, std::convert::Infallible>(versions.get(stream).copied().unwrap_or(0));
@@ -311,24 +316,41 @@ impl Backend for PostgresBackend {
         Ok((PushResponse { outcomes }, next as u64))
     }
 
-    async fn pull(&self, tenant: &Tenant, after: u64, limit: usize) -> Result<PullPage, BackendError> {
+    async fn pull(
+        &self,
+        tenant: &Tenant,
+        after: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<PullPage, BackendError> {
         let s = &self.schema;
         let tenant = tenant.as_str();
         let client = self.pool.get().await.map_err(unavailable)?;
         let head = head_of(&client, s, tenant).await?;
         let after_i64 = i64::try_from(after).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+        // The byte budget is applied in SQL: a running sum of the events' sizes over the page, cut where it passes
+        // the budget (the first event always stays), so no more rows than that reach this process.
+        // `octet_length` reads a TOASTed value's size without fetching it.
         let rows = client
             .query(
                 &statement(
                     &client,
                     &format!(
-                    "SELECT position, event_id, stream, version, event_type, content_type, data, metadata, recorded_at
-                     FROM {s}.events WHERE tenant = $1 AND position > $2 ORDER BY position LIMIT $3"
-                ),
+                        "SELECT position, event_id, stream, version, event_type, content_type, data, metadata,
+                                recorded_at
+                         FROM (SELECT *, sum(size) OVER (ORDER BY position) AS running
+                               FROM (SELECT *, octet_length(event_type) + coalesce(octet_length(content_type), 0)
+                                               + octet_length(data) + coalesce(octet_length(metadata), 0) AS size
+                                     FROM {s}.events WHERE tenant = $1 AND position > $2
+                                     ORDER BY position LIMIT $3) page) sized
+                         WHERE running <= $4 OR running = size
+                         ORDER BY position"
+                    ),
                 )
                 .await?,
-                &[&tenant, &after_i64, &limit],
+                &[&tenant, &after_i64, &limit, &max_bytes],
             )
             .await
             .map_err(db_error)?;

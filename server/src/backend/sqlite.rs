@@ -94,8 +94,14 @@ impl Backend for SqliteBackend {
         .await
     }
 
-    async fn pull(&self, tenant: &Tenant, after: u64, limit: usize) -> Result<PullPage, BackendError> {
-        self.blocking(tenant, move |store| Ok(server::read_pull(&store, after, limit)?)).await
+    async fn pull(
+        &self,
+        tenant: &Tenant,
+        after: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<PullPage, BackendError> {
+        self.blocking(tenant, move |store| Ok(server::read_pull_within(&store, after, limit, max_bytes)?)).await
     }
 
     async fn head(&self, tenant: &Tenant) -> Result<u64, BackendError> {

@@ -48,7 +48,7 @@ pub async fn push_then_pull_round_trips_events_in_order(backend: &dyn Backend) {
     let (response, head) = backend.push(&acme, request.clone(), Limits::default()).await.unwrap();
     assert_eq!(summary(&response.outcomes), ["p1 v1 dup=false", "p2 v2 dup=false", "p3 v1 dup=false"]);
     assert_eq!(head, 3);
-    let page = backend.pull(&acme, 0, 10).await.unwrap();
+    let page = backend.pull(&acme, 0, 10, usize::MAX).await.unwrap();
     assert_eq!((page.through, page.head, page.more()), (3, 3, false));
     for (sent, got) in request.events.iter().zip(&page.events) {
         assert_eq!((sent.event_id, &sent.stream, &sent.event_type), (got.event_id, &got.stream, &got.event_type));
@@ -64,14 +64,14 @@ pub async fn pulls_page_by_exclusive_position(backend: &dyn Backend) {
     let acme = tenant("acme");
     let events = (1..=7).map(|n| wire(n, "s-1", WireExpected::Any)).collect();
     backend.push(&acme, push(events), Limits::default()).await.unwrap();
-    let first = backend.pull(&acme, 0, 3).await.unwrap();
+    let first = backend.pull(&acme, 0, 3, usize::MAX).await.unwrap();
     assert_eq!((first.events.len(), first.through, first.more()), (3, 3, true));
-    let second = backend.pull(&acme, first.through, 3).await.unwrap();
+    let second = backend.pull(&acme, first.through, 3, usize::MAX).await.unwrap();
     let positions: Vec<u64> = second.events.iter().map(|e| e.position).collect();
     assert_eq!(positions, [4, 5, 6]);
-    let last = backend.pull(&acme, 6, 3).await.unwrap();
+    let last = backend.pull(&acme, 6, 3, usize::MAX).await.unwrap();
     assert_eq!((last.events.len(), last.through, last.more()), (1, 7, false));
-    let empty = backend.pull(&acme, 7, 3).await.unwrap();
+    let empty = backend.pull(&acme, 7, 3, usize::MAX).await.unwrap();
     assert_eq!((empty.events.len(), empty.through), (0, 7));
     assert_eq!(backend.head(&acme).await.unwrap(), 7);
 }
@@ -164,10 +164,10 @@ pub async fn tenants_are_isolated(backend: &dyn Backend) {
         backend.push(&globex, push(vec![wire(1, "a-1", WireExpected::NoStream)]), Limits::default()).await.unwrap();
     assert_eq!(summary(&response.outcomes), ["p1 v1 dup=false"]);
     assert_eq!(head, 1);
-    assert_eq!(backend.pull(&acme, 0, 10).await.unwrap().events.len(), 1);
-    assert_eq!(backend.pull(&globex, 0, 10).await.unwrap().events.len(), 1);
+    assert_eq!(backend.pull(&acme, 0, 10, usize::MAX).await.unwrap().events.len(), 1);
+    assert_eq!(backend.pull(&globex, 0, 10, usize::MAX).await.unwrap().events.len(), 1);
     assert_eq!(backend.head(&tenant("initech")).await.unwrap(), 0);
-    assert!(backend.pull(&tenant("initech"), 0, 10).await.unwrap().events.is_empty());
+    assert!(backend.pull(&tenant("initech"), 0, 10, usize::MAX).await.unwrap().events.is_empty());
 }
 
 macro_rules! suite {

@@ -156,7 +156,7 @@ pub async fn malformed_pushes_get_their_code_and_store_nothing(backend: Arc<dyn 
 pub async fn missing_and_wrong_tokens_are_refused(backend: Arc<dyn Backend>) {
     let router = router(&backend, Config::default());
     let forged = mint_jwt(b"not-the-secret", "acme", None);
-    let expired = mint_jwt(b"test-secret", "acme", Some(1));
+    let expired = mint_jwt(crate::support::JWT_SECRET, "acme", Some(1));
     for (case, token) in [
         ("missing", None),
         ("wrong", Some("nope")),
@@ -178,7 +178,7 @@ pub async fn tenants_never_see_or_write_each_others_events(backend: Arc<dyn Back
     let (status, body) = call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(1)])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The same event id is a different event in another tenant: stored there, not a duplicate of acme's.
-    let jwt = mint_jwt(b"test-secret", "globex", None);
+    let jwt = mint_jwt(crate::support::JWT_SECRET, "globex", None);
     let (status, body) = call(&router, "POST", "/v1/push", Some(&jwt), push_body(vec![valid_event(1)])).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["outcomes"][0]["duplicate"], false);

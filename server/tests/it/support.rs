@@ -10,15 +10,20 @@ use eventlite_client::SyncClient;
 use eventlite_server::backend::Backend;
 use eventlite_server::backend::postgres::PostgresBackend;
 use eventlite_server::backend::sqlite::SqliteBackend;
-use eventlite_server::{AppState, Auth, Config, app};
+use eventlite_server::{AppState, Auth, Config};
 use tokio::task::JoinHandle;
 
 pub const TOKEN_A: &str = "token-acme";
 pub const TOKEN_B: &str = "token-globex";
 
+/// The HS256 secret of the test servers (at least 32 bytes, as the server requires).
+pub const JWT_SECRET: &[u8] = b"test-secret-test-secret-test-secret";
+
 pub fn auth() -> Auth {
     Auth::from_tokens([(TOKEN_A.to_owned(), "acme".to_owned()), (TOKEN_B.to_owned(), "globex".to_owned())])
-        .with_jwt_secret(b"test-secret".to_vec())
+        .unwrap()
+        .with_jwt_secret(JWT_SECRET.to_vec())
+        .unwrap()
 }
 
 /// A server running on 127.0.0.1 with a random port.
@@ -47,17 +52,14 @@ impl TestServer {
         });
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let router = app(state.clone());
-        let shutdown_state = state.clone();
+        let serve_state = state.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                    shutdown_state.begin_shutdown();
-                })
-                .await
-                .unwrap();
+            eventlite_server::serve(listener, serve_state, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
         });
         STOPS.lock().unwrap().push((addr, stop));
         TestServer { addr, state, task, listener_task }
