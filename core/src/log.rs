@@ -1,12 +1,19 @@
 //! The global log: reading all events by position, with filters evaluated in SQL.
 //!
-//! A filter picks the index that drives the query: each category (`events_by_category (category, position)`) or, with
-//! no categories, each event type (`events_by_type (event_type, position)`) becomes one arm pinned to that index and
-//! limited to the page size, so each arm is read in position order and stops after one page; the arms are merged by
-//! position. A stream prefix that contains `-` fixes the category of every stream it matches, so it is driven by the
-//! category index too. A prefix without `-` is a range over `UNIQUE (stream, version)` whose matches SQLite sorts by
-//! position, keeping one page in its sorter. Without a filter the query walks the primary key. Repeated filter values
-//! are dropped, so no event is returned twice.
+//! A filter becomes index arms, merged by position. Each arm fixes the leading columns of one index by equality, so
+//! the index yields exactly the arm's rows in position order and the arm stops after one page, whatever the log's
+//! size: a category (`events_by_category (category, position)`), an event type (`events_by_type (event_type,
+//! position)`), or a category and an event type (`events_by_category_type (category, event_type, position)`); with
+//! both lists, one arm per combination, at most [`MAX_FILTER_COMBINATIONS`] (larger filters are refused with
+//! `INVALID_ARGUMENT`).
+//!
+//! A stream prefix that contains `-` fixes the category of every stream it matches: it is read through that category's
+//! arms with the prefix as an extra condition (a prefix that reaches past the `-`, like `order-12`, therefore costs
+//! in proportion to the category's other events after the cursor). A prefix without `-` matches exactly the streams
+//! of the categories that start with it, which a skip scan of the category index finds; those categories' arms are
+//! read with no extra condition (when more than [`MAX_FILTER_COMBINATIONS`] categories match, the stream range is
+//! read and sorted instead). Without a filter the query walks the primary key. Repeated filter values are dropped, so
+//! no event is returned twice.
 
 use rusqlite::types::Value;
 
@@ -67,6 +74,18 @@ impl EventFilter {
         }
         for event_type in &self.event_types {
             validate_event_type(event_type, "filter.event_types")?;
+        }
+        let unique = self.deduplicated();
+        let combinations = unique.categories.len().max(1) * unique.event_types.len().max(1);
+        if combinations > MAX_FILTER_COMBINATIONS {
+            return Err(InvalidArgument::new(
+                "filter",
+                format!(
+                    "{} categories x {} event types make {combinations} combinations; at most {MAX_FILTER_COMBINATIONS}",
+                    unique.categories.len(),
+                    unique.event_types.len()
+                ),
+            ));
         }
         Ok(())
     }
@@ -142,77 +161,160 @@ pub struct LogSlice {
 pub(crate) const EVENT_COLUMNS: &str =
     "position, event_id, stream, version, event_type, content_type, data, metadata, recorded_at";
 
-/// A column and the values a filter allows in it.
-type ColumnValues<'a> = (&'static str, &'a [String]);
+/// The most index arms one read may merge: categories x event types (each counted as 1 when absent). Filters over it
+/// are refused with `INVALID_ARGUMENT`; a stream prefix that matches more categories is read by its stream range.
+pub const MAX_FILTER_COMBINATIONS: usize = 256;
 
-/// Builds the page query for `filter`. `cursor` is exclusive; `None` means unbounded.
+/// How a filter is read, once its prefix is resolved against the database: index arms, or one scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FilterPlan {
+    /// The whole log, or a stream range scan (`prefix`), with optional event types: read in position order from the
+    /// primary key (no filter) or sorted (a prefix matching too many categories).
+    Scan { prefix: Option<String>, event_types: Vec<String> },
+    /// One arm per (category, event type) combination, each pinned to an index that yields its rows in position
+    /// order with no row to skip; `prefix` is an extra condition only when it reaches past its category's `-`.
+    Arms { categories: Vec<String>, event_types: Vec<String>, prefix: Option<String> },
+    /// A prefix that matches no stream.
+    Nothing,
+}
+
+impl EventFilter {
+    /// The filter's values without repeats (repeated values would return events twice).
+    fn deduplicated(&self) -> EventFilter {
+        EventFilter {
+            stream_prefix: self.stream_prefix.clone(),
+            categories: unique(&self.categories),
+            event_types: unique(&self.event_types),
+        }
+    }
+
+    /// Resolves the filter against `connection`: a stream prefix without `-` becomes the categories it matches (a
+    /// stream starts with such a prefix exactly when its category does), found by a skip scan of the category index.
+    pub(crate) fn plan(&self, connection: &rusqlite::Connection) -> rusqlite::Result<FilterPlan> {
+        let filter = self.deduplicated();
+        let types = filter.event_types;
+        if !filter.categories.is_empty() {
+            return Ok(FilterPlan::Arms {
+                categories: filter.categories,
+                event_types: types,
+                prefix: filter.stream_prefix,
+            });
+        }
+        let Some(prefix) = filter.stream_prefix else {
+            return Ok(if types.is_empty() {
+                FilterPlan::Scan { prefix: None, event_types: types }
+            } else {
+                FilterPlan::Arms { categories: Vec::new(), event_types: types, prefix: None }
+            });
+        };
+        if let Some((category, _)) = prefix.split_once('-') {
+            // Even `cat-` keeps the prefix as a condition: it selects the category's streams but its bare `cat` one.
+            return Ok(FilterPlan::Arms {
+                categories: vec![category.to_owned()],
+                event_types: types,
+                prefix: Some(prefix),
+            });
+        }
+        let per_category = types.len().max(1);
+        let categories = categories_with_prefix(connection, &prefix, MAX_FILTER_COMBINATIONS / per_category + 1)?;
+        Ok(if categories.is_empty() {
+            FilterPlan::Nothing
+        } else if categories.len() * per_category > MAX_FILTER_COMBINATIONS {
+            FilterPlan::Scan { prefix: Some(prefix), event_types: types }
+        } else {
+            FilterPlan::Arms { categories, event_types: types, prefix: None }
+        })
+    }
+}
+
+/// The distinct categories starting with `prefix`, at most `limit`, each found in O(log n) by a recursive skip scan
+/// of `events_by_category`.
+fn categories_with_prefix(
+    connection: &rusqlite::Connection,
+    prefix: &str,
+    limit: usize,
+) -> rusqlite::Result<Vec<String>> {
+    // Written without OR so that each `min()` is one index seek (`category < NULL` matches nothing, so a prefix with
+    // no upper bound gets the largest string instead).
+    let upper = prefix_upper_bound(prefix).unwrap_or_else(|| char::MAX.to_string().repeat(prefix.chars().count() + 1));
+    let mut statement = connection.prepare_cached(
+        "WITH RECURSIVE found(category) AS (
+             SELECT (SELECT min(category) FROM events WHERE category >= ?1 AND category < ?2)
+             UNION ALL
+             SELECT (SELECT min(category) FROM events WHERE category > found.category AND category < ?2)
+             FROM found WHERE found.category IS NOT NULL
+         )
+         SELECT category FROM found WHERE category IS NOT NULL LIMIT ?3",
+    )?;
+    let rows = statement
+        .query_map(rusqlite::params![prefix, upper, i64::try_from(limit).unwrap_or(i64::MAX)], |row| row.get(0))?;
+    rows.collect()
+}
+
+/// Builds the page query for a resolved filter. `cursor` is exclusive; `None` means unbounded.
 pub(crate) fn page_query(
-    filter: &EventFilter,
+    plan: &FilterPlan,
     cursor: Option<u64>,
     direction: Direction,
     max_count: usize,
 ) -> (String, Vec<Value>) {
-    // Repeated values would make repeated arms and return events twice.
-    let mut filter = EventFilter {
-        stream_prefix: filter.stream_prefix.clone(),
-        categories: unique(&filter.categories),
-        event_types: unique(&filter.event_types),
-    };
-    // A prefix that contains `-` fixes the category of every stream it matches, so the category index can drive
-    // the query in position order; the prefix stays as an extra condition.
-    if filter.categories.is_empty() {
-        if let Some((category, _)) = filter.stream_prefix.as_deref().and_then(|prefix| prefix.split_once('-')) {
-            filter.categories.push(category.to_owned());
-        }
-    }
-    let filter = &filter;
     let (compare, order) = match direction {
         Direction::Forwards => (">", "ASC"),
         Direction::Backwards => ("<", "DESC"),
     };
     let limit = i64::try_from(max_count).unwrap_or(i64::MAX);
-    let mut params: Vec<Value> = Vec::new();
-    let mut shared = String::new();
-    if let Some(cursor) = cursor {
-        shared.push_str(&format!(" AND position {compare} ?"));
-        params.push(Value::Integer(clamp_i64(cursor)));
-    }
-    let mut shared_params = params.clone();
-    if let Some(prefix) = &filter.stream_prefix {
-        shared.push_str(" AND stream >= ?");
-        shared_params.push(Value::Text(prefix.clone()));
-        if let Some(end) = prefix_upper_bound(prefix) {
-            shared.push_str(" AND stream < ?");
-            shared_params.push(Value::Text(end));
+    // The conditions every arm shares: the cursor and the stream range.
+    let shared = |prefix: &Option<String>, sql: &mut String, params: &mut Vec<Value>| {
+        if let Some(cursor) = cursor {
+            sql.push_str(&format!(" AND position {compare} ?"));
+            params.push(Value::Integer(clamp_i64(cursor)));
         }
-    }
-
-    // One arm per value of the driving column; the other filters become extra terms in every arm.
-    let ((driver, values), other): (ColumnValues<'_>, Option<ColumnValues<'_>>) = if !filter.categories.is_empty() {
-        (
-            ("category", &filter.categories),
-            (!filter.event_types.is_empty()).then_some(("event_type", filter.event_types.as_slice())),
-        )
-    } else if !filter.event_types.is_empty() {
-        (("event_type", &filter.event_types), None)
-    } else {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1{shared} ORDER BY position {order} LIMIT {limit}");
-        return (sql, shared_params);
+        if let Some(prefix) = prefix {
+            sql.push_str(" AND stream >= ?");
+            params.push(Value::Text(prefix.clone()));
+            if let Some(end) = prefix_upper_bound(prefix) {
+                sql.push_str(" AND stream < ?");
+                params.push(Value::Text(end));
+            }
+        }
     };
-
-    let mut arms = Vec::with_capacity(values.len());
-    params.clear();
-    for value in values {
-        // Pinned to the driver's index: it yields the arm in position order, so LIMIT stops the scan early.
-        let index = if driver == "category" { "events_by_category" } else { "events_by_type" };
-        let mut arm = format!("SELECT {EVENT_COLUMNS} FROM events INDEXED BY {index} WHERE {driver} = ?{shared}");
-        params.push(Value::Text(value.clone()));
-        params.extend(shared_params.iter().cloned());
-        if let Some((column, allowed)) = other {
-            arm.push_str(&format!(" AND {column} IN ({})", placeholders(allowed.len())));
-            params.extend(allowed.iter().cloned().map(Value::Text));
+    let mut params: Vec<Value> = Vec::new();
+    let (categories, event_types, prefix) = match plan {
+        FilterPlan::Nothing => return (format!("SELECT {EVENT_COLUMNS} FROM events WHERE 0"), params),
+        FilterPlan::Scan { prefix, event_types } => {
+            let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1");
+            shared(prefix, &mut sql, &mut params);
+            if !event_types.is_empty() {
+                sql.push_str(&format!(" AND event_type IN ({})", placeholders(event_types.len())));
+                params.extend(event_types.iter().cloned().map(Value::Text));
+            }
+            sql.push_str(&format!(" ORDER BY position {order} LIMIT {limit}"));
+            return (sql, params);
         }
-        arms.push(format!("SELECT * FROM ({arm} ORDER BY position {order} LIMIT {limit})"));
+        FilterPlan::Arms { categories, event_types, prefix } => (categories, event_types, prefix),
+    };
+    // One arm per combination, each pinned to the index whose leading columns it fixes by equality: the index yields
+    // the arm in position order and holds only matching rows, so LIMIT stops the scan after one page whatever the
+    // log's size.
+    let none = [None];
+    let category_values: Vec<Option<&String>> =
+        if categories.is_empty() { none.to_vec() } else { categories.iter().map(Some).collect() };
+    let type_values: Vec<Option<&String>> =
+        if event_types.is_empty() { none.to_vec() } else { event_types.iter().map(Some).collect() };
+    let mut arms = Vec::with_capacity(category_values.len() * type_values.len());
+    for category in &category_values {
+        for event_type in &type_values {
+            let (index, mut conditions) = match (category, event_type) {
+                (Some(_), Some(_)) => ("events_by_category_type", "category = ? AND event_type = ?".to_owned()),
+                (Some(_), None) => ("events_by_category", "category = ?".to_owned()),
+                (None, Some(_)) => ("events_by_type", "event_type = ?".to_owned()),
+                (None, None) => unreachable!("a plan with arms has categories or event types"),
+            };
+            params.extend(category.iter().chain(event_type.iter()).map(|value| Value::Text((*value).clone())));
+            shared(prefix, &mut conditions, &mut params);
+            let arm = format!("SELECT {EVENT_COLUMNS} FROM events INDEXED BY {index} WHERE {conditions}");
+            arms.push(format!("SELECT * FROM ({arm} ORDER BY position {order} LIMIT {limit})"));
+        }
     }
     if arms.len() == 1 {
         let sql = arms.pop().unwrap_or_default();
@@ -266,12 +368,99 @@ mod tests {
     }
 
     #[test]
-    fn category_filters_use_one_limited_arm_per_category() {
-        let filter = EventFilter::all().category("a").category("b").event_type("T");
-        let (sql, params) = page_query(&filter, Some(10), Direction::Forwards, 50);
-        assert_eq!(sql.matches("UNION ALL").count(), 1);
-        assert_eq!(sql.matches("LIMIT 50").count(), 3);
-        assert!(sql.contains("event_type IN (?)"));
-        assert_eq!(params.len(), 6);
+    fn category_filters_use_one_limited_arm_per_combination() {
+        let plan = FilterPlan::Arms {
+            categories: vec!["a".into(), "b".into()],
+            event_types: vec!["T".into(), "U".into()],
+            prefix: None,
+        };
+        let (sql, params) = page_query(&plan, Some(10), Direction::Forwards, 50);
+        assert_eq!(sql.matches("UNION ALL").count(), 3);
+        assert_eq!(sql.matches("LIMIT 50").count(), 5);
+        assert_eq!(sql.matches("INDEXED BY events_by_category_type").count(), 4);
+        assert_eq!(params.len(), 12);
+    }
+
+    #[test]
+    fn filters_over_the_combination_limit_are_refused() {
+        let types: Vec<String> = (0..17).map(|n| format!("T{n}")).collect();
+        let categories: Vec<String> = (0..16).map(|n| format!("c{n}")).collect();
+        let filter = EventFilter { stream_prefix: None, categories: categories.clone(), event_types: types.clone() };
+        assert_eq!(filter.validate().unwrap_err().argument, "filter");
+        let at_limit =
+            EventFilter { categories: categories[..16].to_vec(), event_types: types[..16].to_vec(), ..filter };
+        assert!(at_limit.validate().is_ok());
+        let many_types = EventFilter::all();
+        let many_types = (0..MAX_FILTER_COMBINATIONS).fold(many_types, |f, n| f.event_type(format!("T{n}")));
+        assert!(many_types.validate().is_ok());
+        assert!(many_types.clone().event_type("extra").validate().is_err());
+        assert!(many_types.event_type("T0").validate().is_ok(), "repeats do not count");
+    }
+
+    /// The cost of reading after the last match, counted in SQLite VM instructions (deterministic, unlike time).
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    fn caught_up_cost(store: &crate::Store, filter: &EventFilter) -> u64 {
+        let last = store.read_all(&ReadAllOptions::backwards().max_count(1).filter(filter.clone())).unwrap().events;
+        let cursor = last.first().expect("the filter matches the head block").position;
+        store.with_writer(|connection| {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            let steps = std::sync::Arc::new(AtomicU64::new(0));
+            let counter = steps.clone();
+            let _ = connection.progress_handler(
+                1,
+                Some(move || {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    false
+                }),
+            );
+            let events = crate::store::read_log_page(
+                connection,
+                &ReadAllOptions::forwards().after(cursor).filter(filter.clone()),
+            )
+            .unwrap();
+            let _ = connection.progress_handler(0, None::<fn() -> bool>);
+            assert!(events.is_empty(), "{filter:?} is caught up");
+            steps.load(Ordering::Relaxed)
+        })
+    }
+
+    /// Every filter shape costs the same after its last match whatever the log's size: the same reads over a log
+    /// with 2,400 and then 24,000 non-matching events after the matches.
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    #[test]
+    fn caught_up_filtered_reads_cost_the_same_at_ten_times_the_log() {
+        use crate::{ExpectedVersion, NewEvent, Store};
+        let shapes = [
+            EventFilter::all().category("order").event_type("Placed"),
+            EventFilter::all().stream_prefix("orde").event_type("Placed"),
+            EventFilter::all().stream_prefix("order-").event_type("Placed"),
+            EventFilter::all().stream_prefix("inv"),
+            EventFilter::all().stream_prefix("invoice-"),
+            EventFilter::all().category("invoice"),
+            EventFilter::all().event_type("Issued"),
+            EventFilter::all().category("order").category("invoice").event_type("Placed").event_type("Issued"),
+        ];
+        let store = Store::open_in_memory().unwrap();
+        let one = |stream: &str, event_type: &str| {
+            store.append_to_stream(stream, &[NewEvent::json(event_type, &1)], ExpectedVersion::Any).unwrap();
+        };
+        one("order-1", "Placed");
+        one("invoice-1", "Issued");
+        let grow = |events: usize| {
+            for round in 0..events / 600 {
+                for (category, event_type) in [("order", "Other"), ("user", "Placed"), ("ordinal", "Other")] {
+                    let events: Vec<NewEvent> = (0..200).map(|_| NewEvent::json(event_type, &0)).collect();
+                    let stream = format!("{category}-{}", round % 50 + 2);
+                    store.append_to_stream(&stream, &events, ExpectedVersion::Any).unwrap();
+                }
+            }
+        };
+        grow(2_400);
+        let small: Vec<u64> = shapes.iter().map(|filter| caught_up_cost(&store, filter)).collect();
+        grow(21_600);
+        let large: Vec<u64> = shapes.iter().map(|filter| caught_up_cost(&store, filter)).collect();
+        for ((filter, small), large) in shapes.iter().zip(&small).zip(&large) {
+            assert!(*large <= small * 3 / 2 + 100, "{filter:?}: {small} VM steps at 2.4k events, {large} at 24k");
+        }
     }
 }

@@ -9,7 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::OpenError;
 
 /// The newest schema version this library writes and reads.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// `PRAGMA application_id` of EventLite databases: "EvLt".
 pub const APPLICATION_ID: i32 = 0x4576_4c74;
@@ -83,6 +83,12 @@ CREATE TABLE sync_rewrites (
 );
 ";
 
+/// Version 3: an index per (category, event type), so a filter with both reads one page whatever the log's size
+/// (`crate::log`).
+const V3: &str = "
+CREATE INDEX events_by_category_type ON events (category, event_type, position);
+";
+
 /// Brings the database to [`VERSION`]. Reads first and writes nothing when the file is foreign or too new.
 pub(crate) fn migrate(connection: &mut Connection) -> Result<(), OpenError> {
     let found = read_version(connection)?;
@@ -126,6 +132,9 @@ fn upgrade_from(connection: &Connection, version: u32) -> Result<(), OpenError> 
     }
     if version < 2 {
         connection.execute_batch(V2)?;
+    }
+    if version < 3 {
+        connection.execute_batch(V3)?;
     }
     Ok(())
 }

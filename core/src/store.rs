@@ -531,7 +531,8 @@ fn const_format_stream(condition: &str) -> String {
 }
 
 pub(crate) fn read_log_page(connection: &Connection, options: &ReadAllOptions) -> rusqlite::Result<Vec<RecordedEvent>> {
-    let (sql, params) = page_query(&options.filter, options.from_position, options.direction, options.max_count);
+    let plan = options.filter.plan(connection)?;
+    let (sql, params) = page_query(&plan, options.from_position, options.direction, options.max_count);
     let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(rusqlite::params_from_iter(params), event_from_row)?;
     rows.collect()
@@ -981,7 +982,11 @@ mod tests {
             EventFilter::all().stream_prefix("order-1"),
         ] {
             for direction in [Direction::Forwards, Direction::Backwards] {
-                let (sql, params) = page_query(&filter, Some(3), direction, 10);
+                let (sql, params) = store
+                    .with_reader(|connection| {
+                        filter.plan(connection).map(|plan| page_query(&plan, Some(3), direction, 10))
+                    })
+                    .unwrap();
                 let plan: Vec<String> = store.with_reader(|connection| {
                     let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
                     let rows =
