@@ -99,6 +99,14 @@ impl std::fmt::Debug for EventStore {
     }
 }
 
+/// Releasing the last reference closes the store too (Kotlin's `AutoCloseable.close()`, Swift's `deinit`, Python's
+/// garbage collection): subscriptions and live sync never outlive every handle.
+impl Drop for EventStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

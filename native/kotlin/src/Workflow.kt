@@ -1,0 +1,287 @@
+// The Kotlin test program: the generated bindings on the JVM (JNA), on the same workflow as the Python suite.
+// Run by scripts/test-native.sh: `java ... WorkflowKt <scratch dir> <sync server URL> <token>`; prints
+// "N passed, N failed" and exits non-zero on any failure.
+
+import io.github.eventlite.*
+import java.io.File
+import java.util.concurrent.ConcurrentLinkedQueue
+import java.util.concurrent.CopyOnWriteArrayList
+import kotlin.concurrent.thread
+
+private var passed = 0
+private var failed = 0
+
+private fun check(name: String, body: () -> Unit) {
+    try {
+        body()
+        passed++
+        println("ok   $name")
+    } catch (error: Throwable) {
+        failed++
+        println("FAIL $name: $error")
+        error.printStackTrace(System.out)
+    }
+}
+
+private fun expect(condition: Boolean, message: () -> String) {
+    if (!condition) throw AssertionError(message())
+}
+
+private fun <T> expectEqual(expected: T, actual: T, what: String) {
+    expect(expected == actual) { "$what: expected $expected, got $actual" }
+}
+
+private inline fun <reified E : Throwable> expectThrows(body: () -> Unit): E {
+    try {
+        body()
+    } catch (error: Throwable) {
+        if (error is E) return error
+        throw AssertionError("expected ${E::class.simpleName}, got $error")
+    }
+    throw AssertionError("expected ${E::class.simpleName}, nothing was thrown")
+}
+
+private fun waitUntil(timeoutMs: Long = 10_000, condition: () -> Boolean): Boolean {
+    val deadline = System.currentTimeMillis() + timeoutMs
+    while (System.currentTimeMillis() < deadline) {
+        if (condition()) return true
+        Thread.sleep(20)
+    }
+    return condition()
+}
+
+private fun event(type: String, json: String = "{}") = jsonEvent(type, json)
+
+private fun RecordedEvent.json(): String = (data as EventData.Json).json
+
+private fun unique(prefix: String) = "$prefix-${newEventId().takeLast(12)}"
+
+private class Recorder : SyncListener {
+    val conflicts = CopyOnWriteArrayList<Conflict>()
+    val reports = CopyOnWriteArrayList<SyncReport>()
+    val errors = CopyOnWriteArrayList<EventLiteException>()
+    override fun onConflict(conflict: Conflict) { conflicts.add(conflict) }
+    override fun onSync(report: SyncReport) { reports.add(report) }
+    override fun onError(error: EventLiteException) { errors.add(error) }
+}
+
+fun main(args: Array<String>) {
+    val dir = File(args[0]).apply { deleteRecursively(); mkdirs() }
+    val serverUrl = args[1]
+    val token = args[2]
+
+    check("open a file store with options; appends with every expectation; a version conflict") {
+        val options = StoreOptions(synchronous = Synchronous.FULL, busyTimeoutMs = 250u, maxEventSize = 4096u)
+        EventStore.open(File(dir, "orders.db").path, options).use { store ->
+            expectEqual(options, store.options(), "options")
+            val first = store.appendToStream("order-1", listOf(event("Placed", """{"total":42}""")), ExpectedVersion.NoStream)
+            expectEqual(1uL, first.streamVersion, "version")
+            expectEqual(listOf(1uL), first.positions, "positions")
+            store.appendToStream("order-1", listOf(event("Paid")), ExpectedVersion.StreamExists)
+            store.appendToStream("order-1", listOf(event("Packed")), ExpectedVersion.Exact(2uL))
+            store.appendToStream("order-1", listOf(event("Noted"), event("Noted")), ExpectedVersion.Any)
+            val conflict = expectThrows<EventLiteException.WrongExpectedVersion> {
+                store.appendToStream("order-1", listOf(event("Shipped")), ExpectedVersion.Exact(2uL))
+            }
+            expectEqual("WRONG_EXPECTED_VERSION", conflict.code, "code")
+            expectEqual("WRONG_EXPECTED_VERSION", conflict.errorCode(), "errorCode()")
+            expectEqual("order-1", conflict.stream, "stream")
+            expectEqual(ExpectedVersion.Exact(2uL) as ExpectedVersion, conflict.expected, "expected")
+            expectEqual(5uL, conflict.actual, "actual")
+            val tooLarge = expectThrows<EventLiteException.EventTooLarge> {
+                store.appendToStream("order-1", listOf(event("Big", "\"" + "x".repeat(5000) + "\"")), ExpectedVersion.Any)
+            }
+            expectEqual(4096uL, tooLarge.limit, "limit")
+            expectEqual(5uL, store.headPosition(), "head")
+
+            val retried = event("Placed", """{"total":1}""")
+            val original = store.appendToStream("order-9", listOf(retried), ExpectedVersion.NoStream)
+            val again = store.appendToStream("order-9", listOf(retried), ExpectedVersion.NoStream)
+            expect(again.alreadyAppended && again.positions == original.positions) { "idempotent retry: $again" }
+        }
+    }
+
+    check("reads both ways, filters, binary data as ByteArray") {
+        EventStore.openInMemory().use { store ->
+            store.appendToStream("order-1", (0 until 5).map { event("Placed", """{"n":$it}""") }, ExpectedVersion.NoStream)
+            store.appendToStream("user-1", listOf(event("Registered")), ExpectedVersion.NoStream)
+            val png = byteArrayOf(0x89.toByte(), 0x50, 0x4E, 0x47, 0, 0xFF.toByte())
+            store.appendToStream("order-2", listOf(binaryEvent("Photo", "image/png", png)), ExpectedVersion.NoStream)
+            val forwards = store.readStream("order-1", ReadStreamOptions(fromVersion = 2uL, maxCount = 2u))
+            expectEqual(listOf(2uL, 3uL), forwards.events.map { it.version }, "forwards")
+            expectEqual("""{"n":1}""", forwards.events[0].json(), "data")
+            val backwards = store.readStream("order-1", ReadStreamOptions(direction = Direction.BACKWARDS, maxCount = 3u))
+            expectEqual(listOf(5uL, 4uL, 3uL), backwards.events.map { it.version }, "backwards")
+            val users = store.readAll(ReadAllOptions(filter = EventFilter(categories = listOf("user"))))
+            expectEqual(listOf("user-1"), users.events.map { it.stream }, "category filter")
+            val photo = store.readAll(ReadAllOptions(filter = EventFilter(eventTypes = listOf("Photo")))).events.single()
+            val data = photo.data as EventData.Binary
+            expect(data.bytes.contentEquals(png) && data.contentType == "image/png") { "binary round trip" }
+            val prefixed = store.readAll(ReadAllOptions(direction = Direction.BACKWARDS, filter = EventFilter(streamPrefix = "order-")))
+            expectEqual(listOf(7uL, 5uL, 4uL, 3uL, 2uL, 1uL), prefixed.events.map { it.position }, "prefix, backwards")
+            expectEqual(7uL, store.readAll(ReadAllOptions()).headPosition, "head")
+        }
+    }
+
+    check("a subscription calls back on a library thread and resumes from its checkpoint after reopening") {
+        val path = File(dir, "subscriptions.db").path
+        val caller = Thread.currentThread().id
+        val seen = ConcurrentLinkedQueue<Pair<ULong, Long>>()
+        val store = EventStore.open(path)
+        store.appendToStream("order-1", listOf(event("Placed")), ExpectedVersion.NoStream)
+        val subscription = store.subscribeToAll(SubscriptionOptions(name = "projector"), object : EventHandler {
+            override fun onEvent(event: RecordedEvent) { seen.add(event.position to Thread.currentThread().id) }
+        })
+        expect(waitUntil { seen.size == 1 }) { "history delivered" }
+        store.appendToStream("order-1", listOf(event("Paid")), ExpectedVersion.Exact(1uL))
+        expect(waitUntil { seen.size == 2 }) { "live event delivered" }
+        expectEqual(listOf(1uL, 2uL), seen.map { it.first }, "positions")
+        expect(seen.all { it.second != caller }) { "delivered on the caller's thread" }
+        subscription.stop()
+        expect(!subscription.isRunning()) { "still running after stop" }
+        expectEqual(2uL, store.loadCheckpoint("projector"), "checkpoint")
+        store.appendToStream("order-1", listOf(event("Shipped")), ExpectedVersion.Exact(2uL))
+        store.closeStore()
+        expectThrows<EventLiteException.StoreClosed> { store.headPosition() }
+        store.close()
+
+        EventStore.open(path).use { reopened ->
+            val resumed = ConcurrentLinkedQueue<ULong>()
+            val again = reopened.subscribeToAll(SubscriptionOptions(name = "projector"), object : EventHandler {
+                override fun onEvent(event: RecordedEvent) { resumed.add(event.position) }
+            })
+            expect(waitUntil { resumed.toList() == listOf(3uL) }) { "resumed after the checkpoint: $resumed" }
+            again.stop()
+            val failing = reopened.subscribeToStream("order-1", SubscriptionOptions(), object : EventHandler {
+                override fun onEvent(event: RecordedEvent) {
+                    if (event.version == 2uL) throw IllegalStateException("projection failed")
+                }
+            })
+            expect(waitUntil { !failing.isRunning() }) { "a throwing handler stops its subscription" }
+            val error = expectThrows<EventLiteException.HandlerFailed> { failing.stop() }
+            expect(error.reason.contains("projection failed")) { error.reason }
+        }
+    }
+
+    check("snapshots and aggregate") {
+        EventStore.openInMemory().use { store ->
+            store.appendToStream("cart-1", listOf(1, 2, 3).map { event("Added", """{"qty":$it}""") }, ExpectedVersion.NoStream)
+            val sum = object : Reducer {
+                override fun evolve(state: String, event: RecordedEvent): String {
+                    val total = state.toLong() + Regex("\\d+").find(event.json())!!.value.toLong()
+                    return total.toString()
+                }
+            }
+            val folded = store.aggregateStream("cart-1", "0", sum)
+            expectEqual("6", folded.state, "state")
+            store.saveSnapshot("cart-1", 3uL, "6", "cart-v1")
+            store.appendToStream("cart-1", listOf(event("Added", """{"qty":4}""")), ExpectedVersion.Exact(3uL))
+            val fromSnapshot = store.aggregateStream("cart-1", "0", sum, "cart-v1")
+            expectEqual("10", fromSnapshot.state, "state from snapshot")
+            expectEqual(3uL, fromSnapshot.snapshotVersion, "snapshot version")
+            expectEqual(1uL, fromSnapshot.eventsFolded, "events folded")
+            expectEqual("cart-v1", store.loadSnapshot("cart-1")?.schemaTag, "loaded snapshot")
+        }
+    }
+
+    check("bad input: a clear exception with its code, data unchanged") {
+        EventStore.openInMemory().use { store ->
+            store.appendToStream("order-1", listOf(event("Placed")), ExpectedVersion.NoStream)
+            val before = store.readAll(ReadAllOptions())
+            val calls: List<Pair<String, () -> Unit>> = listOf(
+                "stream" to { store.appendToStream("", listOf(event("T")), ExpectedVersion.Any); Unit },
+                "stream" to { store.appendToStream("\$system", listOf(event("T")), ExpectedVersion.Any); Unit },
+                "events[0].type" to { store.appendToStream("order-1", listOf(event("")), ExpectedVersion.Any); Unit },
+                "events[1].data" to { store.appendToStream("order-1", listOf(event("T"), event("T", "{oops")), ExpectedVersion.Any); Unit },
+                "events[0].event_id" to {
+                    store.appendToStream("order-1", listOf(event("T").copy(eventId = "nope")), ExpectedVersion.Any); Unit
+                },
+                "state" to { store.saveSnapshot("order-1", 1uL, "{oops", "t") },
+            )
+            for ((argument, call) in calls) {
+                val error = expectThrows<EventLiteException.InvalidArgument>(call)
+                expectEqual("INVALID_ARGUMENT", error.code, "code")
+                expectEqual(argument, error.argument, "argument")
+            }
+            expectEqual(before, store.readAll(ReadAllOptions()), "log after bad input")
+        }
+    }
+
+    check("one handle used from several threads at once") {
+        EventStore.open(File(dir, "threads.db").path).use { store ->
+            val failures = ConcurrentLinkedQueue<Throwable>()
+            val conflicts = java.util.concurrent.atomic.AtomicInteger()
+            val workers = (0 until 4).map { index ->
+                thread(name = "writer-$index") {
+                    try {
+                        repeat(50) { n ->
+                            while (true) {
+                                val version = store.streamVersion("counter-1")
+                                try {
+                                    store.appendToStream("counter-1", listOf(event("Incremented")), ExpectedVersion.Exact(version))
+                                    break
+                                } catch (error: EventLiteException.WrongExpectedVersion) {
+                                    conflicts.incrementAndGet()
+                                }
+                            }
+                            store.appendToStream("writer-$index", listOf(event("Wrote", """{"n":$n}""")), ExpectedVersion.Any)
+                            store.readStream("counter-1", ReadStreamOptions(direction = Direction.BACKWARDS, maxCount = 1u))
+                        }
+                    } catch (error: Throwable) {
+                        failures.add(error)
+                    }
+                }
+            }
+            workers.forEach { it.join() }
+            expect(failures.isEmpty()) { "failures: $failures" }
+            val counter = store.readStream("counter-1", ReadStreamOptions(maxCount = 10_000u))
+            expectEqual((1uL..200uL).toList(), counter.events.map { it.version }, "dense versions")
+            (0 until 4).forEach { expectEqual(50uL, store.streamVersion("writer-$it"), "writer-$it") }
+            println("     (${conflicts.get()} version conflicts retried)")
+        }
+    }
+
+    check("sync two stores through the server with a conflict; stop and resume live sync losing nothing") {
+        val options = SyncOptions(url = serverUrl, token = token)
+        val phone = EventStore.open(File(dir, "phone.db").path)
+        val laptop = EventStore.open(File(dir, "laptop.db").path)
+        val todo = unique("todo")
+        phone.appendToStream(todo, listOf(event("Added", """{"title":"milk"}""")), ExpectedVersion.NoStream)
+        laptop.appendToStream(todo, listOf(event("Added", """{"title":"eggs"}""")), ExpectedVersion.NoStream)
+        expectEqual(1uL, phone.syncOnce(options).pushed, "pushed")
+        val report = laptop.syncOnce(options)
+        val conflict = report.conflicts.single()
+        expectEqual("WRONG_EXPECTED_VERSION", conflict.code, "conflict code")
+        expectEqual(listOf(conflict.eventId), laptop.syncConflicts().map { it.eventId }, "conflicts list")
+        expect(laptop.dismissConflict(conflict.eventId)) { "dismissed" }
+        expectEqual(listOf("""{"title":"milk"}"""), laptop.readStream(todo, ReadStreamOptions()).events.map { it.json() }, "converged")
+
+        val listener = Recorder()
+        laptop.startSync(options, listener)
+        phone.appendToStream(todo, listOf(event("Added", """{"title":"bread"}""")), ExpectedVersion.Exact(1uL))
+        phone.syncOnce(options)
+        expect(waitUntil { laptop.streamVersion(todo) == 2uL }) { "live sync brought the phone's event" }
+        laptop.stopSync()
+        expect(!laptop.isSyncing()) { "stopped" }
+        laptop.appendToStream(todo, listOf(event("Added", """{"title":"tea"}""")), ExpectedVersion.Exact(2uL))
+        phone.appendToStream(todo, listOf(event("Added", """{"title":"jam"}""")), ExpectedVersion.Exact(2uL))
+        phone.syncOnce(options)
+        expectEqual(1uL, laptop.syncStatus().pending, "pending while in the background")
+        laptop.startSync(options, listener)
+        expect(waitUntil { laptop.syncStatus().pending == 0uL && listener.conflicts.size == 1 }) { "resumed: ${laptop.syncStatus()}" }
+        expectEqual(todo, listener.conflicts[0].stream, "conflict callback")
+        laptop.stopSync()
+        expect(listener.reports.isNotEmpty()) { "onSync called" }
+        val unauthorized = expectThrows<EventLiteException.Sync> { laptop.syncOnce(SyncOptions(url = serverUrl, token = "wrong")) }
+        expectEqual("UNAUTHORIZED", unauthorized.code, "code")
+        expectEqual(401.toUShort(), unauthorized.status, "status")
+        phone.syncOnce(options)
+        val log = { s: EventStore -> s.readAll(ReadAllOptions(maxCount = 10_000u)).events.map { Triple(it.stream, it.version, it.eventId) } }
+        expectEqual(log(phone), log(laptop), "same log on both devices")
+        phone.close()
+        laptop.close()
+    }
+
+    println("$passed passed, $failed failed")
+    if (failed > 0) kotlin.system.exitProcess(1)
+}
