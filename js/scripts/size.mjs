@@ -34,12 +34,12 @@ function report(label, wasmFiles, jsFiles) {
   return total;
 }
 
-// The browser entry's module graph: everything but the Node-only modules.
-const nodeOnly = new Set(['node.js', 'inprocess.js']);
-const jsFiles = readdirSync(dist)
+// The browser entry's module graph: every module of js/dist (the page, worker and relay folders included) but the
+// Node-only ones.
+const nodeOnly = new Set(['node.js', join('relay', 'inprocess.js')]);
+const jsFiles = readdirSync(dist, { recursive: true })
   .filter((name) => name.endsWith('.js') && !nodeOnly.has(name))
-  .map((name) => join(dist, name))
-  .concat(join(dist, 'wasm', 'eventlite_wasm.js'));
+  .map((name) => join(dist, name));
 report('npm package (js/dist, as published: browser entry, worker, wasm-bindgen glue, wasm)', [join(dist, 'wasm', 'eventlite_wasm_bg.wasm')], jsFiles);
 
 const viteAssets = join(js, 'test', 'vite-app', 'dist', 'assets');

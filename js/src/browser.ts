@@ -5,11 +5,12 @@
  * `new URL(..., import.meta.url)` references, with no configuration.
  */
 
-import { connect, openRequest, type EventStore, type OpenOptions } from './api.js';
-import { toEventLiteError, type ErrorShape } from './errors.js';
-import type { Transport } from './client.js';
-import type { HostMessage } from './protocol.js';
-import { canShare, SharedTransport } from './shared.js';
+import { toEventLiteError, type ErrorShape } from './common/errors.js';
+import type { HostMessage } from './common/protocol.js';
+import type { OpenOptions } from './common/types.js';
+import type { Transport } from './page/client.js';
+import { connect, openRequest, type EventStore } from './page/store.js';
+import { canShare, SharedTransport } from './relay/tabs.js';
 
 export * from './index.js';
 
@@ -40,7 +41,7 @@ function workerTransport(): Transport {
 /**
  * Opens the store `options.name`: in OPFS when the browser offers it (`storageMode: 'opfs'`), otherwise in memory
  * (`storageMode: 'memory'`) unless `storage: 'opfs'` demands persistence. Tabs of one origin share a store: the first
- * one's worker owns it and the others forward to it (see `shared.ts`); a memory store is private to its tab.
+ * one's worker owns it and the others forward to it (see `relay/tabs.ts`); a memory store is private to its tab.
  */
 export async function openEventStore(options: OpenOptions): Promise<EventStore> {
   const request = openRequest(options);

@@ -11,12 +11,12 @@
  * This module holds what both entry points (`browser.js`, `node.js`) export; each adds `openEventStore`.
  */
 
+export { EventStore, Subscription } from './page/store.js';
+export { SyncClient } from './page/sync.js';
 export {
   ANY,
   NO_STREAM,
   STREAM_EXISTS,
-  EventStore,
-  Subscription,
   type Aggregate,
   type AggregateOptions,
   type AppendOptions,
@@ -36,10 +36,6 @@ export {
   type StorageMode,
   type StreamPage,
   type SubscriptionOptions,
-} from './api.js';
-export { MAX_POSITION, uuidv7 } from './encode.js';
-export {
-  SyncClient,
   type SyncConflict,
   type SyncOptions,
   type SyncReport,
@@ -47,7 +43,8 @@ export {
   type SyncStatus,
   type SyncedSubscription,
   type SyncedSubscriptionOptions,
-} from './sync.js';
+} from './common/types.js';
+export { MAX_POSITION, uuidv7 } from './common/encode.js';
 export {
   CorruptError,
   ErrorCodes,
@@ -68,4 +65,4 @@ export {
   toEventLiteError,
   type ErrorCode,
   type ErrorShape,
-} from './errors.js';
+} from './common/errors.js';

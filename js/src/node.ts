@@ -6,11 +6,12 @@
 
 import { readFileSync } from 'node:fs';
 
-import { connect, openRequest, type EventStore, type OpenOptions } from './api.js';
-import { StorageUnavailableError } from './errors.js';
-import { openMemory } from './host.js';
-import { inProcessTransport } from './inprocess.js';
-import { checkStoreName, initSync, WasmStore } from './wasm/eventlite_wasm.js';
+import { StorageUnavailableError } from './common/errors.js';
+import type { OpenOptions } from './common/types.js';
+import { connect, openRequest, type EventStore } from './page/store.js';
+import { inProcessTransport } from './relay/inprocess.js';
+import { checkStoreName, initSync, LiveFeed, SyncDriver, WasmStore } from './wasm/eventlite_wasm.js';
+import { openMemory } from './worker/host.js';
 
 export * from './index.js';
 
@@ -26,5 +27,5 @@ export async function openEventStore(options: OpenOptions): Promise<EventStore> 
     initSync({ module: readFileSync(new URL('./wasm/eventlite_wasm_bg.wasm', import.meta.url)) });
     loaded = true;
   }
-  return connect(request, inProcessTransport({ WasmStore, checkStoreName }, openMemory));
+  return connect(request, inProcessTransport({ WasmStore, checkStoreName, SyncDriver, LiveFeed }, openMemory));
 }

@@ -1,19 +1,21 @@
 /**
- * The dedicated worker that owns a store (started by `browser.js`). It holds a Web Lock named after the store while
- * the store is open, so a reloading page's new worker waits for the old one instead of failing on OPFS handles.
+ * The dedicated worker that owns a store (the entry point `browser.js` starts; the host itself is in `worker/`). It
+ * holds a Web Lock named after the store while the store is open, so a reloading page's new worker waits for the old
+ * one instead of failing on OPFS handles.
  */
 
-import { toErrorShape } from './errors.js';
-import { Host, openMemory, type Opener } from './host.js';
-import type { HostMessage, Request } from './protocol.js';
-import init, { checkStoreName, WasmStore } from './wasm/eventlite_wasm.js';
+import { toErrorShape } from './common/errors.js';
+import type { HostMessage, Request } from './common/protocol.js';
+import init, { checkStoreName, LiveFeed, SyncDriver, WasmStore } from './wasm/eventlite_wasm.js';
+import { Host, openMemory, type Opener } from './worker/host.js';
 
+/** The dedicated worker's global scope (the package is typed against the DOM library, not the worker one). */
 interface WorkerScope {
   onmessage: ((event: MessageEvent<Request>) => void) | null;
   postMessage(message: HostMessage): void;
   close(): void;
 }
-const scope = globalThis as unknown as WorkerScope;
+const scope: WorkerScope = globalThis as typeof globalThis & WorkerScope;
 
 function opfsAvailable(): boolean {
   return (
@@ -69,7 +71,7 @@ const openInBrowser: Opener = async (wasm, request) => {
 const ready = init();
 let queue: Promise<void> = Promise.resolve();
 const host = new Host(
-  { WasmStore, checkStoreName },
+  { WasmStore, checkStoreName, SyncDriver, LiveFeed },
   openInBrowser,
   (message) => scope.postMessage(message),
   () => scope.close(),

@@ -4,10 +4,10 @@
 //! Option objects are serde types read with serde-wasm-bindgen, with `deny_unknown_fields`: an unknown field is
 //! refused, named by its path (`options.filter.category`). One detail makes that work: serde-wasm-bindgen reads a
 //! struct by looking up its declared fields only, so every options struct is read through [`Object`], which visits
-//! the object's own entries instead (and refuses an array, which serde would take as the fields in order).
+//! the object's own entries instead (and refuses an array, which serde would take as the fields in order), and
+//! records which field failed.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use eventlite::sync::{PushBudget, base64};
@@ -75,14 +75,22 @@ pub fn options<T: DeserializeOwned + Default>(value: &JsValue, argument: &str) -
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
-    let deserializer = serde_wasm_bindgen::Deserializer::from(value.clone());
-    match serde_path_to_error::deserialize::<_, Object<T>>(deserializer) {
+    FIELD_PATH.with_borrow_mut(Vec::clear);
+    match Object::<T>::deserialize(serde_wasm_bindgen::Deserializer::from(value.clone())) {
         Ok(Object(options)) => Ok(options),
         Err(error) => {
-            let path = error.path().to_string();
-            let argument = if path == "." { argument.to_owned() } else { format!("{argument}.{path}") };
-            let message = error.into_inner().to_string();
-            let message = message.strip_prefix("Error: ").unwrap_or(&message);
+            // Recorded innermost first, as the error came up through the fields.
+            let segments = FIELD_PATH.with_borrow_mut(std::mem::take);
+            let mut argument = argument.to_owned();
+            for segment in segments.iter().rev() {
+                argument.push_str(segment);
+            }
+            // Each `Error::custom` on the way up prefixed the JS error's name.
+            let message = error.to_string();
+            let mut message = message.as_str();
+            while let Some(rest) = message.strip_prefix("Error: ") {
+                message = rest;
+            }
             // serde's wording for `deny_unknown_fields`; the path already ends with the field's name.
             let reason = if message.starts_with("unknown field") { "is not a known option" } else { message };
             Err(JsError::invalid(argument, reason))
@@ -90,22 +98,56 @@ pub fn options<T: DeserializeOwned + Default>(value: &JsValue, argument: &str) -
     }
 }
 
+thread_local! {
+    /// The path of the field an option error came from (`.filter`, `.eventTypes`, `[0]`), innermost first: recorded
+    /// by [`Entries`] and [`Strings`] as the error passes, read by [`options`]. (The wasm module has one thread.)
+    static FIELD_PATH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn record(segment: String) {
+    FIELD_PATH.with_borrow_mut(|path| path.push(segment));
+}
+
 /// `T` read from a plain JS object's own entries (see the module docs); anything else is refused.
 pub struct Object<T>(pub T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
-            type Value = T;
-            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-                formatter.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map))
-            }
+        let value: JsValue = serde_wasm_bindgen::preserve::deserialize(deserializer)?;
+        if !value.is_object() || js_sys::Array::is_array(&value) {
+            return Err(de::Error::custom("must be an object"));
         }
-        deserializer.deserialize_any(ObjectVisitor(PhantomData)).map(Object)
+        let entries = js_sys::Object::entries(value.unchecked_ref()).iter().collect::<Vec<_>>().into_iter();
+        T::deserialize(de::value::MapAccessDeserializer::new(Entries { entries, value: None }))
+            .map(Object)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// An object's `[key, value]` entries as a serde map, recording the key of a field that fails.
+struct Entries {
+    entries: std::vec::IntoIter<JsValue>,
+    /// The key and value of the entry whose key was just read.
+    value: Option<(String, JsValue)>,
+}
+
+impl<'de> MapAccess<'de> for Entries {
+    type Error = serde_wasm_bindgen::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Self::Error> {
+        let Some(entry) = self.entries.next() else { return Ok(None) };
+        let entry: js_sys::Array = entry.unchecked_into();
+        let key = entry.get(0).as_string().unwrap_or_default();
+        let parsed = seed
+            .deserialize(de::value::StrDeserializer::<Self::Error>::new(&key))
+            .inspect_err(|_| record(format!(".{key}")))?;
+        self.value = Some((key, entry.get(1)));
+        Ok(Some(parsed))
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Self::Error> {
+        let (key, value) = self.value.take().expect("serde reads a value after its key");
+        seed.deserialize(serde_wasm_bindgen::Deserializer::from(value)).inspect_err(|_| record(format!(".{key}")))
     }
 }
 
@@ -164,7 +206,9 @@ impl<'de> Deserialize<'de> for Strings {
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Strings, A::Error> {
                 let mut out = Vec::new();
-                while let Some(item) = seq.next_element::<String>()? {
+                while let Some(item) =
+                    seq.next_element::<String>().inspect_err(|_| record(format!("[{}]", out.len())))?
+                {
                     out.push(item);
                 }
                 Ok(Strings(out))

@@ -5,6 +5,7 @@
  */
 
 import { invalidArgument } from './errors.js';
+import type { SyncConflict } from './types.js';
 
 /** The largest version or position the package accepts or returns: `Number.MAX_SAFE_INTEGER` (2^53 - 1). */
 export const MAX_POSITION = Number.MAX_SAFE_INTEGER;
@@ -103,15 +104,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return prototype === Object.prototype || prototype === null;
 }
 
-/** The event fields `appendToStream` accepts. */
-export interface EventInputFields {
-  type: unknown;
-  data?: unknown;
-  contentType?: unknown;
-  metadata?: unknown;
-  eventId?: unknown;
-}
-
 /**
  * Encodes a batch as the wire JSON array, giving every event without an `eventId` a fresh UUID v7.
  * Returns the JSON text and the ids in batch order.
@@ -123,7 +115,7 @@ export function encodeEvents(events: unknown): { json: string; eventIds: string[
   events.forEach((event: unknown, index) => {
     const at = `events[${index}]`;
     if (!isPlainObject(event)) throw invalidArgument(at, 'must be an object with a type and data');
-    const { type, data, contentType, metadata, eventId, ...rest } = event as unknown as EventInputFields;
+    const { type, data, contentType, metadata, eventId, ...rest } = event;
     const unknown = Object.keys(rest);
     if (unknown.length > 0) throw invalidArgument(`${at}.${unknown[0]}`, 'is not an event field');
     if (typeof type !== 'string') throw invalidArgument(`${at}.type`, 'must be a string');
@@ -170,12 +162,26 @@ export interface WireEvent {
 
 /** Decodes a page of events (JSON text) into recorded events; bytes become `Uint8Array`. */
 export function decodeEvents<T>(json: string): T[] {
-  const events = JSON.parse(json) as WireEvent[];
+  const events = JSON.parse(json) as (WireEvent & T)[];
   for (const event of events) {
     if (event.dataBase64 !== undefined) {
       event.data = fromBase64(event.dataBase64);
       delete event.dataBase64;
     }
   }
-  return events as unknown as T[];
+  return events;
+}
+
+/** A conflict as the wasm layer encodes it (`data` embedded JSON, or base64). */
+interface WireConflict extends Omit<SyncConflict, 'data'> {
+  data?: unknown;
+  dataBase64?: string;
+}
+
+/** Decodes a JSON array of conflicts; bytes become `Uint8Array`. */
+export function decodeConflicts(json: string): SyncConflict[] {
+  return (JSON.parse(json) as WireConflict[]).map(({ dataBase64, ...conflict }) => ({
+    ...conflict,
+    data: dataBase64 === undefined ? (conflict.data ?? null) : fromBase64(dataBase64),
+  }));
 }

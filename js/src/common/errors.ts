@@ -186,3 +186,10 @@ export function toErrorShape(error: unknown): ErrorShape {
   const message = panic ?? (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
   return { name: 'EventLiteError', code: 'INTERNAL', message };
 }
+
+/** Why a sync call or round did not run: sync is offline or stopped. */
+export const SYNC_STOPPED: Readonly<ErrorShape> = {
+  name: 'EventLiteError',
+  code: 'SYNC_STOPPED',
+  message: 'sync is offline or stopped',
+};

@@ -1,16 +1,20 @@
 /**
- * The messages between the caller's thread and the store's host (a dedicated worker in the browser, the same thread
- * in Node). Everything is structured-cloneable; event pages travel as JSON text.
+ * The messages between the caller's thread (the page side) and the store's host (the worker side: a dedicated worker
+ * in the browser, the same thread in Node). Everything is structured-cloneable; event pages travel as JSON text.
+ *
+ * The store's own calls are typed by the wasm layer's declarations (`wasm/src`, generated into `../wasm`): this file
+ * names which of them the host answers as they are, and adds the host's own methods.
  */
 
+import type { RoundReportWire, StoreOptionsWire, WasmStore } from '../wasm/eventlite_wasm.js';
 import type { ErrorShape } from './errors.js';
-import type { SyncMethods } from './sync.js';
+import type { SyncLimits, SyncStatus } from './types.js';
 
 /** What `open` needs. */
 export interface OpenRequest {
   name: string;
   storage: 'auto' | 'opfs' | 'memory';
-  synchronous?: 'normal' | 'full';
+  synchronous?: StoreOptionsWire['synchronous'];
   maxEventSize?: number;
   openTimeoutMs: number;
 }
@@ -39,28 +43,71 @@ export interface SubscriptionFailure {
   error: ErrorShape;
 }
 
-/** Anything the host sends. */
-export type HostMessage = Response | Delivery | SubscriptionFailure;
+/** What the host posts to the caller about sync. */
+export type SyncNotice =
+  | { kind: 'sync'; type: 'status'; status: SyncStatus }
+  /** Events set aside (JSON array of conflicts), as they happen. */
+  | { kind: 'sync'; type: 'conflicts'; conflicts: string }
+  | { kind: 'sync'; type: 'done'; run: number; ok: true; report: RoundReportWire }
+  | { kind: 'sync'; type: 'done'; run: number; ok: false; error: ErrorShape }
+  // `synced`, not `subscription`: these ids are not the store's subscription ids (tabs route those).
+  | { kind: 'sync'; type: 'page'; synced: number; rewoundFrom: number | null; events: string }
+  | { kind: 'sync'; type: 'pageError'; synced: number; error: ErrorShape };
 
-/** The host's methods, by name, with their wire arguments and results (`sync*`: see `sync.ts`). */
-export interface HostMethods extends SyncMethods {
+/** Anything the host sends that is not an answer. */
+export type HostNotice = Delivery | SubscriptionFailure | SyncNotice;
+
+/** Anything the host sends. */
+export type HostMessage = Response | HostNotice;
+
+/** The store calls the host answers with the wasm store's method of the same name and signature. */
+export type StoreCall =
+  | 'appendToStream'
+  | 'readStream'
+  | 'readAll'
+  | 'headPosition'
+  | 'streamVersion'
+  | 'saveCheckpoint'
+  | 'loadCheckpoint'
+  | 'saveSnapshot'
+  | 'loadSnapshot';
+
+/** `syncStart`'s argument: the sync options without the callbacks, the URL made absolute. */
+export interface SyncStartRequest {
+  url: string;
+  token: string;
+  batchSize: number;
+  online: boolean;
+  limits: SyncLimits;
+}
+
+/** The host methods sync adds to the protocol (the worker side's `SyncHost` answers them). */
+export interface SyncMethods {
+  /** Starts (or restarts with new options) the sync of the host's store. */
+  syncStart(options: SyncStartRequest): SyncStatus;
+  /** Stops it: closes the live stream and aborts requests in flight. */
+  syncStop(): void;
+  /** Starts a round; returns its number (a `done` notice with `run >= number` ends the wait). */
+  syncNow(): number;
+  syncSetOnline(online: boolean): SyncStatus;
+  /** The network is back (the browser's `online` event): reconnect now instead of waiting out the backoff. */
+  syncReconnect(): void;
+  syncStatus(): SyncStatus;
+  /** The conflicts list as JSON text. */
+  syncConflicts(): string;
+  syncDismissConflict(eventId: unknown): boolean;
+  /** Opens a synced subscription; pages flow after the first `syncAck`, one in flight at a time. */
+  syncSubscribe(mode: unknown, options: unknown): number;
+  syncAck(subscription: number): void;
+  syncUnsubscribe(subscription: number): void;
+}
+
+/** The host's methods, by name, with their wire arguments and results. */
+export interface HostMethods extends Pick<WasmStore, StoreCall>, SyncMethods {
   open(request: OpenRequest): { storageMode: 'opfs' | 'memory' };
-  appendToStream(
-    stream: unknown,
-    events: string,
-    expected: unknown,
-  ): { streamVersion: number; positions: number[]; alreadyAppended: boolean };
-  readStream(stream: unknown, options: unknown): { events: string; version: number };
-  readAll(options: unknown): { events: string; headPosition: number };
-  headPosition(): number;
-  streamVersion(stream: unknown): number;
   subscribeToAll(options: unknown): number;
   subscribeToStream(stream: unknown, options: unknown): number;
   ack(subscription: number): void;
   unsubscribe(subscription: number): void;
-  saveCheckpoint(name: unknown, position: unknown): void;
-  loadCheckpoint(name: unknown): number | undefined;
-  saveSnapshot(stream: unknown, version: unknown, state: string, schemaTag: unknown): void;
-  loadSnapshot(stream: unknown, schemaTag: unknown): string | undefined;
   close(): void;
 }

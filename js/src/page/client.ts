@@ -3,8 +3,8 @@
  * {@link Transport} (a dedicated worker in the browser; the same thread in Node).
  */
 
-import { invalidArgument, toEventLiteError, type ErrorShape } from './errors.js';
-import type { Delivery, HostMessage, HostMethods, Request, SubscriptionFailure } from './protocol.js';
+import { invalidArgument, toEventLiteError, type ErrorShape } from '../common/errors.js';
+import type { Delivery, HostMessage, HostMethods, Request, SubscriptionFailure, SyncNotice } from '../common/protocol.js';
 
 /** Carries requests to a host and its messages back. */
 export interface Transport {
@@ -26,15 +26,19 @@ export class Client {
   private failure: ErrorShape | undefined;
   /** Receives subscription pages and failures. */
   onDelivery: (message: Delivery | SubscriptionFailure) => void = () => {};
-  /** Called when the host changed; unanswered requests have been re-sent by the transport. */
-  onReconnect: () => void = () => {};
+  /** Receives sync notices (status, conflicts, rounds, synced subscriptions' pages). */
+  onSync: (notice: SyncNotice) => void = () => {};
+  /** Called when the host changed, after the transport re-sent the unanswered requests (see {@link onReconnect}). */
+  readonly #reconnectListeners: (() => void)[] = [];
 
   constructor(private readonly transport: Transport) {
     transport.listen(
       (message) => this.receive(message),
       (error) => this.fail(error),
     );
-    transport.onReconnect?.(() => this.onReconnect());
+    transport.onReconnect?.(() => {
+      for (const listener of this.#reconnectListeners) listener();
+    });
   }
 
   /** Calls a host method; resolves with its result once the host has answered. */
@@ -57,6 +61,11 @@ export class Client {
     });
   }
 
+  /** Registers what to do after the host changed (another tab took the store over): re-open subscriptions. */
+  onReconnect(listener: () => void): void {
+    this.#reconnectListeners.push(listener);
+  }
+
   terminate(): void {
     this.transport.terminate();
     this.fail({ code: 'STORE_CLOSED', message: 'the store is closed' });
@@ -69,6 +78,8 @@ export class Client {
       this.pending.delete(message.id);
       if (message.ok) pending.resolve(message.value);
       else pending.reject(toEventLiteError(message.error));
+    } else if (message.kind === 'sync') {
+      this.onSync(message);
     } else {
       this.onDelivery(message);
     }

@@ -1,189 +1,36 @@
 /**
- * The public API: {@link EventStore} and its option and result types. Environment-neutral; the `browser` and
- * `node` entry points supply the transport (a dedicated worker owning the OPFS database, or the same thread).
- *
- * Versions and positions are JS numbers. They are exact up to 2^53 - 1 (`Number.MAX_SAFE_INTEGER`); arguments may
- * also be bigints within that bound, and anything beyond it is refused with `INVALID_ARGUMENT`.
+ * The public API: {@link EventStore} (its types are in `common/types.ts`). Runs on the caller's side; the `browser`
+ * and `node` entry points supply the transport to the host (a dedicated worker owning the OPFS database, or the same
+ * thread).
  */
 
+import { decodeEvents, encodeEvents, strictJson, toPosition } from '../common/encode.js';
+import { EventLiteError, invalidArgument, StoreClosedError, toEventLiteError } from '../common/errors.js';
+import type { OpenRequest } from '../common/protocol.js';
+import {
+  ANY,
+  NO_STREAM,
+  STREAM_EXISTS,
+  type Aggregate,
+  type AggregateOptions,
+  type AppendOptions,
+  type AppendResult,
+  type EventHandler,
+  type EventInput,
+  type ExpectedVersion,
+  type LogPage,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type Snapshot,
+  type StorageMode,
+  type StreamPage,
+  type SubscriptionOptions,
+  type SyncOptions,
+} from '../common/types.js';
 import { Client, type Transport } from './client.js';
-import { decodeEvents, encodeEvents, strictJson, toPosition } from './encode.js';
-import { EventLiteError, invalidArgument, StoreClosedError, toEventLiteError } from './errors.js';
-import type { Delivery, OpenRequest, SubscriptionFailure } from './protocol.js';
-import { startSync, type SyncClient, type SyncOptions } from './sync.js';
-
-/** Append whatever the stream's version. */
-export const ANY = 'any';
-/** Append only if the stream has no events. */
-export const NO_STREAM = 'no_stream';
-/** Append only if the stream has at least one event. */
-export const STREAM_EXISTS = 'stream_exists';
-
-/** An append's expectation: one of the constants, or the exact current version (number or bigint). */
-export type ExpectedVersion = typeof ANY | typeof NO_STREAM | typeof STREAM_EXISTS | number | bigint;
-
-/** JSON-serialisable data. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json | undefined };
-
-/** An event to append. */
-export interface EventInput<Data = unknown, Metadata extends Record<string, unknown> = Record<string, unknown>> {
-  /** The event type, e.g. `'OrderPlaced'`: non-empty, at most 256 bytes, no control characters. */
-  type: string;
-  /** JSON-serialisable data (`null` for none), or bytes (`Uint8Array`) with a `contentType`. */
-  data: Data;
-  /** The MIME type of `Uint8Array` data. */
-  contentType?: string;
-  /** A plain object; `correlationId` and `causationId` are the conventional keys. */
-  metadata?: Metadata;
-  /** A UUID. Give one to make retries idempotent across calls; otherwise a UUID v7 is generated. */
-  eventId?: string;
-}
-
-/** A stored event. */
-export interface RecordedEvent<Data = unknown, Metadata extends Record<string, unknown> = Record<string, unknown>> {
-  /** Global position: 1-based, increasing in commit order, never reused; may have gaps. */
-  position: number;
-  eventId: string;
-  stream: string;
-  /** The event's version in its stream: 1 for the first, dense. */
-  version: number;
-  type: string;
-  /** Parsed JSON, or a `Uint8Array` when `contentType` is not `application/json`. */
-  data: Data;
-  contentType: string;
-  metadata: Metadata | null;
-  /** When the store recorded it: ms since the Unix epoch. */
-  recordedAt: number;
-}
-
-/** What `appendToStream` resolves with, after the transaction has committed. */
-export interface AppendResult {
-  /** The stream's version after the append. */
-  streamVersion: number;
-  /** The events' global positions, in batch order. */
-  positions: number[];
-  /** The events' ids, in batch order (generated ones included): pass them again to retry idempotently. */
-  eventIds: string[];
-  /** True when this batch had already been appended (a retry): nothing was written. */
-  alreadyAppended: boolean;
-}
-
-/** Options of `appendToStream`. */
-export interface AppendOptions {
-  /** Default `ANY`. */
-  expectedVersion?: ExpectedVersion;
-}
-
-/** `'forwards'` (default) or `'backwards'`. */
-export type Direction = 'forwards' | 'backwards';
-
-/** Options of `readStream`. */
-export interface ReadStreamOptions {
-  /** Inclusive start version; default the first (forwards) or the last (backwards). */
-  fromVersion?: number | bigint;
-  direction?: Direction;
-  /** Default 1,000. */
-  maxCount?: number;
-}
-
-/** A page of a stream. */
-export interface StreamPage<Data = unknown> {
-  events: RecordedEvent<Data>[];
-  /** The stream's current version (0 when it does not exist). */
-  version: number;
-}
-
-/** Which events of the log: all conditions must hold; a list matches any of its entries. */
-export interface EventFilter {
-  /** Streams whose id starts with this. */
-  streamPrefix?: string;
-  /** Categories: the part of the stream id before the first `-`. */
-  categories?: string[];
-  eventTypes?: string[];
-}
-
-/** Options of `readAll`. */
-export interface ReadAllOptions {
-  /** Exclusive position: forwards reads after it, backwards before it. Default the start / the end. */
-  fromPosition?: number | bigint;
-  direction?: Direction;
-  /** Default 1,000. */
-  maxCount?: number;
-  filter?: EventFilter;
-}
-
-/** A page of the log. */
-export interface LogPage<Data = unknown> {
-  events: RecordedEvent<Data>[];
-  /** The highest position stored. */
-  headPosition: number;
-}
-
-/** Options of `subscribeToAll` / `subscribeToStream`. */
-export interface SubscriptionOptions {
-  /** `'start'` (default), `'end'`, or an exclusive position (`subscribeToAll`) / version (`subscribeToStream`). */
-  from?: 'start' | 'end' | number | bigint;
-  /** `subscribeToAll` only. */
-  filter?: EventFilter;
-  /** A named subscription saves its checkpoint after each page it processed and resumes after it (at-least-once). */
-  name?: string;
-  /** Events per page, default 500. */
-  batchSize?: number;
-  /** Called when the handler throws (default: `console.error`); delivery continues with the next event. */
-  onError?: (error: unknown, event: RecordedEvent | undefined) => void;
-}
-
-/** Handles one event; may return a promise, which is awaited before the next event. */
-export type EventHandler<Data = unknown> = (event: RecordedEvent<Data>) => void | Promise<void>;
-
-/** A snapshot of a stream's state. */
-export interface Snapshot<State = unknown> {
-  stream: string;
-  /** The stream version the state includes. */
-  version: number;
-  schemaTag: string;
-  state: State;
-  recordedAt: number;
-}
-
-/** Options of `aggregateStream`. */
-export interface AggregateOptions<State, Data = unknown> {
-  initial: State;
-  evolve: (state: State, event: RecordedEvent<Data>) => State;
-  /** Start from the snapshot saved under this tag, if any (snapshots with other tags are ignored). */
-  schemaTag?: string;
-}
-
-/** What `aggregateStream` resolves with. */
-export interface Aggregate<State> {
-  state: State;
-  /** The stream version the state includes (0 for a stream with no events). */
-  version: number;
-  /** The version of the snapshot the fold started from, or `null`. */
-  snapshotVersion: number | null;
-  /** How many events were folded (those after the snapshot). */
-  eventsFolded: number;
-}
-
-/** Where the events live: `'opfs'` survives reloads; `'memory'` is gone when the store closes. */
-export type StorageMode = 'opfs' | 'memory';
-
-/** Options of `openEventStore`. */
-export interface OpenOptions {
-  /** The store's name: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.`. */
-  name: string;
-  /**
-   * `'auto'` (default): OPFS when available, else memory (and `storageMode` says so). `'opfs'`: fail with
-   * `STORAGE_UNAVAILABLE` rather than fall back. `'memory'`: never persist.
-   */
-  storage?: 'auto' | 'opfs' | 'memory';
-  /** `'normal'` (default): survives a crashed or closed tab. `'full'`: also flushes each commit to disk. */
-  synchronous?: 'normal' | 'full';
-  /** The largest event accepted, in bytes (type + data + metadata). Default 1 MiB. */
-  maxEventSize?: number;
-  /** How long to wait for another tab or a reloading page to release the OPFS store. Default 5,000 ms. */
-  openTimeoutMs?: number;
-}
+import { Subscribers, type Subscriber } from './delivery.js';
+import { startSync, type SyncClient } from './sync.js';
 
 function checkObject(value: unknown, argument: string, keys: readonly string[]): Record<string, unknown> {
   if (value === undefined || value === null) return {};
@@ -223,64 +70,39 @@ function pickFilter(options: Record<string, unknown> | undefined, argument: stri
   if (options && options.filter !== undefined) options.filter = pick(options.filter, argument, FILTER_KEYS);
 }
 
+/** A store subscription on the caller's side. */
+interface StoreSubscriber extends Subscriber {
+  /** The stream version of the last event the handler finished (stream subscriptions), else 0. */
+  version: number;
+  name: string | undefined;
+  /** What it was opened with, to open it again after another tab took the store over. */
+  stream: string | undefined;
+  wire: Record<string, unknown>;
+}
+
 /** A live subscription. Pages are delivered one at a time; the next is read only after the handler finished. */
 export class Subscription {
-  #closed = false;
-  #position = 0;
-  #version = 0;
-
   /** @internal */
   constructor(
-    /** @internal */ public id: number,
+    /** @internal */ readonly _state: StoreSubscriber,
     private readonly store: EventStore,
   ) {}
 
   /** The position of the last event the handler finished (0 before any). */
   get position(): number {
-    return this.#position;
+    return this._state.position;
   }
 
   /** Whether `unsubscribe` was called or the subscription failed. */
   get closed(): boolean {
-    return this.#closed;
+    return this._state.closed;
   }
 
   /** Stops delivery at once (an event being handled finishes; no further event is delivered). */
   async unsubscribe(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this._state.closed) return;
     await this.store._unsubscribe(this);
   }
-
-  /** The stream version of the last event the handler finished (stream subscriptions), else 0. @internal */
-  get _version(): number {
-    return this.#version;
-  }
-
-  /** @internal */
-  _advance(position: number, version: number): void {
-    this.#position = position;
-    this.#version = version;
-  }
-
-  /** @internal */
-  _close(): void {
-    this.#closed = true;
-  }
-}
-
-interface SubscriptionState {
-  subscription: Subscription;
-  handler: EventHandler;
-  name: string | undefined;
-  onError: (error: unknown, event: RecordedEvent | undefined) => void;
-  /** What it was opened with, to open it again after another tab took the store over. */
-  stream: string | undefined;
-  wire: Record<string, unknown>;
-  /** The page being handled, awaited before the subscription is opened again after a takeover. */
-  delivering?: Promise<void>;
-  /** Set while it is being opened again: the old page stops at the next event. */
-  reopening?: boolean;
 }
 
 const defaultOnError = (error: unknown, event: RecordedEvent | undefined): void => {
@@ -290,7 +112,7 @@ const defaultOnError = (error: unknown, event: RecordedEvent | undefined): void 
 /** An open event store. Every method returns a promise; errors are {@link EventLiteError} subclasses. */
 export class EventStore {
   readonly #client: Client;
-  readonly #subscriptions = new Map<number, SubscriptionState>();
+  readonly #subscriptions: Subscribers<StoreSubscriber>;
   #closed = false;
 
   /** @internal */
@@ -302,8 +124,26 @@ export class EventStore {
     readonly storageMode: StorageMode,
   ) {
     this.#client = client;
-    client.onDelivery = (message) => void this.#deliver(message);
-    client.onReconnect = () => void this.#reopenSubscriptions();
+    this.#subscriptions = new Subscribers<StoreSubscriber>({
+      advance: (subscriber, event) => {
+        subscriber.position = event.position;
+        subscriber.version = event.version;
+      },
+      afterPage: async ({ name, position }) => {
+        if (name !== undefined && !this.#closed) await client.call('saveCheckpoint', name, position);
+      },
+      acknowledge: (id) => client.call('ack', id),
+      reopen: ({ stream, wire, position, version }) => {
+        const done = stream === undefined ? position : version;
+        const options = done > 0 ? { ...wire, from: done } : wire;
+        return stream === undefined
+          ? client.call('subscribeToAll', options)
+          : client.call('subscribeToStream', stream, options);
+      },
+      unsubscribe: (id) => client.call('unsubscribe', id),
+    });
+    client.onDelivery = (message) => void this.#subscriptions.deliver(message.subscription, message);
+    client.onReconnect(() => void this.#subscriptions.reopenAll());
   }
 
   #check(): void {
@@ -397,107 +237,26 @@ export class EventStore {
       stream === undefined
         ? await this.#client.call('subscribeToAll', wire)
         : await this.#client.call('subscribeToStream', stream, wire);
-    const subscription = new Subscription(id, this);
-    this.#subscriptions.set(id, {
-      subscription,
+    const state: StoreSubscriber = {
+      id,
+      closed: false,
+      position: 0,
+      version: 0,
       handler: handler as EventHandler,
+      onError: onError as StoreSubscriber['onError'],
       name: typeof wire.name === 'string' ? wire.name : undefined,
-      onError: onError as SubscriptionState['onError'],
       stream,
       wire,
-    });
+    };
     // Starts delivery (history first, then live events); pages arrive after this promise has resolved.
-    this.#client.call('ack', id).catch((error: unknown) => {
-      if (!this.#closed) (onError as SubscriptionState['onError'])(error, undefined);
-    });
-    return subscription;
-  }
-
-  /** Runs the handler over one page, then saves the checkpoint (named subscriptions) and asks for the next page. */
-  async #deliver(message: Delivery | SubscriptionFailure): Promise<void> {
-    const state = this.#subscriptions.get(message.subscription);
-    if (!state) return;
-    const run = this.#deliverPage(state, message);
-    state.delivering = run;
-    await run;
-  }
-
-  async #deliverPage(state: SubscriptionState, message: Delivery | SubscriptionFailure): Promise<void> {
-    const { subscription, handler, onError, name } = state;
-    // The id this page belongs to: after a takeover the subscription has a new id in the new worker, and this page
-    // must neither keep running beside the new one's nor ack it.
-    const id = message.subscription;
-    const current = () => !subscription.closed && subscription.id === id && !state.reopening;
-    if (message.kind === 'subscriptionError') {
-      this.#subscriptions.delete(message.subscription);
-      subscription._close();
-      onError(toEventLiteError(message.error), undefined);
-      return;
-    }
-    for (const event of decodeEvents<RecordedEvent>(message.events)) {
-      if (!current()) return;
-      try {
-        await handler(event);
-      } catch (error) {
-        try {
-          onError(error, event);
-        } catch {
-          // An onError that throws must not stop delivery either.
-        }
-      }
-      subscription._advance(event.position, event.version);
-    }
-    if (!current() || this.#closed) return;
-    try {
-      if (name !== undefined) await this.#client.call('saveCheckpoint', name, subscription.position);
-      await this.#client.call('ack', id);
-    } catch (error) {
-      if (!this.#closed) onError(error, undefined);
-    }
-  }
-
-  /**
-   * After another tab took the store over, the subscriptions this tab had in the old owner's worker are gone: open
-   * each again after the last event its handler finished (a named one resumes from its checkpoint).
-   */
-  async #reopenSubscriptions(): Promise<void> {
-    const states = [...this.#subscriptions];
-    // Stop every page in flight at its next event before opening anything again.
-    for (const [, state] of states) state.reopening = true;
-    for (const [oldId, state] of states) {
-      const { subscription, stream, wire } = state;
-      await state.delivering?.catch(() => {});
-      state.reopening = false;
-      const done = stream === undefined ? subscription.position : subscription._version;
-      const options = done > 0 ? { ...wire, from: done } : wire;
-      try {
-        const id =
-          stream === undefined
-            ? await this.#client.call('subscribeToAll', options)
-            : await this.#client.call('subscribeToStream', stream, options);
-        if (subscription.closed || this.#closed) {
-          await this.#client.call('unsubscribe', id);
-          continue;
-        }
-        // The new worker's ids restart: oldId may already be another subscription's new id.
-        if (this.#subscriptions.get(oldId) === state) this.#subscriptions.delete(oldId);
-        subscription.id = id;
-        this.#subscriptions.set(id, state);
-        await this.#client.call('ack', id);
-      } catch (error) {
-        try {
-          state.onError(error, undefined);
-        } catch {
-          // One throwing onError must not stop the others from being opened again.
-        }
-      }
-    }
+    this.#subscriptions.start(state);
+    return new Subscription(state, this);
   }
 
   /** @internal */
   async _unsubscribe(subscription: Subscription): Promise<void> {
-    this.#subscriptions.delete(subscription.id);
-    if (!this.#closed) await this.#client.call('unsubscribe', subscription.id);
+    this.#subscriptions.remove(subscription._state);
+    if (!this.#closed) await this.#client.call('unsubscribe', subscription._state.id);
   }
 
   /** Stores a named subscription's checkpoint: the position of the last event it processed. */
@@ -578,8 +337,7 @@ export class EventStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const { subscription } of this.#subscriptions.values()) subscription._close();
-    this.#subscriptions.clear();
+    this.#subscriptions.closeAll();
     try {
       await this.#client.call('close');
     } finally {
@@ -588,7 +346,7 @@ export class EventStore {
   }
 }
 
-/** Validates `openEventStore`'s options into the host's open request. */
+/** @internal Validates `openEventStore`'s options into the host's open request. */
 export function openRequest(options: unknown): OpenRequest {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidArgument('options', 'must be an object with a name');
@@ -612,7 +370,7 @@ export function openRequest(options: unknown): OpenRequest {
   return request;
 }
 
-/** Opens a store over a transport (used by the entry points). */
+/** @internal Opens a store over a transport (used by the entry points). */
 export async function connect(request: OpenRequest, transport: Transport): Promise<EventStore> {
   const client = new Client(transport);
   try {

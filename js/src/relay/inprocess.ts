@@ -3,9 +3,9 @@
  * worker's would: a caller's `await` continuation always runs before the next page is handed to a handler.
  */
 
-import type { Transport } from './client.js';
-import { Host, type Opener, type WasmModule } from './host.js';
-import type { HostMessage } from './protocol.js';
+import type { HostMessage } from '../common/protocol.js';
+import type { Transport } from '../page/client.js';
+import { Host, type Opener, type WasmModule } from '../worker/host.js';
 
 export function inProcessTransport(wasm: WasmModule, open: Opener): Transport {
   let receive: (message: HostMessage) => void = () => {};

@@ -8,9 +8,9 @@
  * event its handlers finished (delivery is at-least-once across an owner change).
  */
 
-import type { Transport } from './client.js';
-import type { ErrorShape } from './errors.js';
-import type { HostMessage, OpenRequest, Request, Response } from './protocol.js';
+import type { ErrorShape } from '../common/errors.js';
+import type { HostMessage, OpenRequest, Request, Response } from '../common/protocol.js';
+import type { Transport } from '../page/client.js';
 
 type ChannelMessage =
   | { kind: 'request'; from: string; request: Request }
@@ -46,7 +46,7 @@ export class SharedTransport implements Transport {
   /** Owner only: requests in the worker, by relay id, and the subscriptions' tabs. */
   private readonly routes = new Map<number, Route>();
   private readonly subscriptionTabs = new Map<number, string>();
-  /** Owner only: followers' synced subscriptions (sync.ts), whose pages go to that tab alone. */
+  /** Owner only: followers' synced subscriptions (`page/sync.ts`), whose pages go to that tab alone. */
   private readonly syncSubscriptionTabs = new Map<number, string>();
   private nextRelayId = 1;
   private releaseLock: (() => void) | undefined;
@@ -229,14 +229,13 @@ export class SharedTransport implements Transport {
         }
         this.deliver(tab, { ...message, id: route.id });
       }
-    } else if ((message as { kind: string }).kind === 'sync') {
-      const notice = message as unknown as { type: string; synced?: number };
-      if (notice.type === 'page' || notice.type === 'pageError') {
+    } else if (message.kind === 'sync') {
+      if (message.type === 'page' || message.type === 'pageError') {
         // A synced subscription's page goes to the tab that opened it, like a subscription's.
-        this.deliver(this.syncSubscriptionTabs.get(notice.synced as number), message);
+        this.deliver(this.syncSubscriptionTabs.get(message.synced), message);
         return;
       }
-      // Other sync notices (sync.ts) are about the store, not one tab's request: every tab's SyncClient gets them.
+      // Other sync notices are about the store, not one tab's request: every tab's SyncClient gets them.
       this.deliver(undefined, message);
       this.channel.postMessage({ kind: 'message', to: '*', owner: this.tab, message } satisfies ChannelMessage);
     } else {

@@ -1,17 +1,17 @@
 /**
  * The host: owns one wasm store and answers {@link Request}s, in a dedicated worker (browser) or on the caller's
- * thread (Node). It never runs user code: after each call returns it polls the subscriptions whose previous page was
- * acknowledged and posts the next page; the caller runs the callbacks, then acks (one page in flight per
- * subscription, so a slow subscriber holds at most one page and never blocks writers).
+ * thread (Node). It never runs user code: after each call returns it posts the pages the call made available
+ * ({@link Pages}); the caller runs the callbacks, then acks.
  */
 
-import { toErrorShape, type ErrorShape } from './errors.js';
-import type { HostMessage, HostMethods, OpenRequest, Request } from './protocol.js';
-import { SyncHost, type SyncMethods, type SyncStore } from './sync.js';
-import type { WasmStore } from './wasm/eventlite_wasm.js';
+import { toErrorShape, type ErrorShape } from '../common/errors.js';
+import type { HostMessage, OpenRequest, Request } from '../common/protocol.js';
+import type { WasmStore } from '../wasm/eventlite_wasm.js';
+import { Pages } from './pages.js';
+import { SyncHost, type WasmSync } from './sync.js';
 
 /** What the host needs from the wasm module (its two entry points differ between browser and Node only in loading). */
-export interface WasmModule {
+export interface WasmModule extends WasmSync {
   WasmStore: typeof WasmStore;
   checkStoreName(name: unknown): void;
 }
@@ -26,24 +26,12 @@ export const openMemory: Opener = async (wasm, request) =>
 /** The calls after which a subscription may have a page to deliver (posted after the call's own answer). */
 const pumpAfter = new Set<Request['method']>(['appendToStream', 'ack']);
 
-/** The requests answered by the wasm store's method of the same name (nothing else is callable by name). */
-const direct = new Set<string>([
-  'appendToStream',
-  'readStream',
-  'readAll',
-  'headPosition',
-  'streamVersion',
-  'saveCheckpoint',
-  'loadCheckpoint',
-  'saveSnapshot',
-  'loadSnapshot',
-]);
+const CLOSED: ErrorShape = { name: 'EventLiteError', code: 'STORE_CLOSED', message: 'the store is closed' };
 
 export class Host {
   private store: WasmStore | undefined;
   private broken: ErrorShape | undefined;
-  /** Open subscriptions: whether a page is waiting for its ack. */
-  private readonly subscriptions = new Map<number, { inFlight: boolean }>();
+  private readonly pages: Pages<string>;
   /** The store's sync transport, created by the first `sync*` request. */
   private sync: SyncHost | undefined;
 
@@ -52,7 +40,12 @@ export class Host {
     private readonly open: Opener,
     private readonly post: (message: HostMessage) => void,
     private readonly onClose: () => void = () => {},
-  ) {}
+  ) {
+    this.pages = new Pages(
+      (subscription, events) => post({ kind: 'events', subscription, events }),
+      (subscription, error) => post({ kind: 'subscriptionError', subscription, error }),
+    );
+  }
 
   /** Answers one request, then delivers what the call made available to subscribers. */
   async handle(request: Request): Promise<void> {
@@ -66,7 +59,7 @@ export class Host {
       if (shape.code === 'INTERNAL') this.broken = shape; // a trapped wasm instance must not be used again
       this.post({ id: request.id, ok: false, error: shape });
     }
-    if (changed) this.pump();
+    if (changed) this.pages.pump();
     if (changed && request.method === 'appendToStream') this.sync?.localAppend();
     if (request.method === 'close') this.onClose();
   }
@@ -80,69 +73,70 @@ export class Host {
       return { storageMode: this.store.storageMode };
     }
     const store = this.store;
-    if (!store) throw { name: 'EventLiteError', code: 'STORE_CLOSED', message: 'the store is closed' };
-    if (method.startsWith('sync')) {
-      // Sync notices share the channel with subscription pages; `startSync` (sync.ts) routes them on the caller's side.
-      this.sync ??= new SyncHost(
-        () => this.store as unknown as SyncStore | undefined,
-        (notice) => this.post(notice as unknown as HostMessage),
-        () => this.pump(),
-      );
-      return this.sync.call(method as keyof SyncMethods, args);
-    }
+    if (!store) throw { ...CLOSED };
     switch (method) {
+      case 'appendToStream':
+        return store.appendToStream(args[0], args[1], args[2]);
+      case 'readStream':
+        return store.readStream(args[0], args[1]);
+      case 'readAll':
+        return store.readAll(args[0]);
+      case 'headPosition':
+        return store.headPosition();
+      case 'streamVersion':
+        return store.streamVersion(args[0]);
+      case 'saveCheckpoint':
+        return store.saveCheckpoint(args[0], args[1]);
+      case 'loadCheckpoint':
+        return store.loadCheckpoint(args[0]);
+      case 'saveSnapshot':
+        return store.saveSnapshot(args[0], args[1], args[2], args[3]);
+      case 'loadSnapshot':
+        return store.loadSnapshot(args[0], args[1]);
+      case 'subscribeToAll':
+      case 'subscribeToStream': {
+        const id = method === 'subscribeToAll' ? store.subscribeToAll(args[0]) : store.subscribeToStream(args[0], args[1]);
+        this.pages.open(id, { poll: () => store.poll(id), close: () => store.unsubscribe(id) });
+        return id;
+      }
+      case 'ack':
+        this.pages.ack(args[0] as number);
+        return undefined;
+      case 'unsubscribe':
+        this.pages.close(args[0] as number);
+        return undefined;
       case 'close':
         this.sync?.stop();
         this.sync = undefined;
-        this.subscriptions.clear();
+        this.pages.closeAll();
         this.store = undefined;
         store.close();
         store.free();
         return undefined;
-      case 'ack': {
-        const subscription = this.subscriptions.get(args[0] as number);
-        if (subscription) subscription.inFlight = false;
-        return undefined;
-      }
-      case 'subscribeToAll':
-      case 'subscribeToStream': {
-        const id = method === 'subscribeToAll' ? store.subscribeToAll(args[0]) : store.subscribeToStream(args[0], args[1]);
-        // Nothing is delivered until the caller's first `ack`: it must know the id before pages arrive.
-        this.subscriptions.set(id, { inFlight: true });
-        return id;
-      }
-      case 'unsubscribe':
-        this.subscriptions.delete(args[0] as number);
-        store.unsubscribe(args[0] as number);
-        return undefined;
+      case 'syncStart':
+      case 'syncStop':
+      case 'syncNow':
+      case 'syncSetOnline':
+      case 'syncReconnect':
+      case 'syncStatus':
+      case 'syncConflicts':
+      case 'syncDismissConflict':
+      case 'syncSubscribe':
+      case 'syncAck':
+      case 'syncUnsubscribe':
+        // Sync notices share the channel with subscription pages; the page side's Client routes them by kind.
+        this.sync ??= new SyncHost(
+          this.wasm,
+          () => this.store,
+          (notice) => this.post(notice),
+          () => this.pages.pump(),
+        );
+        return this.sync.call(method, args);
       default: {
-        if (!direct.has(method)) {
-          throw { name: 'EventLiteError', code: 'INVALID_ARGUMENT', message: `unknown method ${String(method)}` };
-        }
-        const call = (store as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
-        return (call as (...a: unknown[]) => unknown).apply(store, args);
-      }
-    }
-  }
-
-  /** Posts the next page of every subscription that has none in flight. */
-  private pump(): void {
-    const store = this.store;
-    if (!store) return;
-    for (const [id, subscription] of this.subscriptions) {
-      if (subscription.inFlight) continue;
-      try {
-        const events = store.poll(id);
-        if (events === undefined) continue;
-        subscription.inFlight = true;
-        this.post({ kind: 'events', subscription: id, events });
-      } catch (error) {
-        this.subscriptions.delete(id);
-        store.unsubscribe(id);
-        this.post({ kind: 'subscriptionError', subscription: id, error: toErrorShape(error) });
+        // Requests arrive over a message channel: a name outside the protocol is refused, never guessed at.
+        const unknown: string = method;
+        throw { name: 'EventLiteError', code: 'INVALID_ARGUMENT', message: `unknown method ${unknown}` };
       }
     }
   }
 }
-
-export type { HostMethods };

@@ -172,7 +172,7 @@ fn driver_options_are_checked_field_by_field() {
         (r#"{"limits":{"max":1}}"#, "options.limits.max"),
         (r#"{"limits":[1]}"#, "options.limits"),
         (r#"{"retries":"sometimes"}"#, "options.retries"),
-        (r#"{"retries":{"transient":0}}"#, "options.retries.transient"),
+        (r#"{"retries":{"transient":0}}"#, "options.retries"),
         (r#""fast""#, "options"),
     ] {
         let error = WasmSyncDriver::new(&store, js(options)).map(|_| ()).unwrap_err();

@@ -1,0 +1,300 @@
+/**
+ * The package's public data, option and result types (and the expectation constants), shared by the page side and
+ * the worker side. Versions and positions are JS numbers, exact up to 2^53 - 1 (`Number.MAX_SAFE_INTEGER`); arguments
+ * may also be bigints within that bound, and anything beyond it is refused with `INVALID_ARGUMENT`.
+ */
+
+/** Append whatever the stream's version. */
+export const ANY = 'any';
+/** Append only if the stream has no events. */
+export const NO_STREAM = 'no_stream';
+/** Append only if the stream has at least one event. */
+export const STREAM_EXISTS = 'stream_exists';
+
+/** An append's expectation: one of the constants, or the exact current version (number or bigint). */
+export type ExpectedVersion = typeof ANY | typeof NO_STREAM | typeof STREAM_EXISTS | number | bigint;
+
+/** JSON-serialisable data. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json | undefined };
+
+/** An event to append. */
+export interface EventInput<Data = unknown, Metadata extends Record<string, unknown> = Record<string, unknown>> {
+  /** The event type, e.g. `'OrderPlaced'`: non-empty, at most 256 bytes, no control characters. */
+  type: string;
+  /** JSON-serialisable data (`null` for none), or bytes (`Uint8Array`) with a `contentType`. */
+  data: Data;
+  /** The MIME type of `Uint8Array` data. */
+  contentType?: string;
+  /** A plain object; `correlationId` and `causationId` are the conventional keys. */
+  metadata?: Metadata;
+  /** A UUID. Give one to make retries idempotent across calls; otherwise a UUID v7 is generated. */
+  eventId?: string;
+}
+
+/** A stored event. */
+export interface RecordedEvent<Data = unknown, Metadata extends Record<string, unknown> = Record<string, unknown>> {
+  /** Global position: 1-based, increasing in commit order, never reused; may have gaps. */
+  position: number;
+  eventId: string;
+  stream: string;
+  /** The event's version in its stream: 1 for the first, dense. */
+  version: number;
+  type: string;
+  /** Parsed JSON, or a `Uint8Array` when `contentType` is not `application/json`. */
+  data: Data;
+  contentType: string;
+  metadata: Metadata | null;
+  /** When the store recorded it: ms since the Unix epoch. */
+  recordedAt: number;
+}
+
+/** What `appendToStream` resolves with, after the transaction has committed. */
+export interface AppendResult {
+  /** The stream's version after the append. */
+  streamVersion: number;
+  /** The events' global positions, in batch order. */
+  positions: number[];
+  /** The events' ids, in batch order (generated ones included): pass them again to retry idempotently. */
+  eventIds: string[];
+  /** True when this batch had already been appended (a retry): nothing was written. */
+  alreadyAppended: boolean;
+}
+
+/** Options of `appendToStream`. */
+export interface AppendOptions {
+  /** Default `ANY`. */
+  expectedVersion?: ExpectedVersion;
+}
+
+/** `'forwards'` (default) or `'backwards'`. */
+export type Direction = 'forwards' | 'backwards';
+
+/** Options of `readStream`. */
+export interface ReadStreamOptions {
+  /** Inclusive start version; default the first (forwards) or the last (backwards). */
+  fromVersion?: number | bigint;
+  direction?: Direction;
+  /** Default 1,000. */
+  maxCount?: number;
+}
+
+/** A page of a stream. */
+export interface StreamPage<Data = unknown> {
+  events: RecordedEvent<Data>[];
+  /** The stream's current version (0 when it does not exist). */
+  version: number;
+}
+
+/** Which events of the log: all conditions must hold; a list matches any of its entries. */
+export interface EventFilter {
+  /** Streams whose id starts with this. */
+  streamPrefix?: string;
+  /** Categories: the part of the stream id before the first `-`. */
+  categories?: string[];
+  eventTypes?: string[];
+}
+
+/** Options of `readAll`. */
+export interface ReadAllOptions {
+  /** Exclusive position: forwards reads after it, backwards before it. Default the start / the end. */
+  fromPosition?: number | bigint;
+  direction?: Direction;
+  /** Default 1,000. */
+  maxCount?: number;
+  filter?: EventFilter;
+}
+
+/** A page of the log. */
+export interface LogPage<Data = unknown> {
+  events: RecordedEvent<Data>[];
+  /** The highest position stored. */
+  headPosition: number;
+}
+
+/** Options of `subscribeToAll` / `subscribeToStream`. */
+export interface SubscriptionOptions {
+  /** `'start'` (default), `'end'`, or an exclusive position (`subscribeToAll`) / version (`subscribeToStream`). */
+  from?: 'start' | 'end' | number | bigint;
+  /** `subscribeToAll` only. */
+  filter?: EventFilter;
+  /** A named subscription saves its checkpoint after each page it processed and resumes after it (at-least-once). */
+  name?: string;
+  /** Events per page, default 500. */
+  batchSize?: number;
+  /** Called when the handler throws (default: `console.error`); delivery continues with the next event. */
+  onError?: (error: unknown, event: RecordedEvent | undefined) => void;
+}
+
+/** Handles one event; may return a promise, which is awaited before the next event. */
+export type EventHandler<Data = unknown> = (event: RecordedEvent<Data>) => void | Promise<void>;
+
+/** A snapshot of a stream's state. */
+export interface Snapshot<State = unknown> {
+  stream: string;
+  /** The stream version the state includes. */
+  version: number;
+  schemaTag: string;
+  state: State;
+  recordedAt: number;
+}
+
+/** Options of `aggregateStream`. */
+export interface AggregateOptions<State, Data = unknown> {
+  initial: State;
+  evolve: (state: State, event: RecordedEvent<Data>) => State;
+  /** Start from the snapshot saved under this tag, if any (snapshots with other tags are ignored). */
+  schemaTag?: string;
+}
+
+/** What `aggregateStream` resolves with. */
+export interface Aggregate<State> {
+  state: State;
+  /** The stream version the state includes (0 for a stream with no events). */
+  version: number;
+  /** The version of the snapshot the fold started from, or `null`. */
+  snapshotVersion: number | null;
+  /** How many events were folded (those after the snapshot). */
+  eventsFolded: number;
+}
+
+/** Where the events live: `'opfs'` survives reloads; `'memory'` is gone when the store closes. */
+export type StorageMode = 'opfs' | 'memory';
+
+/** Options of `openEventStore`. */
+export interface OpenOptions {
+  /** The store's name: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.`. */
+  name: string;
+  /**
+   * `'auto'` (default): OPFS when available, else memory (and `storageMode` says so). `'opfs'`: fail with
+   * `STORAGE_UNAVAILABLE` rather than fall back. `'memory'`: never persist.
+   */
+  storage?: 'auto' | 'opfs' | 'memory';
+  /** `'normal'` (default): survives a crashed or closed tab. `'full'`: also flushes each commit to disk. */
+  synchronous?: 'normal' | 'full';
+  /** The largest event accepted, in bytes (type + data + metadata). Default 1 MiB. */
+  maxEventSize?: number;
+  /** How long to wait for another tab or a reloading page to release the OPFS store. Default 5,000 ms. */
+  openTimeoutMs?: number;
+}
+
+/** Where a sync connection stands. */
+export type SyncState =
+  /** `setOnline(false)` or `stop()`: nothing goes over the network; appends stay pending locally. */
+  | 'offline'
+  /** Trying to reach the server (first connection, or reconnecting after a failure with backoff). */
+  | 'connecting'
+  /** Connected to the live stream: the server's new events arrive within moments. */
+  | 'online';
+
+/** The sync state and the local store's sync counters. */
+export interface SyncStatus {
+  state: SyncState;
+  /** This store's replica id (a UUID created once). */
+  replicaId: string;
+  /** Local events the server has not confirmed yet. */
+  pending: number;
+  /** The local position of the last confirmed event (0: none). */
+  confirmedThrough: number;
+  /** Entries in the conflicts list. */
+  conflicts: number;
+  /** True while a push/pull round is running. */
+  syncing: boolean;
+  /** When the last round finished without error (ms since the epoch), or `null`. */
+  lastSyncedAt: number | null;
+  /** The last round's or connection's failure, cleared by the next success. */
+  lastError: { code: string; message: string } | null;
+}
+
+/** An event the server rejected: it left its stream and is kept in the conflicts list until dismissed. */
+export interface SyncConflict {
+  /** Order of rejection, increasing. */
+  id: number;
+  eventId: string;
+  stream: string;
+  type: string;
+  /** Parsed JSON, or a `Uint8Array` for binary data. */
+  data: unknown;
+  contentType: string;
+  metadata: Record<string, unknown> | null;
+  /** The expectation it was appended with: `'any'`, `'no_stream'`, `'stream_exists'` or a version. */
+  expected: 'any' | 'no_stream' | 'stream_exists' | number;
+  /** `'WRONG_EXPECTED_VERSION'` (another replica got there first), `'FOLLOWS_REJECTED'` or `'IDEMPOTENCY_CONFLICT'`. */
+  code: string;
+  /** The server stream's version when the event was checked. */
+  actualVersion: number | null;
+  message: string;
+  /** When it was appended locally. */
+  recordedAt: number;
+  rejectedAt: number;
+}
+
+/** What one push/pull round did. */
+export interface SyncReport {
+  /** Events sent (including ones the server already had). */
+  pushed: number;
+  /** Server events applied locally. */
+  pulled: number;
+  /** Events rejected during the round. */
+  conflicts: SyncConflict[];
+  /** When the local log was rewritten (rebase or rejection), the position after which it was; else `null`. */
+  rewoundFrom: number | null;
+}
+
+/** Options of `store.sync`. */
+export interface SyncOptions {
+  /** The server's base URL, e.g. `'https://sync.example.com'` (relative URLs resolve against the page). */
+  url: string;
+  /** A bearer token the server maps to a tenant. */
+  token: string;
+  /** Events per push and per pull page (default 500, at most 1,000). */
+  batchSize?: number;
+  /**
+   * The server's push limits (default: the reference server's defaults, 1,000 events, 16 MiB per request, 1 MiB
+   * per event). Pushes stay within them; a local batch over them on its own is set aside as a conflict
+   * (`BATCH_TOO_LARGE` / `EVENT_TOO_LARGE`) instead of blocking the events behind it.
+   */
+  limits?: SyncLimits;
+  /** Start online (default `true`); `false` starts offline until `setOnline(true)`. */
+  online?: boolean;
+  /** Called with the events each round rejected (also emitted as `'conflict'`). */
+  onConflict?: (conflicts: SyncConflict[]) => void;
+  /** Called whenever the status changes (also emitted as `'status'`). */
+  onStatus?: (status: SyncStatus) => void;
+}
+
+/** A server's push limits; each defaults to the reference server's. */
+export interface SyncLimits {
+  maxEvents?: number;
+  maxBytes?: number;
+  maxEventSize?: number;
+}
+
+/** Options of `SyncClient.subscribe`. */
+export interface SyncedSubscriptionOptions {
+  /**
+   * `'confirmed'` (default): only events the server confirmed, in server order; never rewound, so a read model fed
+   * from it never has to undo anything. `'pending'`: also local events not confirmed yet (optimistic), with
+   * `onRewound` called first whenever a rebase or a rejection rewrote the log.
+   */
+  mode?: 'confirmed' | 'pending';
+  /** `'start'` (default), `'end'`, or an exclusive position. */
+  from?: 'start' | 'end' | number | bigint;
+  filter?: EventFilter;
+  /** Events per page, default 500. */
+  batchSize?: number;
+  /**
+   * `'pending'` mode: every event delivered after `fromPosition` is void (rebased or rejected); the current log
+   * after it follows. Awaited before the next event.
+   */
+  onRewound?: (fromPosition: number) => void | Promise<void>;
+  /** Called when the handler (or `onRewound`) throws (default: `console.error`); delivery continues. */
+  onError?: (error: unknown, event: RecordedEvent | undefined) => void;
+}
+
+/** A subscription from `SyncClient.subscribe`. */
+export interface SyncedSubscription {
+  /** The position of the last event the handler finished (or of the last rewind). */
+  readonly position: number;
+  /** Stops delivery at once (the rest of a page is dropped). */
+  unsubscribe(): Promise<void>;
+}
