@@ -19,8 +19,8 @@ use eventlite::sync::server::Limits;
 use eventlite::sync::{PullResponse, PushOutcome, PushRequest};
 use futures_util::Stream;
 use tokio::sync::watch;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower::ServiceExt;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeFile;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -391,7 +391,8 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
     for parameter in parts {
         let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
-        if name.trim().eq_ignore_ascii_case("charset") && !value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8") {
+        if name.trim().eq_ignore_ascii_case("charset") && !value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        {
             return Err(unsupported());
         }
     }
@@ -411,7 +412,15 @@ async fn with_timeout<T>(
 async fn push(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     let tenant = state.inner.auth.authenticate(&headers)?;
     check_json_content_type(&headers)?;
-    let body = read_body(&state, &headers, body).await?;
+    let body = match read_body(&state, &headers, body).await {
+        Ok(body) => body,
+        Err(error) => {
+            // The rest of the body is not read: the connection cannot carry another request.
+            let mut response = error.into_response();
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Ok(response);
+        }
+    };
     let request: PushRequest =
         serde_json::from_slice(&body).map_err(|error| ApiError::invalid_request(format!("push body: {error}")))?;
     let replica = request.replica_id;

@@ -278,6 +278,21 @@ async fn run_server(serve: Serve) -> Result<(), Failure> {
         ..Config::default()
     };
     config.validate()?;
+    let mut config = config;
+    if let Some(limit) = open_file_limit() {
+        // Every connection holds a descriptor, and so do the databases, the listener and the logs: past the limit
+        // `accept` fails and nobody is served. Keep a reserve.
+        let fit = usize::try_from(limit.saturating_sub(FD_RESERVE)).unwrap_or(usize::MAX).max(8);
+        if config.max_connections > fit {
+            tracing::warn!(
+                requested = config.max_connections,
+                serving = fit,
+                open_file_limit = limit,
+                "--max-connections lowered to fit the open-file limit (raise it with `ulimit -n`)"
+            );
+            config.max_connections = fit;
+        }
+    }
     if let Some(dir) = &config.static_dir
         && !dir.is_dir()
     {
@@ -304,6 +319,17 @@ async fn run_server(serve: Serve) -> Result<(), Failure> {
     .await?;
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())
+}
+
+/// File descriptors kept for other uses than connections: databases (three files per SQLite tenant), the
+/// PostgreSQL pool, the listener, logs.
+const FD_RESERVE: u64 = 64;
+
+/// The process's soft open-file limit, where the platform tells it without `unsafe` (Linux: `/proc/self/limits`).
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
 }
 
 async fn shutdown_signal() {

@@ -170,6 +170,91 @@ pub async fn tenants_are_isolated(backend: &dyn Backend) {
     assert!(backend.pull(&tenant("initech"), 0, 10, usize::MAX).await.unwrap().events.is_empty());
 }
 
+/// Item: a pull page is bounded by bytes as well as by count, with at least one event per page, on every backend.
+pub async fn pull_pages_are_bounded_by_bytes_with_at_least_one_event(backend: &dyn Backend) {
+    let acme = tenant("acme");
+    let sized = |n: u128, length: usize| {
+        let mut event = wire(n, "big-1", WireExpected::Any);
+        event.data = serde_json::value::RawValue::from_string(format!("\"{}\"", "x".repeat(length))).ok();
+        event.metadata = None;
+        event
+    };
+    // Sizes (type + data): 1 + 1,002 each, but the third is 1 + 30,002.
+    let events = vec![sized(1, 1_000), sized(2, 1_000), sized(3, 30_000), sized(4, 1_000), sized(5, 1_000)];
+    let limits = Limits { max_event_size: 64 * 1024, ..Limits::default() };
+    backend.push(&acme, push(events), limits).await.unwrap();
+    let mut pages = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = backend.pull(&acme, after, 100, 2_500).await.unwrap();
+        if page.events.is_empty() {
+            break;
+        }
+        pages.push(page.events.iter().map(|e| e.position).collect::<Vec<_>>());
+        assert_eq!(page.more(), page.through < 5);
+        after = page.through;
+    }
+    assert_eq!(pages, [vec![1, 2], vec![3], vec![4, 5]]);
+    let tight = backend.pull(&acme, 0, 100, 1).await.unwrap();
+    assert_eq!(tight.events.len(), 1, "at least one event, whatever the budget");
+    assert_eq!(backend.pull(&acme, 0, 3, usize::MAX).await.unwrap().events.len(), 3, "the count bound holds");
+}
+
+/// Items 10-12 on every backend: a retry re-serialised (key order, whitespace, `1.0` for `1`, `{}` metadata for
+/// none) is the same event and answers with the original position; the stored text stays the first one.
+pub async fn retries_are_recognised_by_json_value_and_keep_the_first_text(backend: &dyn Backend) {
+    let acme = tenant("acme");
+    let event = |data: &str, metadata: Option<&str>| {
+        let mut event = wire(1, "todo-1", WireExpected::NoStream);
+        event.data = serde_json::value::RawValue::from_string(data.to_owned()).ok();
+        event.metadata = metadata.map(|text| serde_json::value::RawValue::from_string(text.to_owned()).unwrap());
+        event
+    };
+    let first = event(r#"{"title":"milk","tags":["a","b"],"n":1}"#, None);
+    backend.push(&acme, push(vec![first]), Limits::default()).await.unwrap();
+    for (data, metadata) in [
+        ("{ \"n\": 1.0, \"tags\": [\"a\", \"b\"],\n \"title\": \"m\\u0069lk\" }", Some("{}")),
+        (r#"{"tags":["a","b"],"title":"milk","n":1}"#, Some(" { } ")),
+    ] {
+        let (response, _) = backend.push(&acme, push(vec![event(data, metadata)]), Limits::default()).await.unwrap();
+        assert_eq!(summary(&response.outcomes), ["p1 v1 dup=true"], "{data} {metadata:?}");
+    }
+    for (data, metadata) in [
+        (r#"{"title":"milk","tags":["b","a"],"n":1}"#, None),
+        (r#"{"title":"milk","tags":["a","b"],"n":1}"#, Some(r#"{"x":1}"#)),
+    ] {
+        let (response, _) = backend.push(&acme, push(vec![event(data, metadata)]), Limits::default()).await.unwrap();
+        assert_eq!(summary(&response.outcomes), ["IDEMPOTENCY_CONFLICT None"], "{data} {metadata:?}");
+    }
+    let page = backend.pull(&acme, 0, 10, usize::MAX).await.unwrap();
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].data.as_ref().unwrap().get(), r#"{"title":"milk","tags":["a","b"],"n":1}"#);
+    assert!(page.events[0].metadata.is_none(), "stored and returned verbatim: absent");
+}
+
+/// Items 11 and 12 on every backend: JSON content types in any spelling are refused for binary data, and JSON
+/// deeper than 64 levels is refused; nothing is stored.
+pub async fn json_content_types_and_deep_json_are_refused(backend: &dyn Backend) {
+    let acme = tenant("acme");
+    for content_type in ["APPLICATION/JSON", "application/json; charset=utf-8", "Application/Json ;x=y"] {
+        let mut binary = wire(1, "photo-1", WireExpected::Any);
+        binary.data = None;
+        binary.data_base64 = Some("AA==".into());
+        binary.content_type = Some(content_type.into());
+        let error = backend.push(&acme, push(vec![binary]), Limits::default()).await.unwrap_err();
+        assert!(matches!(&error, BackendError::Sync(e) if e.code().as_str() == "INVALID_ARGUMENT"), "{error}");
+    }
+    let nested = |depth: usize| format!("{}0{}", "[".repeat(depth), "]".repeat(depth));
+    for (depth, ok) in [(64, true), (65, false), (100_000, false)] {
+        let mut event = wire(depth as u128, "deep-1", WireExpected::Any);
+        event.data = serde_json::value::RawValue::from_string(nested(depth)).ok();
+        let limits = Limits { max_event_size: 1 << 20, ..Limits::default() };
+        let result = backend.push(&acme, push(vec![event]), limits).await;
+        assert_eq!(result.is_ok(), ok, "depth {depth}");
+    }
+    assert_eq!(backend.head(&acme).await.unwrap(), 1);
+}
+
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -207,4 +292,7 @@ suite!(
     expectations_are_checked_and_rejections_cascade_per_stream,
     invalid_pushes_store_nothing,
     tenants_are_isolated,
+    pull_pages_are_bounded_by_bytes_with_at_least_one_event,
+    retries_are_recognised_by_json_value_and_keep_the_first_text,
+    json_content_types_and_deep_json_are_refused,
 );

@@ -116,7 +116,8 @@ fn ambiguous_tokens_and_bad_settings_are_refused_at_startup() {
     let serve = |extra: &[&str]| {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", &data];
         args.extend_from_slice(extra);
-        let output = Command::new(env!("CARGO_BIN_EXE_eventlite")).args(&args).env_remove("EVENTLITE_TOKENS").output().unwrap();
+        let output =
+            Command::new(env!("CARGO_BIN_EXE_eventlite")).args(&args).env_remove("EVENTLITE_TOKENS").output().unwrap();
         assert!(!output.status.success(), "{args:?} started");
         String::from_utf8_lossy(&output.stderr).into_owned()
     };

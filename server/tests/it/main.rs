@@ -8,4 +8,6 @@ mod hostile;
 mod limits;
 mod live;
 mod postgres;
+mod protocol;
+mod resources;
 mod support;
