@@ -200,7 +200,8 @@ impl SyncClient {
 
     /// Sends one push and returns the server's answer, without applying it (benchmarks and tests).
     pub async fn post_push(&self, push: &PushRequest) -> Result<PushResponse, ClientError> {
-        let request = SyncRequest { method: HttpMethod::Post, message: SyncMessage::Push(push.clone()) };
+        let message = SyncMessage::Push { push: push.clone(), after: None };
+        let request = SyncRequest { method: HttpMethod::Post, message };
         let body = self.expect_ok(&request).await?;
         serde_json::from_slice(&body)
             .map_err(|error| ClientError::Sync(SyncError::Protocol(format!("push response: {error}"))))

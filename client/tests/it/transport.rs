@@ -75,7 +75,7 @@ impl Fake {
             return (503, r#"{"code":"STORAGE_UNAVAILABLE","message":"try later"}"#.into());
         }
         let path = request_line.split_whitespace().nth(1).unwrap();
-        if path == "/v1/push" {
+        if path.starts_with("/v1/push") {
             let push: eventlite::sync::PushRequest = serde_json::from_slice(body).unwrap();
             if push.events.len() > self.max_batch {
                 return (413, r#"{"code":"BATCH_TOO_LARGE","message":"too many events"}"#.into());

@@ -208,7 +208,7 @@ mod tests {
                         continue;
                     }
                     let body = match &request.message {
-                        SyncMessage::Push(push) => {
+                        SyncMessage::Push { push, .. } => {
                             serde_json::to_vec(&server::apply_push(hub, push, &Limits::default()).unwrap())
                         }
                         SyncMessage::Pull { after, limit } => {

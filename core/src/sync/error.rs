@@ -88,6 +88,10 @@ pub enum RoundError {
 }
 
 impl RoundError {
+    /// The code of a pull refused because the cursor belongs to another log than the server's (its data was lost
+    /// or restored from an older backup): the replica starts over ([`crate::Store::restart_sync_after_log_reset`]).
+    pub const LOG_RESET: &'static str = "LOG_RESET";
+
     /// The longest part of a non-protocol error body kept as the message.
     const MESSAGE_BYTES: usize = 200;
 

@@ -35,6 +35,7 @@ const CONTINUES: i64 = -4;
 const REPLICA_ID: &str = "replica_id";
 const CURSOR: &str = "cursor";
 const CONFIRMED_THROUGH: &str = "confirmed_through";
+const LOG_RESETS: &str = "log_resets";
 
 /// The `events.sync_expected` value of the `index`th event of a batch appended with `expected`.
 pub(crate) fn encode_expected(expected: ExpectedVersion, index: usize) -> i64 {
@@ -82,6 +83,9 @@ pub struct SyncStatus {
     pub cursor: Option<String>,
     /// Entries in the conflicts list.
     pub conflicts: u64,
+    /// How many times the server's log turned out to be another one than the cursor's (its data was lost or
+    /// restored from an older backup) and this replica started over against it ([`Store::restart_sync_after_log_reset`]).
+    pub log_resets: u64,
 }
 
 /// An event the server rejected: it left its stream and is kept here for the application.
@@ -239,7 +243,32 @@ impl Store {
                 confirmed_through,
                 cursor: get_state(connection, CURSOR)?,
                 conflicts: conflicts as u64,
+                log_resets: get_state(connection, LOG_RESETS)?.and_then(|text| text.parse().ok()).unwrap_or(0),
             })
+        })
+    }
+
+    /// Starts sync over against a server whose log is not the one this replica's cursor came from (the server
+    /// answered a pull with `LOG_RESET`: its data was lost, or restored from an older backup). Nothing is lost: every
+    /// local event becomes pending again, in local order, with the expectation it was appended with (events pulled
+    /// from other replicas, which recorded none, with `Any`), and the cursor goes back to the start. The next round
+    /// pulls the new log from its start, confirms the events it already has, and pushes the others again, so the
+    /// devices refill a server restored from an older backup; an expectation that no longer holds there becomes a
+    /// conflict as usual. One transaction.
+    pub fn restart_sync_after_log_reset(&self) -> Result<(), SyncError> {
+        self.with_writer(|connection| -> Result<(), SyncError> {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            transaction.execute(
+                "UPDATE events SET server_position = NULL, sync_expected = coalesce(sync_expected, ?1)
+                 WHERE server_position IS NOT NULL OR sync_expected IS NULL",
+                [ANY],
+            )?;
+            set_state(&transaction, CONFIRMED_THROUGH, "0")?;
+            transaction.execute("DELETE FROM sync_state WHERE key = ?1", [CURSOR])?;
+            let resets: u64 = get_state(&transaction, LOG_RESETS)?.and_then(|text| text.parse().ok()).unwrap_or(0);
+            set_state(&transaction, LOG_RESETS, &(resets + 1).to_string())?;
+            transaction.commit()?;
+            Ok(())
         })
     }
 

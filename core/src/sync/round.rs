@@ -88,6 +88,9 @@ pub struct SyncReport {
     pub conflicts: Vec<Conflict>,
     /// When the local log was rewritten (a rebase or a rejection), the lowest position after which it was.
     pub rewound_from: Option<u64>,
+    /// The server's log was another one than the cursor's (`LOG_RESET`: its data was lost or restored from a
+    /// backup), so this round started sync over ([`Store::restart_sync_after_log_reset`]).
+    pub log_reset: bool,
 }
 
 impl SyncReport {
@@ -121,8 +124,15 @@ impl HttpMethod {
 /// What a request carries.
 #[derive(Debug, Clone)]
 pub enum SyncMessage {
-    /// `POST /v1/push` with this body.
-    Push(PushRequest),
+    /// `POST /v1/push?after=<cursor>` with this body. The cursor (the replica's pull cursor, when it has one) lets the
+    /// server refuse the push with `LOG_RESET` before applying anything when it belongs to another log: a server
+    /// restored from an older backup must not judge expectations against a log that lost events.
+    Push {
+        /// The events.
+        push: PushRequest,
+        /// The replica's pull cursor.
+        after: Option<String>,
+    },
     /// `GET /v1/pull` after this cursor (`None`: from the start), at most `limit` events.
     Pull {
         /// The stored cursor.
@@ -145,7 +155,12 @@ impl SyncRequest {
     /// The path and query to append to the server's base URL, e.g. `/v1/pull?limit=500&after=43.5f1c2a9b`.
     pub fn path_and_query(&self) -> String {
         match &self.message {
-            SyncMessage::Push(_) => "/v1/push".to_owned(),
+            SyncMessage::Push { after: None, .. } => "/v1/push".to_owned(),
+            SyncMessage::Push { after: Some(cursor), .. } => {
+                let mut path = "/v1/push?after=".to_owned();
+                percent_encode(cursor, &mut path);
+                path
+            }
             SyncMessage::Pull { after, limit } => {
                 let mut path = format!("/v1/pull?limit={limit}");
                 if let Some(cursor) = after {
@@ -160,7 +175,7 @@ impl SyncRequest {
     /// The JSON body (`application/json`) of a push; `None` for a pull.
     pub fn body(&self) -> Option<Vec<u8>> {
         match &self.message {
-            SyncMessage::Push(request) => Some(serde_json::to_vec(request).expect("a push request serialises")),
+            SyncMessage::Push { push, .. } => Some(serde_json::to_vec(push).expect("a push request serialises")),
             SyncMessage::Pull { .. } => None,
         }
     }
@@ -296,7 +311,8 @@ impl SyncRound {
                         )));
                     }
                     self.in_flight = Some((request.clone(), next.batches));
-                    let message = SyncMessage::Push(request);
+                    let after = store.pull_cursor().map_err(|error| self.fail(error))?;
+                    let message = SyncMessage::Push { push: request, after };
                     return Ok(SyncStep::Send(SyncRequest { method: HttpMethod::Post, message }));
                 }
             }
@@ -328,9 +344,21 @@ impl SyncRound {
     }
 
     /// The last request failed with `error`. A push refused as too large (`413`) is handled and the round goes on;
-    /// anything else ends it with that error.
+    /// so is a push or pull refused with `LOG_RESET` (once per round): the store starts sync over against the new log.
+    /// Anything else ends the round with that error.
     pub fn on_failure(&mut self, store: &Store, error: RoundError) -> Result<(), RoundError> {
         self.pulling = false;
+        if error.code() == RoundError::LOG_RESET && !self.report.log_reset {
+            // Nothing of a refused push was applied; pull the new log from its start, then push again.
+            self.in_flight = None;
+            store.restart_sync_after_log_reset().map_err(|error| self.fail(error))?;
+            self.report.log_reset = true;
+            self.log_changed = true;
+            self.last_accepted_first = None;
+            self.at_head = false;
+            self.phase = Phase::Pull;
+            return Ok(());
+        }
         let Some((request, batches)) = self.in_flight.take() else {
             return Err(self.fail(error));
         };
@@ -423,7 +451,7 @@ mod tests {
             match round.next_step(device)? {
                 SyncStep::Done(report) => return Ok(report),
                 SyncStep::Send(request) => match &request.message {
-                    SyncMessage::Push(push) => {
+                    SyncMessage::Push { push, .. } => {
                         if push.events.len() > limits.max_batch {
                             let body = br#"{"code":"BATCH_TOO_LARGE","message":"too many"}"#;
                             round.on_response(device, 413, body)?;
@@ -488,7 +516,7 @@ mod tests {
         let mut round = SyncRound::new(RoundSettings::default());
         {
             let SyncStep::Send(request) = round.next_step(&device).unwrap() else { panic!("a push") };
-            let SyncMessage::Push(push) = &request.message else { panic!("a push") };
+            let SyncMessage::Push { push, .. } = &request.message else { panic!("a push") };
             let outcomes = push
                 .events
                 .iter()

@@ -363,3 +363,98 @@ fn pushes_stay_within_the_budget_and_batches_over_it_are_set_aside() {
     assert_eq!(pushed, expected);
     assert_eq!(bytes.sync_status().unwrap().pending, 0);
 }
+
+/// A hub with a log identity in its cursors (`<log>:<position>`), answering pushes and pulls with a cursor from
+/// another log with `LOG_RESET`.
+struct Hub {
+    log: &'static str,
+    store: Store,
+}
+
+impl Hub {
+    /// Runs one round of `replica` against this hub through core's round driver.
+    fn round(&self, replica: &Store) -> eventlite::sync::SyncReport {
+        use eventlite::sync::{RoundSettings, SyncMessage, SyncRound, SyncStep};
+        let mut round = SyncRound::new(RoundSettings { batch_size: 7, ..RoundSettings::default() });
+        loop {
+            let request = match round.next_step(replica).unwrap() {
+                SyncStep::Done(report) => return report,
+                SyncStep::Send(request) => request,
+            };
+            let (status, body) = match &request.message {
+                SyncMessage::Push { after: Some(cursor), .. } if !cursor.starts_with(&format!("{}:", self.log)) => {
+                    (410, Ok(br#"{"code":"LOG_RESET","message":"x"}"#.to_vec()))
+                }
+                SyncMessage::Push { push, .. } => {
+                    (200, serde_json::to_vec(&server::apply_push(&self.store, push, &Limits::default()).unwrap()))
+                }
+                SyncMessage::Pull { after, limit } => match after.as_deref().map(|c| c.split_once(':').unwrap()) {
+                    Some((log, _)) if log != self.log => (410, Ok(br#"{"code":"LOG_RESET","message":"x"}"#.to_vec())),
+                    cursor => {
+                        let after = cursor.map_or(0, |(_, position)| position.parse().unwrap());
+                        let page = server::read_pull(&self.store, after, *limit).unwrap();
+                        (200, serde_json::to_vec(&page.into_response(|p| format!("{}:{p}", self.log))))
+                    }
+                },
+            };
+            round.on_response(replica, status, &body.unwrap()).unwrap();
+        }
+    }
+}
+
+/// The server's data is restored from an older backup (a new log identity): devices detect it on their next pull,
+/// start over without losing anything, and refill the server with the events the backup lacked.
+#[test]
+fn devices_recover_from_a_server_restored_from_an_older_backup_and_refill_it() {
+    let old = Hub { log: "old", store: Store::open_in_memory().unwrap() };
+    let (a, b) = (Store::open_in_memory().unwrap(), Store::open_in_memory().unwrap());
+    a.append_to_stream("todo-1", &[event(1), event(2)], ExpectedVersion::NoStream).unwrap();
+    old.round(&a);
+    old.round(&b);
+    b.append_to_stream("todo-1", &[event(3)], ExpectedVersion::Exact(2)).unwrap();
+    b.append_to_stream("list-1", &[event(4)], ExpectedVersion::Any).unwrap();
+    old.round(&b);
+    old.round(&a);
+    assert_eq!(shape(&log(&a)), shape(&log(&old.store)));
+    // The backup was taken after a's first push only; then b appends offline, a appends more.
+    let restored = Hub { log: "restored", store: Store::open_in_memory().unwrap() };
+    let backup = server::read_pull(&old.store, 0, 2).unwrap().into_response(|p| p.to_string());
+    let replay = eventlite::sync::PushRequest {
+        replica_id: Uuid::from_u128(9),
+        events: backup
+            .events
+            .iter()
+            .map(|e| eventlite::sync::WireEvent {
+                event_id: e.event_id,
+                stream: e.stream.clone(),
+                event_type: e.event_type.clone(),
+                expected: eventlite::sync::WireExpected::Any,
+                data: e.data.clone(),
+                data_base64: None,
+                content_type: None,
+                metadata: None,
+            })
+            .collect(),
+    };
+    server::apply_push(&restored.store, &replay, &Limits::default()).unwrap();
+    b.append_to_stream("todo-1", &[event(5)], ExpectedVersion::Exact(3)).unwrap();
+
+    let report = restored.round(&b);
+    assert!(report.log_reset, "b noticed the reset on its first pull");
+    assert_eq!(b.sync_status().unwrap().log_resets, 1);
+    assert!(
+        report.conflicts.is_empty(),
+        "b re-offered events 3, 4 and 5 with their expectations: {:?}",
+        report.conflicts
+    );
+    let report = restored.round(&a);
+    assert!(report.log_reset && report.conflicts.is_empty());
+    restored.round(&b);
+    let ids = |store: &Store| log(store).iter().map(|e| e.event_id.as_u128()).collect::<HashSet<_>>();
+    assert_eq!(ids(&restored.store), (1..=5).collect(), "the devices refilled the restored server");
+    assert_eq!(shape(&log(&a)), shape(&log(&restored.store)));
+    assert_eq!(shape(&log(&b)), shape(&log(&restored.store)));
+    assert_eq!((a.sync_status().unwrap().pending, b.sync_status().unwrap().pending), (0, 0));
+    // A second round against the same log is an ordinary one.
+    assert!(!restored.round(&a).log_reset);
+}
