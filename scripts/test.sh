@@ -28,6 +28,9 @@ cargo clippy -p eventlite --all-targets --target wasm32-unknown-unknown --locked
 step "tests (native)"
 cargo test --workspace --locked
 
+step "server HTTP API against docs/openapi.yaml, both backends (scripts/test-server-api.sh, schemathesis)"
+bash scripts/test-server-api.sh
+
 step "core tests (wasm32 in Node)"
 cargo test -p eventlite --target wasm32-unknown-unknown --locked
 
