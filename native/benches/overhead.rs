@@ -89,14 +89,19 @@ fn foreign_round(command: &str, dir: &Path, singles: usize, batches: usize) -> (
     (figures.next().unwrap(), figures.next().unwrap())
 }
 
+/// One workload runner: a fresh directory in, (1-event, 100-event) events per second out.
+type Runner = Box<dyn Fn(&Path) -> (f64, f64)>;
+
 fn main() {
     let singles = scaled(5_000);
     let batches = scaled(100);
-    let mut runners: Vec<(&str, Box<dyn Fn(&Path) -> (f64, f64)>)> = vec![
+    let mut runners: Vec<(&str, Runner)> = vec![
         ("core (Rust, direct)", Box::new(move |dir: &Path| core_round(dir, singles, batches))),
         ("binding API from Rust", Box::new(move |dir: &Path| binding_round(dir, singles, batches))),
     ];
-    for (label, variable) in [("Python (wheel, ctypes)", "EVENTLITE_BENCH_PYTHON"), ("Kotlin (JVM, JNA)", "EVENTLITE_BENCH_JAVA")] {
+    for (label, variable) in
+        [("Python (wheel, ctypes)", "EVENTLITE_BENCH_PYTHON"), ("Kotlin (JVM, JNA)", "EVENTLITE_BENCH_JAVA")]
+    {
         if let Ok(command) = std::env::var(variable) {
             runners.push((label, Box::new(move |dir: &Path| foreign_round(&command, dir, singles, batches))));
         }
@@ -115,10 +120,6 @@ fn main() {
     println!("|---|---|---|---|---|");
     let (core_single, core_batch) = best[0];
     for ((label, _), (single, batch)) in runners.iter().zip(&best) {
-        println!(
-            "| {label} | {single:.0} | {:.2}x | {batch:.0} | {:.2}x |",
-            single / core_single,
-            batch / core_batch
-        );
+        println!("| {label} | {single:.0} | {:.2}x | {batch:.0} | {:.2}x |", single / core_single, batch / core_batch);
     }
 }
