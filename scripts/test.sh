@@ -34,6 +34,9 @@ bash scripts/test-server-api.sh
 step "core tests (wasm32 in Node)"
 cargo test -p eventlite --target wasm32-unknown-unknown --locked
 
+step "native library: Rust, Python wheel, Kotlin on the JVM, Swift header (scripts/test-native.sh)"
+bash scripts/test-native.sh
+
 step "wasm bindings, npm package, browser tests (scripts/test-js.sh)"
 bash scripts/test-js.sh
 
