@@ -43,5 +43,8 @@ bash scripts/test-js.sh
 step "demo app and browser sync (scripts/test-www.sh)"
 bash scripts/test-www.sh
 
+step "one log across Python, Kotlin and the browser (scripts/test-cross-platform.sh)"
+bash scripts/test-cross-platform.sh
+
 echo
 echo "all tests passed"
