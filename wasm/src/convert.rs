@@ -76,26 +76,28 @@ pub fn options<T: DeserializeOwned + Default>(value: &JsValue, argument: &str) -
         return Ok(T::default());
     }
     FIELD_PATH.with_borrow_mut(Vec::clear);
-    match Object::<T>::deserialize(serde_wasm_bindgen::Deserializer::from(value.clone())) {
-        Ok(Object(options)) => Ok(options),
-        Err(error) => {
-            // Recorded innermost first, as the error came up through the fields.
-            let segments = FIELD_PATH.with_borrow_mut(std::mem::take);
-            let mut argument = argument.to_owned();
-            for segment in segments.iter().rev() {
-                argument.push_str(segment);
-            }
-            // Each `Error::custom` on the way up prefixed the JS error's name.
-            let message = error.to_string();
-            let mut message = message.as_str();
-            while let Some(rest) = message.strip_prefix("Error: ") {
-                message = rest;
-            }
-            // serde's wording for `deny_unknown_fields`; the path already ends with the field's name.
-            let reason = if message.starts_with("unknown field") { "is not a known option" } else { message };
-            Err(JsError::invalid(argument, reason))
-        }
+    Object::<T>::deserialize(serde_wasm_bindgen::Deserializer::from(value.clone()))
+        .map(|Object(options)| options)
+        .map_err(|error| option_error(argument, error))
+}
+
+/// `INVALID_ARGUMENT` for the field [`FIELD_PATH`] names under `argument` (not generic: one copy for every `T`).
+fn option_error(argument: &str, error: serde_wasm_bindgen::Error) -> JsError {
+    // Recorded innermost first, as the error came up through the fields.
+    let segments = FIELD_PATH.with_borrow_mut(std::mem::take);
+    let mut argument = argument.to_owned();
+    for segment in segments.iter().rev() {
+        argument.push_str(segment);
     }
+    // Each `Error::custom` on the way up prefixed the JS error's name.
+    let message = error.to_string();
+    let mut message = message.as_str();
+    while let Some(rest) = message.strip_prefix("Error: ") {
+        message = rest;
+    }
+    // serde's wording for `deny_unknown_fields`; the path already ends with the field's name.
+    let reason = if message.starts_with("unknown field") { "is not a known option" } else { message };
+    JsError::invalid(argument, reason)
 }
 
 thread_local! {
@@ -114,13 +116,8 @@ pub struct Object<T>(pub T);
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value: JsValue = serde_wasm_bindgen::preserve::deserialize(deserializer)?;
-        if !value.is_object() || js_sys::Array::is_array(&value) {
-            return Err(de::Error::custom("must be an object"));
-        }
-        let entries = js_sys::Object::entries(value.unchecked_ref()).iter().collect::<Vec<_>>().into_iter();
-        T::deserialize(de::value::MapAccessDeserializer::new(Entries { entries, value: None }))
-            .map(Object)
-            .map_err(de::Error::custom)
+        let entries = Entries::of(value).map_err(de::Error::custom)?;
+        T::deserialize(de::value::MapAccessDeserializer::new(entries)).map(Object).map_err(de::Error::custom)
     }
 }
 
@@ -131,22 +128,42 @@ struct Entries {
     value: Option<(String, JsValue)>,
 }
 
+impl Entries {
+    /// The entries of a plain object; anything else is refused.
+    fn of(value: JsValue) -> Result<Entries, &'static str> {
+        if !value.is_object() || js_sys::Array::is_array(&value) {
+            return Err("must be an object");
+        }
+        let entries = js_sys::Object::entries(value.unchecked_ref()).iter().collect::<Vec<_>>().into_iter();
+        Ok(Entries { entries, value: None })
+    }
+
+    /// Moves to the next entry; its key.
+    fn advance(&mut self) -> Option<String> {
+        let entry: js_sys::Array = self.entries.next()?.unchecked_into();
+        let key = entry.get(0).as_string().unwrap_or_default();
+        self.value = Some((key.clone(), entry.get(1)));
+        Some(key)
+    }
+
+    /// The current entry's value, and where it came from should it fail.
+    fn take_value(&mut self) -> (String, JsValue) {
+        self.value.take().expect("serde reads a value after its key")
+    }
+}
+
 impl<'de> MapAccess<'de> for Entries {
     type Error = serde_wasm_bindgen::Error;
 
     fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Self::Error> {
-        let Some(entry) = self.entries.next() else { return Ok(None) };
-        let entry: js_sys::Array = entry.unchecked_into();
-        let key = entry.get(0).as_string().unwrap_or_default();
-        let parsed = seed
-            .deserialize(de::value::StrDeserializer::<Self::Error>::new(&key))
-            .inspect_err(|_| record(format!(".{key}")))?;
-        self.value = Some((key, entry.get(1)));
-        Ok(Some(parsed))
+        let Some(key) = self.advance() else { return Ok(None) };
+        seed.deserialize(de::value::StrDeserializer::<Self::Error>::new(&key))
+            .map(Some)
+            .inspect_err(|_| record(format!(".{key}")))
     }
 
     fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Self::Error> {
-        let (key, value) = self.value.take().expect("serde reads a value after its key");
+        let (key, value) = self.take_value();
         seed.deserialize(serde_wasm_bindgen::Deserializer::from(value)).inspect_err(|_| record(format!(".{key}")))
     }
 }

@@ -11,8 +11,8 @@ import type { LiveFeed, WasmErrorShape } from '../wasm/eventlite_wasm.js';
 
 /** What the live connection tells its owner. */
 export interface LiveEvents {
-  /** A `head` event: the server's head moved (the first arrives on connecting). */
-  head(): void;
+  /** A `head` event: the server's head moved (the first arrives on connecting, `first` true). */
+  head(first: boolean): void;
   /** The connection was lost with `error`; the next attempt is scheduled. */
   lost(error: WasmErrorShape): void;
 }
@@ -100,8 +100,9 @@ export class LiveConnection {
           if (this.#replaced(controller)) return;
           quiet();
           if (this.feed.onBytes(value)) {
+            const first = !this.#connected;
             this.#connected = true;
-            this.events.head();
+            this.events.head(first);
           }
         }
         loss = { message: 'the live stream ended' };

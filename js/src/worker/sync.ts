@@ -171,8 +171,8 @@ export class SyncHost {
       joinUrl(options.url, '/v1/live'),
       options.token,
       {
-        head: () => {
-          this.#postStatus();
+        head: (first) => {
+          if (first) this.#postStatus(); // now 'online'
           this.#request();
         },
         lost: (error) => {
