@@ -267,7 +267,7 @@ struct StoreOptionsJs {
     busy_timeout_ms: Option<Position>,
 }
 
-/// Store options (see [`StoreOptionsJs`]).
+/// Store options: `{ synchronous?: 'normal' | 'full', maxEventSize?, busyTimeoutMs? }`.
 pub fn to_store_options(value: &JsValue) -> Result<StoreOptions, JsError> {
     let js: StoreOptionsJs = options(value, "options")?;
     let mut options = StoreOptions::default();

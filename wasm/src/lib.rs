@@ -2,10 +2,15 @@
 //! error mapping only — no store logic lives here. The `eventlite` npm package (`js/`) is the idiomatic API on top;
 //! this crate's JS surface is internal to that package.
 //!
-//! Boundary conventions (see `docs/adr/0003-browser-package.md`):
+//! Boundary conventions (see `docs/adr/0005-browser-package.md` and `0006-browser-sync-and-demo.md`):
 //! - batches of events go in, and pages of events come out, as one JSON text each: one crossing per call, and event
 //!   data (already JSON text in the store) is never re-encoded;
 //! - versions and positions are JS numbers (or bigints on input) up to 2^53 - 1;
+//! - option objects are serde types read with serde-wasm-bindgen (`deny_unknown_fields`: an unknown field is
+//!   `INVALID_ARGUMENT` naming its path); results are plain objects whose TypeScript types are declared here
+//!   (`typescript_custom_section`, `unchecked_return_type`), so the JS package never restates them;
+//! - the sync round is core's: [`WasmSyncDriver`] and [`WasmLiveFeed`] (`SyncDriver`, `LiveFeed` in JS) tell the JS
+//!   transport what to send, how long to wait and when the live stream's head moved;
 //! - every failure is thrown as an `Error` named `EventLiteError` with a stable `code` and the details of the core
 //!   error (`stream`, `expected`, `actual`, `argument`, ...), see [`error`];
 //! - a panic is a bug: the hook installed by every constructor prints it and records it for the JS layer;

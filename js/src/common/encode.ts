@@ -1,6 +1,6 @@
 /**
  * Encoding between the public API's values and the wasm layer's wire format (JSON text, see
- * `docs/adr/0003-browser-package.md`): strict JSON serialisation of event data, UUID v7 ids, base64 for bytes,
+ * `docs/adr/0005-browser-package.md`): strict JSON serialisation of event data, UUID v7 ids, base64 for bytes,
  * and number checks. Runs on the caller's thread, so bad input fails before anything is sent to the worker.
  */
 
