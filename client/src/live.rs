@@ -8,7 +8,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION};
 use tokio::sync::watch;
 
 use crate::ClientError;
-use crate::sync_client::{SyncClient, random_seed};
+use crate::sync_client::{SyncClient, describe, random_seed};
 
 /// Rounds a head notice may take to succeed before the connection is dropped and made again.
 const ROUND_ATTEMPTS: usize = 5;
@@ -49,7 +49,7 @@ impl SyncClient {
             .header(ACCEPT, "text/event-stream");
         let response = match tokio::time::timeout(self.request_timeout, connect.send()).await {
             Err(_) => return ClientError::Transport("the live endpoint did not answer in time".into()),
-            Ok(Err(error)) => return ClientError::Transport(format!("GET /v1/live: {error}")),
+            Ok(Err(error)) => return ClientError::Transport(format!("GET /v1/live: {}", describe(&error))),
             Ok(Ok(response)) => response,
         };
         if response.status().as_u16() != 200 {
@@ -68,7 +68,9 @@ impl SyncClient {
                     return ClientError::Transport(format!("the live stream was silent for {silence} s"));
                 }
                 Ok(None) => return ClientError::Transport("the live stream ended".into()),
-                Ok(Some(Err(error))) => return ClientError::Transport(format!("the live stream failed: {error}")),
+                Ok(Some(Err(error))) => {
+                    return ClientError::Transport(format!("the live stream failed: {}", describe(&error)));
+                }
                 Ok(Some(Ok(chunk))) => chunk,
             };
             match feed.on_bytes(&chunk) {

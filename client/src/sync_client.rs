@@ -19,6 +19,9 @@ type ErrorHandler = Arc<dyn Fn(&ClientError) + Send + Sync>;
 #[derive(Clone)]
 pub struct SyncClient {
     pub(crate) http: reqwest::Client,
+    /// Roots trusted besides Mozilla's ([`SyncClient::with_root_certificate_pem`]).
+    #[cfg(feature = "tls")]
+    extra_roots: rustls::RootCertStore,
     pub(crate) base: String,
     pub(crate) token: String,
     store: Store,
@@ -41,14 +44,22 @@ impl SyncClient {
     /// The default longest silence on the live stream ([`eventlite::sync::LiveFeed::SILENCE`]).
     pub const LIVE_GAP: Duration = eventlite::sync::LiveFeed::SILENCE;
 
-    /// A client for `base_url` (e.g. `http://127.0.0.1:8080`) with a bearer token, syncing `store`.
+    /// How long connecting may take (TCP, and the TLS handshake for `https://`).
+    const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// A client for `base_url` (`https://sync.example.com`, or `http://127.0.0.1:8080`) with a bearer token,
+    /// syncing `store`. With the `tls` feature (the default), `https://` servers are checked against Mozilla's root
+    /// certificates; add a private CA with [`SyncClient::with_root_certificate_pem`]. Without it, only `http://`.
     pub fn new(base_url: &str, token: &str, store: Store) -> SyncClient {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        #[cfg(feature = "tls")]
+        let extra_roots = rustls::RootCertStore::empty();
         SyncClient {
-            http,
+            #[cfg(feature = "tls")]
+            http: SyncClient::http_client(&extra_roots),
+            #[cfg(not(feature = "tls"))]
+            http: SyncClient::http_client(),
+            #[cfg(feature = "tls")]
+            extra_roots,
             base: base_url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
             store,
@@ -60,10 +71,49 @@ impl SyncClient {
         }
     }
 
-    /// Uses this HTTP client (timeouts, proxies, connection pooling of your choice).
+    /// Uses this HTTP client (timeouts, proxies, connection pooling, TLS of your choice) instead of the crate's own,
+    /// which a later [`SyncClient::with_root_certificate_pem`] would bring back. Your client decides what
+    /// `https://` servers it trusts: reqwest's own TLS setup uses the platform verifier, which on Android must be
+    /// initialised by the app first.
     pub fn with_http_client(mut self, http: reqwest::Client) -> SyncClient {
         self.http = http;
         self
+    }
+
+    /// Also trusts the root certificates in `pem` (one or more `-----BEGIN CERTIFICATE-----` sections, as in a CA
+    /// bundle file; other sections such as keys are skipped) for `https://` servers, besides Mozilla's roots: for a
+    /// private deployment or a test server with its own CA. Roots add up over calls. Replaces the HTTP client with
+    /// the crate's own (set [`SyncClient::with_http_client`] after this one, if at all, and it decides alone).
+    ///
+    /// A malformed certificate, or none at all, is `INVALID_ARGUMENT` (`ClientError::Sync(SyncError::InvalidArgument)`
+    /// naming `root_certificate_pem`) and nothing is added.
+    #[cfg(feature = "tls")]
+    pub fn with_root_certificate_pem(mut self, pem: &[u8]) -> Result<SyncClient, ClientError> {
+        crate::tls::add_pem_roots(&mut self.extra_roots, pem)?;
+        self.http = SyncClient::http_client(&self.extra_roots);
+        Ok(self)
+    }
+
+    /// The crate's HTTP client: HTTP/1.1, a connect timeout, and HTTPS through [`crate::tls`].
+    #[cfg(feature = "tls")]
+    fn http_client(extra_roots: &rustls::RootCertStore) -> reqwest::Client {
+        reqwest::Client::builder()
+            .connect_timeout(SyncClient::CONNECT_TIMEOUT)
+            .tls_backend_preconfigured(crate::tls::client_config(extra_roots))
+            .build()
+            // reqwest's build only fails configuring a TLS backend itself (or HTTP/3, not enabled here); a
+            // preconfigured rustls config is taken as it is. Never fall back to reqwest's own TLS setup: it would
+            // drop the extra roots and need the platform verifier.
+            .expect("a client with a preconfigured rustls config builds")
+    }
+
+    /// The crate's HTTP client: HTTP/1.1 and a connect timeout (no TLS in this build).
+    #[cfg(not(feature = "tls"))]
+    fn http_client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .connect_timeout(SyncClient::CONNECT_TIMEOUT)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
     }
 
     /// Events per push and per pull page (default 500).
@@ -192,9 +242,12 @@ impl SyncClient {
             .timeout(self.request_timeout)
             .send()
             .await
-            .map_err(|error| format!("{what} {}: {error}", request.path_and_query()))?;
+            .map_err(|error| format!("{what} {}: {}", request.path_and_query(), describe(&error)))?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|error| format!("{what} {}: {error}", request.path_and_query()))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| format!("{what} {}: {}", request.path_and_query(), describe(&error)))?;
         Ok((status, body.to_vec()))
     }
 
@@ -221,6 +274,23 @@ impl SyncClient {
             (status, body) => Err(ClientError::from_http(status, &body)),
         }
     }
+}
+
+/// `error` with its causes: reqwest's own message names only the step ("error sending request for url ..."); the
+/// reason (refused connection, `invalid peer certificate: UnknownIssuer`, ...) is in its source chain.
+pub(crate) fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Layers often repeat the message of the error they wrap.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Seeds core's backoff jitter from the OS's randomness.

@@ -8,67 +8,73 @@ use std::time::Duration;
 use eventlite::sync::server::{self, Limits};
 use eventlite::{ExpectedVersion, NewEvent, ReadAllOptions, Store};
 use eventlite_client::{ClientError, SyncClient};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 /// The fake server: one log; the first `failures` requests are answered 503; a push of more than `max_batch`
 /// events is answered 413.
-struct Fake {
-    hub: Store,
+pub(crate) struct Fake {
+    pub(crate) hub: Store,
     failures: AtomicUsize,
     max_batch: usize,
     requests: Mutex<Vec<String>>,
 }
 
-async fn start(failures: usize, max_batch: usize) -> (String, Arc<Fake>) {
-    let fake = Arc::new(Fake {
-        hub: Store::open_in_memory().unwrap(),
-        failures: AtomicUsize::new(failures),
-        max_batch,
-        requests: Mutex::new(Vec::new()),
-    });
+pub(crate) async fn start(failures: usize, max_batch: usize) -> (String, Arc<Fake>) {
+    let fake = Fake::new(failures, max_batch);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let shared = fake.clone();
     tokio::spawn(async move {
         loop {
             let (socket, _) = listener.accept().await.unwrap();
-            let fake = shared.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = socket.into_split();
-                let mut reader = BufReader::new(read);
-                loop {
-                    let mut request_line = String::new();
-                    if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut length = 0;
-                    loop {
-                        let mut header = String::new();
-                        reader.read_line(&mut header).await.unwrap();
-                        if header == "\r\n" {
-                            break;
-                        }
-                        if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = value.trim().parse().unwrap();
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).await.unwrap();
-                    let (status, answer) = fake.answer(request_line.trim(), &body);
-                    let response = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-                        answer.len()
-                    );
-                    write.write_all(response.as_bytes()).await.unwrap();
-                }
-            });
+            tokio::spawn(shared.clone().serve(socket));
         }
     });
     (url, fake)
 }
 
 impl Fake {
+    pub(crate) fn new(failures: usize, max_batch: usize) -> Arc<Fake> {
+        Arc::new(Fake {
+            hub: Store::open_in_memory().unwrap(),
+            failures: AtomicUsize::new(failures),
+            max_batch,
+            requests: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Answers HTTP/1.1 requests on one connection (plain TCP, or TLS in `tls.rs`) until the client closes it.
+    pub(crate) async fn serve(self: Arc<Fake>, socket: impl AsyncRead + AsyncWrite + Unpin) {
+        let (read, mut write) = tokio::io::split(socket);
+        let mut reader = BufReader::new(read);
+        loop {
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).await.unwrap();
+                if header == "\r\n" {
+                    break;
+                }
+                if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).await.unwrap();
+            let (status, answer) = self.answer(request_line.trim(), &body);
+            let response = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+            write.write_all(response.as_bytes()).await.unwrap();
+        }
+    }
+
     fn answer(&self, request_line: &str, body: &[u8]) -> (u16, String) {
         self.requests.lock().unwrap().push(request_line.to_owned());
         if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
@@ -93,7 +99,7 @@ impl Fake {
     }
 }
 
-fn device_with(stream: &str, events: usize, expected: ExpectedVersion) -> Store {
+pub(crate) fn device_with(stream: &str, events: usize, expected: ExpectedVersion) -> Store {
     let store = Store::open_in_memory().unwrap();
     for n in 0..events {
         let expected = if n == 0 { expected } else { ExpectedVersion::Any };
@@ -102,7 +108,7 @@ fn device_with(stream: &str, events: usize, expected: ExpectedVersion) -> Store 
     store
 }
 
-fn log(store: &Store) -> Vec<(eventlite::Uuid, u64)> {
+pub(crate) fn log(store: &Store) -> Vec<(eventlite::Uuid, u64)> {
     let events = store.read_all(&ReadAllOptions::forwards()).unwrap().events;
     events.into_iter().map(|event| (event.event_id, event.version)).collect()
 }
