@@ -199,9 +199,8 @@ fn verify_jwt(secret: &[u8], token: &str, now: u64) -> Result<(Tenant, Option<u6
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| invalid("bad key"))?;
     mac.update(&token.as_bytes()[..header_and_payload_len(token)]);
     mac.verify_slice(&signature).map_err(|_| invalid("bad signature"))?;
-    let claims: Claims = base64url_decode(payload)
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| {
+    let claims: Claims =
+        base64url_decode(payload).and_then(|bytes| serde_json::from_slice(&bytes).ok()).ok_or_else(|| {
             invalid("malformed claims (a string `tenant` claim is required; `exp` and `nbf` are integer seconds)")
         })?;
     if claims.exp.is_some_and(|exp| now >= exp) {
@@ -301,7 +300,9 @@ mod tests {
     #[test]
     fn jwt_claims_follow_the_documented_rules() {
         let auth = Auth::default().with_jwt_secret(SECRET.to_vec()).unwrap();
-        let check = |header: &str, claims: &str| auth.authenticate_until(&headers(&format!("Bearer {}", signed(header, claims))));
+        let check = |header: &str, claims: &str| {
+            auth.authenticate_until(&headers(&format!("Bearer {}", signed(header, claims))))
+        };
         let now = now_seconds();
         let hs256 = r#"{"alg":"HS256","typ":"JWT"}"#;
         // No `exp` (or a null one): never expires. `exp` is returned so a live stream can end then.
@@ -309,6 +310,10 @@ mod tests {
         assert_eq!(check(hs256, r#"{"tenant":"acme","exp":null}"#).unwrap().1, None);
         assert_eq!(check(hs256, &format!(r#"{{"tenant":"acme","exp":{}}}"#, now + 60)).unwrap().1, Some(now + 60));
         assert!(check(hs256, &format!(r#"{{"tenant":"acme","nbf":{now}}}"#)).is_ok(), "nbf = now is valid");
+        assert!(
+            check(r#"{"alg":"HS256","typ":"at+jwt","kid":"k1"}"#, r#"{"tenant":"acme"}"#).is_ok(),
+            "typ, kid ignored"
+        );
         let refused = [
             (hs256.to_owned(), format!(r#"{{"tenant":"acme","exp":{now}}}"#)), // exp = now: expired, no leeway
             (hs256.to_owned(), format!(r#"{{"tenant":"acme","nbf":{}}}"#, now + 2)), // not yet valid, no leeway

@@ -12,9 +12,9 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use eventlite::event::{same_json, same_metadata};
 use eventlite::sync::server::{Limits, PullPage, PushRules, StoredMatch, Verdict, validate_push};
 use eventlite::sync::{PushOutcome, PushRequest, PushResponse, ServerEvent};
-use eventlite::event::{same_json, same_metadata};
 use eventlite::{EventData, RecordedEvent};
 use futures_util::StreamExt;
 use tokio_postgres::{AsyncMessage, NoTls};

@@ -31,7 +31,7 @@ async fn serve_append_sync_and_log_from_the_command_line() {
         &[("EVENTLITE_TOKENS", "demo-token:demo"), ("EVENTLITE_JWT_SECRET", "jwt-secret-jwt-secret-jwt-secret")],
     );
     server.wait_healthy().await;
-    let page = reqwest::get(format!("{}/", server.url)).await.unwrap().text().await.unwrap();
+    let page = crate::support::http().get(format!("{}/", server.url)).send().await.unwrap().text().await.unwrap();
     assert_eq!(page, "<h1>demo</h1>");
 
     let (a, b, c, d) =
@@ -133,7 +133,14 @@ fn ambiguous_tokens_and_bad_settings_are_refused_at_startup() {
     }
     let stderr = serve(&["--tokens", "t:acme", "--allow-origin", "*", "--allow-origin", "http://a.example"]);
     assert!(stderr.contains("'*'") && !stderr.contains("panicked"), "{stderr}");
-    for flag in ["--max-connections", "--header-timeout", "--idle-timeout", "--body-timeout", "--max-pull-bytes"] {
+    for flag in [
+        "--max-connections",
+        "--header-timeout",
+        "--idle-timeout",
+        "--body-timeout",
+        "--max-pull-bytes",
+        "--max-live-per-tenant",
+    ] {
         let stderr = serve(&["--tokens", "t:acme", flag, "0"]);
         assert!(stderr.contains(flag) && stderr.contains("greater than 0"), "{flag}: {stderr}");
     }

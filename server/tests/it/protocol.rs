@@ -114,6 +114,17 @@ pub async fn pull_queries_are_parsed_as_documented(backend: Arc<dyn Backend>) {
     }
     let (status, body) = get(&router, "/v1/live?since=1").await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "INVALID_REQUEST", "unknown live parameter");
+    // On /v1/live the header wins over ?access_token=; the query token is percent-decoded.
+    let request = Request::get("/v1/live?access_token=wrong")
+        .header("authorization", format!("Bearer {TOKEN_A}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the header's token is used");
+    let encoded = TOKEN_A.replace('-', "%2D");
+    let request = Request::get(format!("/v1/live?access_token={encoded}")).body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
 }
 
 pub async fn pushes_take_the_documented_shape(backend: Arc<dyn Backend>) {
@@ -149,6 +160,13 @@ pub async fn pushes_take_the_documented_shape(backend: Arc<dyn Backend>) {
         assert_eq!(status, StatusCode::OK, "{spelling}: {response}");
         assert_eq!(response["outcomes"][0]["event_id"], id, "{spelling}");
         assert_eq!(response["outcomes"][0]["duplicate"], index > 0, "{spelling}: {response}");
+    }
+    // With `data`, a content type may only be `application/json` exactly.
+    for content_type in ["text/plain", "APPLICATION/JSON"] {
+        let mut event = event(50, "s-1");
+        event["content_type"] = json!(content_type);
+        let (status, response) = push(&router, vec![event]).await;
+        assert_error(status, &response, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", content_type);
     }
     for bad in ["0192f6c1-6000-7000-8000", "not-a-uuid", "0192f6c1_6000_7000_8000_00000000abcd"] {
         let mut event = event(0, "ids-1");
@@ -217,6 +235,10 @@ pub async fn stream_ids_allow_what_the_protocol_says(backend: Arc<dyn Backend>) 
     let (_, page) = get(&router, "/v1/pull").await;
     let streams: Vec<&str> = page["events"].as_array().unwrap().iter().map(|e| e["stream"].as_str().unwrap()).collect();
     assert_eq!(streams, allowed);
+    // No Unicode normalisation: NFC and NFD spellings of "café" are two streams.
+    let (_, body) = push(&router, vec![event(200, "caf\u{e9}"), event(201, "cafe\u{301}")]).await;
+    let versions: Vec<&Value> = body["outcomes"].as_array().unwrap().iter().map(|o| &o["version"]).collect();
+    assert_eq!(versions, [&json!(1), &json!(1)], "{body}");
 }
 
 pub async fn event_size_counts_type_data_metadata_and_content_type_bytes(backend: Arc<dyn Backend>) {
@@ -390,6 +412,13 @@ async fn the_static_directory_serves_only_files_under_its_canonical_path() {
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["code"], "NOT_FOUND", "{uri:.60}");
     }
+    let range = Request::get("/app.js").header("range", "bytes=1000-2000").body(Body::empty()).unwrap();
+    let (status, headers, body) = send(&router, range).await;
+    assert_eq!(
+        (status, &headers["content-type"]),
+        (StatusCode::RANGE_NOT_SATISFIABLE, &"application/json".parse().unwrap())
+    );
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["code"], "RANGE_NOT_SATISFIABLE");
     let (status, _, body) = send(&router, Request::post("/").body(Body::empty()).unwrap()).await;
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!((status, body["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("METHOD_NOT_ALLOWED")));

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{JWT_SECRET, ServerProcess, TOKEN_A, TOKEN_B, TestServer, sqlite_backend};
+use crate::support::{JWT_SECRET, ServerProcess, TOKEN_A, TOKEN_B, TestServer, http, sqlite_backend};
 
 async fn connections(addr: SocketAddr, count: usize, first_bytes: &[u8]) -> Vec<TcpStream> {
     let mut streams = Vec::with_capacity(count);
@@ -86,7 +86,7 @@ async fn idle_and_half_sent_connections_neither_starve_a_real_client_nor_stay_op
         let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
         assert_eq!(body["code"], "REQUEST_TIMEOUT", "{answer}");
     }
-    let health = reqwest::get(format!("{}/health", server.url)).await.unwrap();
+    let health = http().get(format!("{}/health", server.url)).send().await.unwrap();
     assert_eq!(health.status(), 200);
     server.terminate();
 }
@@ -98,7 +98,7 @@ async fn connections_beyond_the_bound_wait_until_one_closes() {
     let config = Config { max_connections: 2, header_timeout: Duration::from_secs(60), ..Config::default() };
     let server = TestServer::start_with(sqlite_backend(dir.path()), config).await;
     let held = connections(server.addr, 2, b"").await;
-    let health = tokio::spawn(reqwest::get(format!("{}/health", server.url())));
+    let health = tokio::spawn(http().get(format!("{}/health", server.url())).send());
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!health.is_finished(), "a third connection was served while two were open and the bound is 2");
     drop(held);
@@ -114,7 +114,7 @@ async fn live_streams_are_bounded_per_tenant() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config { max_live_per_tenant: 2, idle_timeout: Duration::from_secs(3), ..Config::default() };
     let server = TestServer::start_with(sqlite_backend(dir.path()), config).await;
-    let http = reqwest::Client::new();
+    let http = http();
     let open = |token: &'static str| http.get(format!("{}/v1/live", server.url())).bearer_auth(token).send();
     let first = open(TOKEN_A).await.unwrap();
     let second = open(TOKEN_A).await.unwrap();
@@ -149,7 +149,7 @@ async fn a_live_stream_ends_when_its_jwt_expires() {
     let server = TestServer::start_with(sqlite_backend(dir.path()), config).await;
     let exp = now_seconds() + 2;
     let jwt = mint_jwt(JWT_SECRET, "acme", Some(exp));
-    let http = reqwest::Client::new();
+    let http = http();
     let response = http.get(format!("{}/v1/live", server.url())).bearer_auth(&jwt).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let mut frames = response.bytes_stream();
@@ -179,7 +179,7 @@ async fn concurrent_pulls_of_large_events_keep_pages_and_memory_bounded() {
     let data = dir.path().join("server");
     let server = ServerProcess::spawn(&["--data-dir", data.to_str().unwrap()], &[]);
     server.wait_healthy().await;
-    let http = reqwest::Client::new();
+    let http = http();
     let payload = "x".repeat(1024 * 1024 - 100);
     for batch in 0..6u128 {
         let events: Vec<Value> = (0..10u128)

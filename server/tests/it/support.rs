@@ -117,6 +117,21 @@ impl PgSchema {
     }
 }
 
+/// A plain reqwest builder for tests. reqwest is built without a default TLS crypto provider (eventlite-client's
+/// `tls` feature hands it one per client), so the process-wide one is installed first.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
+
+/// [`http_builder`], built.
+pub fn http() -> reqwest::Client {
+    http_builder().build().unwrap()
+}
+
 pub fn client(server: &TestServer, token: &str, store: Store) -> SyncClient {
     SyncClient::new(&server.url(), token, store).with_batch_size(50)
 }
@@ -228,7 +243,7 @@ impl ServerProcess {
     }
 
     pub async fn wait_healthy(&self) {
-        let http = reqwest::Client::new();
+        let http = http();
         for _ in 0..200 {
             if let Ok(response) = http.get(format!("{}/health", self.url)).send().await
                 && response.status().is_success()
