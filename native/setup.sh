@@ -48,7 +48,7 @@ NATIVE_WHEEL="$(ls "$ROOT"/target/native-wheels/eventlite-*.whl 2>/dev/null | he
 export NATIVE_WHEEL
 
 native_step "compiling the generated Kotlin and the Kotlin programs"
-KOTLIN_SOURCES=("$NATIVE_BINDINGS/kotlin/io/github/eventlite/eventlite.kt" native/kotlin/src/*.kt)
+KOTLIN_SOURCES=("$NATIVE_BINDINGS/kotlin/io/github/eventlite/"*.kt native/kotlin/src/*.kt)
 KOTLIN_JAR="$ROOT/target/native-kotlin/eventlite-native-tests.jar"
 KOTLIN_STAMP="$ROOT/target/native-kotlin/sources.sha256"
 mkdir -p "$ROOT/target/native-kotlin"

@@ -3,8 +3,11 @@
 //!
 //! `bash native/bench/run.sh` builds the wheel and the Kotlin jar and runs this with `EVENTLITE_BENCH_PYTHON` (a
 //! Python with the wheel installed) and `EVENTLITE_BENCH_JAVA` (a `java ... BenchKt` command line) set; without them
-//! only the Rust rows are printed. Workloads, identical in every language: 1-event appends with an `Exact`
-//! expectation over 100 streams, and 100-event appends to fresh streams; payloads ~80-byte JSON text. Each figure is
+//! only the Rust rows are printed. Each language has two rows: its generated API (events built the plain way) and
+//! its idiomatic API, which the packages route through the one-buffer fast path (`append_encoded`): Python's
+//! `json_event` + `store.append_to_stream`, Kotlin's `NewEvent.json` + `store.append`. Workloads, identical in every
+//! language: 1-event appends with an `Exact` expectation over 100 streams, and 100-event appends to fresh streams;
+//! payloads ~80-byte JSON text. Each figure is
 //! the best of `ROUNDS` rounds, the languages interleaved so machine noise hits all alike; timing is taken inside
 //! each program around the append loop only (no process start, no open). `EVENTLITE_BENCH_SCALE=0.1` shrinks it.
 
@@ -72,8 +75,9 @@ fn binding_round(dir: &Path, singles: usize, batches: usize) -> (f64, f64) {
     (single, (batches * 100) as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Runs a foreign bench program: `<command...> <dir> <singles> <batches>` printing `single batch` (events/s).
-fn foreign_round(command: &str, dir: &Path, singles: usize, batches: usize) -> (f64, f64) {
+/// Runs a foreign bench program: `<command...> <dir> <singles> <batches>` printing `plain_single plain_batch
+/// fast_single fast_batch` (events/s): the generated API, then the idiomatic fast path.
+fn foreign_round(command: &str, dir: &Path, singles: usize, batches: usize) -> Vec<f64> {
     let mut parts = command.split_whitespace();
     let output = Command::new(parts.next().unwrap())
         .args(parts)
@@ -85,33 +89,43 @@ fn foreign_round(command: &str, dir: &Path, singles: usize, batches: usize) -> (
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{command} failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
     let line = stdout.lines().last().unwrap_or_default();
-    let mut figures = line.split_whitespace().map(|figure| figure.parse::<f64>().unwrap());
-    (figures.next().unwrap(), figures.next().unwrap())
+    let figures: Vec<f64> = line.split_whitespace().map(|figure| figure.parse().unwrap()).collect();
+    assert_eq!(figures.len(), 4, "{command} printed {line:?}");
+    figures
 }
 
-/// One workload runner: a fresh directory in, (1-event, 100-event) events per second out.
-type Runner = Box<dyn Fn(&Path) -> (f64, f64)>;
+/// One workload runner: a fresh directory in, (1-event, 100-event) events per second for each of its rows out.
+type Runner = Box<dyn Fn(&Path) -> Vec<(f64, f64)>>;
 
 fn main() {
     let singles = scaled(5_000);
     let batches = scaled(100);
-    let mut runners: Vec<(&str, Runner)> = vec![
-        ("core (Rust, direct)", Box::new(move |dir: &Path| core_round(dir, singles, batches))),
-        ("binding API from Rust", Box::new(move |dir: &Path| binding_round(dir, singles, batches))),
-    ];
-    for (label, variable) in
-        [("Python (wheel, ctypes)", "EVENTLITE_BENCH_PYTHON"), ("Kotlin (JVM, JNA)", "EVENTLITE_BENCH_JAVA")]
-    {
+    let mut labels = vec!["core (Rust, direct)", "binding API from Rust"];
+    let mut runners: Vec<Runner> = vec![Box::new(move |dir: &Path| {
+        let core = core_round(dir, singles, batches);
+        vec![core, binding_round(dir, singles, batches)]
+    })];
+    for (plain, fast, variable) in [
+        ("Python, generated API (ctypes)", "Python, idiomatic (fast path)", "EVENTLITE_BENCH_PYTHON"),
+        ("Kotlin, generated API (JVM, JNA)", "Kotlin, idiomatic (fast path)", "EVENTLITE_BENCH_JAVA"),
+    ] {
         if let Ok(command) = std::env::var(variable) {
-            runners.push((label, Box::new(move |dir: &Path| foreign_round(&command, dir, singles, batches))));
+            labels.extend([plain, fast]);
+            runners.push(Box::new(move |dir: &Path| {
+                let figures = foreign_round(&command, dir, singles, batches);
+                vec![(figures[0], figures[1]), (figures[2], figures[3])]
+            }));
         }
     }
-    let mut best = vec![(0.0f64, 0.0f64); runners.len()];
+    let mut best = vec![(0.0f64, 0.0f64); labels.len()];
     for _ in 0..ROUNDS {
-        for (index, (_, run)) in runners.iter().enumerate() {
+        let mut row = 0;
+        for run in &runners {
             let dir = tempfile::tempdir().unwrap();
-            let (single, batch) = run(dir.path());
-            best[index] = (best[index].0.max(single), best[index].1.max(batch));
+            for (single, batch) in run(dir.path()) {
+                best[row] = (best[row].0.max(single), best[row].1.max(batch));
+                row += 1;
+            }
         }
     }
     println!("binding overhead: {singles} 1-event appends (Exact, {STREAMS} streams), {batches} 100-event appends;");
@@ -119,7 +133,7 @@ fn main() {
     println!("| caller | 1-event append | ratio to core | 100-event append | ratio to core |");
     println!("|---|---|---|---|---|");
     let (core_single, core_batch) = best[0];
-    for ((label, _), (single, batch)) in runners.iter().zip(&best) {
+    for (label, (single, batch)) in labels.iter().zip(&best) {
         println!("| {label} | {single:.0} | {:.2}x | {batch:.0} | {:.2}x |", single / core_single, batch / core_batch);
     }
 }

@@ -36,6 +36,7 @@
 // none itself; the workspace forbids it everywhere else.
 #![allow(unsafe_code)]
 
+pub mod encoded;
 mod error;
 mod subscription;
 mod sync;
@@ -74,6 +75,13 @@ pub fn json_event(event_type: String, json: String, metadata: Option<String>) ->
 #[uniffi::export(default(metadata = None))]
 pub fn binary_event(event_type: String, content_type: String, bytes: Vec<u8>, metadata: Option<String>) -> NewEvent {
     NewEvent { event_type, data: EventData::Binary { content_type, bytes }, metadata, event_id: Some(new_event_id()) }
+}
+
+/// The full result of this thread's last [`EventStore::append_encoded`] that answered 0 (it did not fit a `u64`), in
+/// the compact encoding ([`encoded::decode_result`]); empty when there is none. Taking it clears it.
+#[uniffi::export]
+pub fn take_append_result() -> Vec<u8> {
+    encoded::take_full_result()
 }
 
 /// A fresh event id: a UUID v7 string (time-ordered).
@@ -176,6 +184,18 @@ impl EventStore {
             .map(|(index, event)| event.into_core(index))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(self.store()?.append_to_stream(&stream, &events, expected.into())?.into())
+    }
+
+    /// [`EventStore::append_to_stream`] in one FFI call with one buffer: `payload` is the whole append in the
+    /// compact encoding (stream, expectation and events; see [`encoded`]), passed without a copy. The answer is the
+    /// `AppendResult` packed into a `u64` (see [`encoded::unpack_result`]) when it fits, which is nearly always;
+    /// otherwise 0, and [`take_append_result`] on the same thread gives it encoded in full. The language packages'
+    /// `append_to_stream` (Python) and `append` (Kotlin) use it, with the generated path's results and errors. A
+    /// buffer that does not follow the encoding is `INVALID_ARGUMENT` (`payload`); nothing is written then.
+    pub fn append_encoded(&self, payload: &[u8]) -> Result<u64, EventLiteError> {
+        let append = encoded::decode_append(payload)?;
+        let result = self.store()?.append_to_stream(append.stream, &append.events, append.expected)?;
+        Ok(encoded::pack_result(&result, append.events.len()))
     }
 
     /// Reads a page of one stream, forwards or backwards. A stream that does not exist reads as empty at version 0.

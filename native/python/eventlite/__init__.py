@@ -5,6 +5,11 @@ here, plus a few conveniences that use Python's own types: ``ANY`` / ``NO_STREAM
 ``new_event(type, data)`` taking any JSON-serialisable value (or ``bytes``), ``RecordedEvent.json()``, plain
 callables as subscription handlers, and ``EventStore.aggregate`` folding Python values.
 
+``EventStore.append_to_stream`` takes the generated method's arguments and gives its results and errors, in one FFI
+call: the whole append is packed into one ``bytes`` (``EventStore.append_encoded``, see native/src/encoded.rs) instead
+of being lowered field by field; arguments the packer does not recognise go through the generated method
+(``EventStore.append_to_stream_generated``), which stays the reference.
+
     import eventlite
     store = eventlite.EventStore.open("app.db")
     store.append_to_stream("order-1", [eventlite.new_event("Placed", {"total": 42})], eventlite.NO_STREAM)
@@ -13,9 +18,14 @@ callables as subscription handlers, and ``EventStore.aggregate`` folding Python 
 """
 
 import json as _json
+import os as _os
+import struct as _struct
+import threading as _threading
+import time as _time
 
 from ._native import *  # noqa: F401,F403
 from ._native import (
+    AppendResult,
     EventData,
     EventHandler,
     EventLiteError,
@@ -25,8 +35,7 @@ from ._native import (
     RecordedEvent,
     Reducer,
     SyncListener,
-    binary_event,
-    json_event,
+    take_append_result,
 )
 
 #: No expectation.
@@ -42,6 +51,24 @@ def exact(version):
     return ExpectedVersion.EXACT(version)
 
 
+_uuid_lock = _threading.Lock()
+_uuid_last = 0
+
+
+def _new_event_id():
+    """A UUID v7 string, increasing within this process (as core's ``Uuid::now_v7``), made without an FFI call."""
+    global _uuid_last
+    # 48 bits of Unix milliseconds, then 74 random bits; within one millisecond the previous value plus one.
+    value = (_time.time_ns() // 1_000_000) << 74 | int.from_bytes(_os.urandom(10), "big") >> 6
+    with _uuid_lock:
+        if value <= _uuid_last:
+            value = _uuid_last + 1
+        _uuid_last = value
+    value = (value >> 74) << 80 | 0x7 << 76 | (value >> 62 & 0xFFF) << 64 | 0b10 << 62 | value & (1 << 62) - 1
+    text = "%032x" % value
+    return "%s-%s-%s-%s-%s" % (text[:8], text[8:12], text[12:16], text[16:20], text[20:])
+
+
 def new_event(event_type, data=None, *, metadata=None, content_type=None, event_id=None):
     """An event with a fresh UUID v7 id (so appending the same value again is an idempotent retry).
 
@@ -51,12 +78,120 @@ def new_event(event_type, data=None, *, metadata=None, content_type=None, event_
     if isinstance(data, (bytes, bytearray)):
         if content_type is None:
             raise TypeError("binary data needs a content_type")
-        event = binary_event(event_type, content_type, bytes(data), metadata_text)
+        payload = EventData.BINARY(content_type=content_type, bytes=bytes(data))
     else:
-        event = json_event(event_type, _json.dumps(data), metadata_text)
-    if event_id is not None:
-        event.event_id = str(event_id)
-    return event
+        payload = EventData.JSON(json=_json.dumps(data))
+    event_id = _new_event_id() if event_id is None else str(event_id)
+    return NewEvent(event_type=event_type, data=payload, metadata=metadata_text, event_id=event_id)
+
+
+def json_event(event_type, json, metadata=None):
+    """An event whose data is JSON text, with a fresh UUID v7 id (the generated function's, without an FFI call)."""
+    return NewEvent(event_type=event_type, data=EventData.JSON(json=json), metadata=metadata, event_id=_new_event_id())
+
+
+def binary_event(event_type, content_type, bytes, metadata=None):  # noqa: A002 - the generated function's name
+    """An event whose data is raw bytes of ``content_type``, with a fresh UUID v7 id (without an FFI call)."""
+    data = EventData.BINARY(content_type=content_type, bytes=bytes)
+    return NewEvent(event_type=event_type, data=data, metadata=metadata, event_id=_new_event_id())
+
+
+# The compact append (native/src/encoded.rs): little-endian, strings as u32 length + UTF-8.
+_FORMAT = 1
+_HEADER = _struct.Struct("<BBQI").pack  # format, expectation, version, stream length
+_U32 = _struct.Struct("<I").pack
+_EVENT = _struct.Struct("<BI").pack  # flags, event type length
+_RESULT = _struct.Struct("<BQI").unpack_from  # already_appended, stream_version, count
+_BINARY, _METADATA, _EVENT_ID = 1, 2, 4
+_JSON_DATA, _BINARY_DATA = EventData.JSON, EventData.BINARY
+_EXACT = ExpectedVersion.EXACT
+_EXPECTATIONS = {ExpectedVersion.ANY: 0, ExpectedVersion.NO_STREAM: 1, ExpectedVersion.STREAM_EXISTS: 2}
+# ForeignBytes carries an i32 length.
+_MAX_PAYLOAD = 0x7FFFFFFF
+
+
+def _encode_append(stream, events, expected):
+    """The append as one ``bytes``, or ``None`` when an argument is not of the exact types the packer knows (the
+    generated method then checks and converts it, raising its own errors)."""
+    kind = type(expected)
+    if kind is _EXACT:
+        tag, version = 3, expected.version
+    else:
+        tag, version = _EXPECTATIONS.get(kind), 0
+        if tag is None:
+            return None
+    if type(stream) is not str or type(events) is not list or type(version) is not int or not 0 <= version < 1 << 64:
+        return None
+    stream = stream.encode()
+    parts = [_HEADER(_FORMAT, tag, version, len(stream)), stream, _U32(len(events))]
+    add = parts.append
+    for event in events:
+        if type(event) is not NewEvent:
+            return None
+        event_type, data, metadata, event_id = event.event_type, event.data, event.metadata, event.event_id
+        if type(event_type) is not str:
+            return None
+        flags = (0 if metadata is None else _METADATA) | (0 if event_id is None else _EVENT_ID)
+        event_type = event_type.encode()
+        kind = type(data)
+        if kind is _JSON_DATA and type(data.json) is str:
+            body = data.json.encode()
+            add(_EVENT(flags, len(event_type)))
+            add(event_type)
+        elif kind is _BINARY_DATA and type(data.content_type) is str and type(data.bytes) is bytes:
+            content_type, body = data.content_type.encode(), data.bytes
+            add(_EVENT(flags | _BINARY, len(event_type)))
+            add(event_type)
+            add(_U32(len(content_type)))
+            add(content_type)
+        else:
+            return None
+        add(_U32(len(body)))
+        add(body)
+        for text in (metadata, event_id):
+            if text is not None:
+                if type(text) is not str:
+                    return None
+                text = text.encode()
+                add(_U32(len(text)))
+                add(text)
+    payload = b"".join(parts)
+    return payload if len(payload) <= _MAX_PAYLOAD else None
+
+
+def _decode_result(answer):
+    already_appended, stream_version, count = _RESULT(answer)
+    positions = list(_struct.unpack_from("<%dQ" % count, answer, 13))
+    return AppendResult(stream_version=stream_version, positions=positions, already_appended=already_appended == 1)
+
+
+_generated_append_to_stream = EventStore.append_to_stream
+_append_encoded = EventStore.append_encoded
+_POSITION_MASK = (1 << 38) - 1
+
+
+def _append_to_stream(self, stream, events, expected):
+    try:
+        payload = _encode_append(stream, events, expected)
+    except UnicodeEncodeError:
+        payload = None  # a lone surrogate: the generated method raises its own error for it
+    if payload is None:
+        return _generated_append_to_stream(self, stream, events, expected)
+    packed = _append_encoded(self, payload)
+    if not packed:
+        return _decode_result(take_append_result())
+    # Bit 62 already_appended, bits 38-61 the stream version, bits 0-37 the first of consecutive positions.
+    first = packed & _POSITION_MASK
+    return AppendResult(
+        stream_version=packed >> 38 & 0xFFFFFF,
+        positions=list(range(first, first + len(events))),
+        already_appended=packed >> 62 & 1 == 1,
+    )
+
+
+_append_to_stream.__doc__ = _generated_append_to_stream.__doc__
+EventStore.append_to_stream = _append_to_stream
+EventStore.append_to_stream_generated = _generated_append_to_stream
 
 
 def _json_data(self):
