@@ -52,7 +52,8 @@ run_against() {
     done
     curl -sf "http://127.0.0.1:$port/health" >/dev/null || { cat "$WORK/$name.log"; echo "$name: the server did not start"; exit 1; }
     echo "schemathesis against the $name backend (max $EXAMPLES examples per operation and phase)"
-    "$VENV/bin/schemathesis" run docs/openapi.yaml \
+    # From the scratch directory: schemathesis keeps its example database in ./.schemathesis.
+    (cd "$WORK" && "$VENV/bin/schemathesis" run "$ROOT/docs/openapi.yaml" \
         --url "http://127.0.0.1:$port" \
         --header "Authorization: Bearer $TOKEN" \
         --checks not_a_server_error,response_schema_conformance,content_type_conformance \
@@ -61,7 +62,7 @@ run_against() {
         --max-examples "$EXAMPLES" \
         --seed 8 \
         --request-timeout 10 \
-        --no-color
+        --no-color)
     kill "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""

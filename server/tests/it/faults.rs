@@ -115,7 +115,8 @@ async fn relay(client: TcpStream, upstream: SocketAddr, fault: Option<Fault>) {
 
 /// A client that opens a new connection for every request, so each injected fault hits one request.
 fn faulty_client(proxy: &FaultProxy, store: Store) -> SyncClient {
-    let http = crate::support::http_builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(5)).build().unwrap();
+    let http =
+        crate::support::http_builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(5)).build().unwrap();
     SyncClient::new(&proxy.url(), TOKEN_A, store).with_http_client(http).with_batch_size(20)
 }
 
