@@ -3,7 +3,7 @@
 //! core (`eventlite`) and the sync client (`eventlite-client`).
 //!
 //! The foreign API is one object, [`EventStore`], plus records, enums, callback interfaces ([`EventHandler`],
-//! [`Reducer`], [`SyncListener`]) and one error type ([`EventLiteError`], an exception with a stable `code`).
+//! [`SyncedHandler`], [`Reducer`], [`SyncListener`]) and one error type ([`EventLiteError`], an exception with a stable `code`).
 //! UniFFI keeps Rust names; each generator adapts them (Kotlin and Swift `appendToStream`, Python `append_to_stream`).
 //!
 //! ```
@@ -48,12 +48,12 @@ use eventlite::{Location, Store};
 use tokio::sync::watch;
 
 pub use error::EventLiteError;
-pub use subscription::{EventHandler, Subscription};
+pub use subscription::{EventHandler, Subscription, SyncedHandler};
 pub use sync::SyncListener;
 pub use types::{
     Aggregate, AppendResult, Conflict, Direction, EventData, EventFilter, ExpectedVersion, LogSlice, NewEvent,
     ReadAllOptions, ReadStreamOptions, RecordedEvent, Snapshot, StartFrom, StoreOptions, StreamSlice,
-    SubscriptionOptions, SyncOptions, SyncReport, SyncStatus, Synchronous,
+    SubscriptionOptions, SyncMode, SyncOptions, SyncReport, SyncStatus, Synchronous,
 };
 
 uniffi::setup_scaffolding!("eventlite");
@@ -241,6 +241,21 @@ impl EventStore {
         let store = self.store()?;
         let subscription = store.subscribe_to_stream(&stream, options.into())?;
         Ok(self.register(Subscription::spawn(store, subscription, handler)?))
+    }
+
+    /// Subscribes to the log of a syncing store in `mode`: `ConfirmedOnly` delivers only events the server
+    /// confirmed (in the server's order, never rewound: what a view that must not show retracted events wants);
+    /// `IncludePending` also delivers local events as soon as they are appended, and `on_rewound(from_position)` when
+    /// a sync rewrites them. Delivered to `handler` on a library thread, like the other subscriptions;
+    /// `options.name` must be none (persist `position()` of a confirmed-only subscription yourself: it is stable).
+    pub fn subscribe_synced(
+        &self,
+        mode: SyncMode,
+        options: SubscriptionOptions,
+        handler: Arc<dyn SyncedHandler>,
+    ) -> Result<Arc<Subscription>, EventLiteError> {
+        let subscription = self.store()?.subscribe_synced(mode.into(), options.into())?;
+        Ok(self.register(Subscription::spawn_synced(subscription, handler)?))
     }
 
     /// The stored checkpoint of a named subscription: the position of the last event it processed.

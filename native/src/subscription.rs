@@ -4,7 +4,8 @@
 //! own, so the caller's thread (a UI thread, say) never runs a handler. The loop is the binding's rather than core's
 //! `spawn` because a foreign handler can throw: the subscription then stops at that event, the named checkpoint
 //! stays at the last event the handler accepted (at-least-once: the failed event comes again on resubscribing), and
-//! `stop()` reports the failure.
+//! `stop()` reports the failure. Synced subscriptions ([`SyncedHandler`]) run the same way over core's
+//! [`eventlite::sync::SyncedSubscription`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,6 +13,7 @@ use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 
 use eventlite::Store;
+use eventlite::sync::SyncedItem;
 
 use crate::error::EventLiteError;
 use crate::types::RecordedEvent;
@@ -19,6 +21,17 @@ use crate::types::RecordedEvent;
 /// How long one wait for new events lasts before the thread checks whether it was stopped: the longest `stop()`
 /// waits for an idle subscription.
 const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// Receives a synced subscription's items ([`crate::EventStore::subscribe_synced`]), in order, on the subscription's
+/// own thread. Throwing stops the subscription at that item, as for [`EventHandler`].
+#[uniffi::export(foreign)]
+pub trait SyncedHandler: Send + Sync {
+    /// The next event: a confirmed one (`ConfirmedOnly`), or a confirmed or pending one (`IncludePending`).
+    fn on_event(&self, event: RecordedEvent) -> Result<(), EventLiteError>;
+    /// (`IncludePending` only.) A sync rewrote the local log after `from_position`: discard what was derived from
+    /// the events delivered after it; the log's current events after it follow (with new positions).
+    fn on_rewound(&self, from_position: u64) -> Result<(), EventLiteError>;
+}
 
 /// Receives a subscription's events, in order, on the subscription's own thread (never the subscriber's).
 ///
@@ -54,13 +67,34 @@ impl Subscription {
         subscription: eventlite::Subscription,
         handler: Arc<dyn EventHandler>,
     ) -> Result<Arc<Subscription>, EventLiteError> {
-        let stopped = Arc::new(AtomicBool::new(false));
-        let position = Arc::new(AtomicU64::new(subscription.position()));
         let name = subscription.name().map(str::to_owned);
+        Subscription::start(name, subscription.position(), move |stopped, position| {
+            deliver(&store, subscription, handler.as_ref(), stopped, position)
+        })
+    }
+
+    /// Starts delivering a synced subscription's items to `handler` on a new thread.
+    pub(crate) fn spawn_synced(
+        subscription: eventlite::sync::SyncedSubscription,
+        handler: Arc<dyn SyncedHandler>,
+    ) -> Result<Arc<Subscription>, EventLiteError> {
+        Subscription::start(None, subscription.position(), move |stopped, position| {
+            deliver_synced(subscription, handler.as_ref(), stopped, position)
+        })
+    }
+
+    /// Runs `body` on a thread of its own with the stop flag and the position it publishes.
+    fn start(
+        name: Option<String>,
+        start: u64,
+        body: impl FnOnce(&AtomicBool, &AtomicU64) -> Result<(), EventLiteError> + Send + 'static,
+    ) -> Result<Arc<Subscription>, EventLiteError> {
+        let stopped = Arc::new(AtomicBool::new(false));
+        let position = Arc::new(AtomicU64::new(start));
         let (thread_stopped, thread_position) = (Arc::clone(&stopped), Arc::clone(&position));
         let thread = std::thread::Builder::new()
             .name("eventlite-subscription".into())
-            .spawn(move || deliver(&store, subscription, handler.as_ref(), &thread_stopped, &thread_position))
+            .spawn(move || body(&thread_stopped, &thread_position))
             .map_err(|error| EventLiteError::internal(format!("could not start a subscription thread: {error}")))?;
         let thread_id = thread.thread().id();
         Ok(Arc::new(Subscription { stopped, position, name, thread_id, thread: Mutex::new(Some(thread)) }))
@@ -92,7 +126,8 @@ impl Subscription {
         !self.stopped.load(Ordering::Acquire) && thread.as_ref().is_some_and(|thread| !thread.is_finished())
     }
 
-    /// The global position of the last event the handler accepted (or the start cursor).
+    /// The global position of the last event the handler accepted (or the start cursor; for a synced subscription,
+    /// the position of its last rewind notice when that came later).
     pub fn position(&self) -> u64 {
         self.position.load(Ordering::Acquire)
     }
@@ -137,6 +172,36 @@ fn deliver(
             position.store(at, Ordering::Release);
         }
         save(position.load(Ordering::Acquire), &mut checkpointed)?;
+    }
+    Ok(())
+}
+
+/// The synced subscription thread: waits for items and hands them to the handler one by one (no checkpoint: synced
+/// subscriptions are not named).
+fn deliver_synced(
+    mut subscription: eventlite::sync::SyncedSubscription,
+    handler: &dyn SyncedHandler,
+    stopped: &AtomicBool,
+    position: &AtomicU64,
+) -> Result<(), EventLiteError> {
+    while !stopped.load(Ordering::Acquire) {
+        for item in subscription.wait(STOP_CHECK)? {
+            if stopped.load(Ordering::Acquire) {
+                break;
+            }
+            let at = match item {
+                SyncedItem::Event(event) => {
+                    let at = event.position;
+                    handler.on_event(event.into())?;
+                    at
+                }
+                SyncedItem::Rewound { from_position } => {
+                    handler.on_rewound(from_position)?;
+                    from_position
+                }
+            };
+            position.store(at, Ordering::Release);
+        }
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 //! Binary data is `Vec<u8>` (Kotlin `ByteArray`, Swift `Data`, Python `bytes`); JSON is text (the foreign language
 //! parses it with its own JSON library); event ids are UUID strings; versions and positions are `u64`.
 
-use eventlite::sync::{Conflict as CoreConflict, SyncReport as CoreSyncReport, SyncStatus as CoreSyncStatus};
+use eventlite::sync::{
+    Conflict as CoreConflict, SyncMode as CoreSyncMode, SyncReport as CoreSyncReport, SyncStatus as CoreSyncStatus,
+};
 use eventlite::{
     AppendResult as CoreAppendResult, Direction as CoreDirection, EventData as CoreEventData,
     EventFilter as CoreEventFilter, ExpectedVersion as CoreExpectedVersion, LogSlice as CoreLogSlice,
@@ -393,6 +395,24 @@ impl From<SubscriptionOptions> for CoreSubscriptionOptions {
     }
 }
 
+/// Which events a synced subscription ([`crate::EventStore::subscribe_synced`]) delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum SyncMode {
+    /// Only events the server confirmed, in the server's order: never rewound.
+    ConfirmedOnly,
+    /// Confirmed and pending events (optimistic), with an `on_rewound` notice when a sync rewrites the pending tail.
+    IncludePending,
+}
+
+impl From<SyncMode> for CoreSyncMode {
+    fn from(mode: SyncMode) -> Self {
+        match mode {
+            SyncMode::ConfirmedOnly => CoreSyncMode::ConfirmedOnly,
+            SyncMode::IncludePending => CoreSyncMode::IncludePending,
+        }
+    }
+}
+
 /// A stored snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Snapshot {
@@ -446,6 +466,10 @@ pub struct SyncStatus {
     pub cursor: Option<String>,
     /// Entries in the conflicts list.
     pub conflicts: u64,
+    /// How many times the server's log turned out to be another one than this replica had synced with (its data
+    /// was lost, or restored from an older backup) and sync started over: every local event pending again, pulled
+    /// from the new log's start (nothing is lost; what the server no longer accepts becomes a conflict).
+    pub log_resets: u64,
 }
 
 impl From<CoreSyncStatus> for SyncStatus {
@@ -456,6 +480,7 @@ impl From<CoreSyncStatus> for SyncStatus {
             confirmed_through: status.confirmed_through,
             cursor: status.cursor,
             conflicts: status.conflicts,
+            log_resets: status.log_resets,
         }
     }
 }
@@ -518,6 +543,9 @@ pub struct SyncReport {
     pub conflicts: Vec<Conflict>,
     /// When the local log was rewritten (a rebase or a rejection), the lowest position after which it was.
     pub rewound_from: Option<u64>,
+    /// The server's log was another one than this replica had synced with (`LOG_RESET`: its data was lost or
+    /// restored from a backup), so this sync started over (see `SyncStatus.log_resets`).
+    pub log_reset: bool,
 }
 
 impl From<CoreSyncReport> for SyncReport {
@@ -527,6 +555,7 @@ impl From<CoreSyncReport> for SyncReport {
             pulled: report.pulled as u64,
             conflicts: report.conflicts.into_iter().map(Into::into).collect(),
             rewound_from: report.rewound_from,
+            log_reset: report.log_reset,
         }
     }
 }
@@ -546,4 +575,46 @@ pub struct SyncOptions {
 /// Parses a UUID argument; a malformed one is `INVALID_ARGUMENT` naming `argument`.
 pub(crate) fn parse_uuid(text: &str, argument: &str) -> Result<Uuid, EventLiteError> {
     Uuid::parse_str(text).map_err(|_| EventLiteError::invalid_argument(argument, "is not a UUID"))
+}
+
+#[cfg(test)]
+mod tests {
+    use eventlite::Uuid;
+
+    use super::*;
+
+    #[test]
+    fn a_sync_status_keeps_its_log_resets() {
+        let replica_id = Uuid::now_v7();
+        let status = SyncStatus::from(CoreSyncStatus {
+            replica_id,
+            pending: 3,
+            confirmed_through: 9,
+            cursor: Some("12".into()),
+            conflicts: 1,
+            log_resets: 2,
+        });
+        assert_eq!(
+            status,
+            SyncStatus {
+                replica_id: replica_id.to_string(),
+                pending: 3,
+                confirmed_through: 9,
+                cursor: Some("12".into()),
+                conflicts: 1,
+                log_resets: 2,
+            }
+        );
+    }
+
+    #[test]
+    fn a_sync_report_says_whether_the_server_log_was_reset() {
+        let core =
+            CoreSyncReport { pushed: 4, pulled: 5, rewound_from: Some(0), log_reset: true, ..Default::default() };
+        assert_eq!(
+            SyncReport::from(core),
+            SyncReport { pushed: 4, pulled: 5, conflicts: vec![], rewound_from: Some(0), log_reset: true }
+        );
+        assert!(!SyncReport::from(CoreSyncReport::default()).log_reset);
+    }
 }

@@ -3,7 +3,8 @@
 Everything from the generated UniFFI module (``EventStore``, ``NewEvent``, ``EventLiteError``, ...) is re-exported
 here, plus a few conveniences that use Python's own types: ``ANY`` / ``NO_STREAM`` / ``STREAM_EXISTS`` / ``exact(n)``,
 ``new_event(type, data)`` taking any JSON-serialisable value (or ``bytes``), ``RecordedEvent.json()``, plain
-callables as subscription handlers, and ``EventStore.aggregate`` folding Python values.
+callables as subscription handlers (``subscribe_to_all``, ``subscribe_to_stream``, ``subscribe_synced``), and
+``EventStore.aggregate`` folding Python values.
 
 ``EventStore.append_to_stream`` takes the generated method's arguments and gives its results and errors, in one FFI
 call: the whole append is packed into one ``bytes`` (``EventStore.append_encoded``, see native/src/encoded.rs) instead
@@ -34,7 +35,9 @@ from ._native import (
     NewEvent,
     RecordedEvent,
     Reducer,
+    SyncedHandler,
     SyncListener,
+    SyncMode,
     take_append_result,
 )
 
@@ -53,20 +56,30 @@ def exact(version):
 
 _uuid_lock = _threading.Lock()
 _uuid_last = 0
+_uuid_random = []
+_uuid_refill = _struct.Struct("<512Q").unpack
 
 
 def _new_event_id():
-    """A UUID v7 string, increasing within this process (as core's ``Uuid::now_v7``), made without an FFI call."""
+    """A UUID v7 string made without an FFI call, increasing within this process as core's ``Uuid::now_v7``: 48 bits
+    of Unix milliseconds and a 12-bit counter (RFC 9562 method 1), then 62 random bits (``os.urandom``, drawn 512
+    at a time)."""
     global _uuid_last
-    # 48 bits of Unix milliseconds, then 74 random bits; within one millisecond the previous value plus one.
-    value = (_time.time_ns() // 1_000_000) << 74 | int.from_bytes(_os.urandom(10), "big") >> 6
     with _uuid_lock:
-        if value <= _uuid_last:
-            value = _uuid_last + 1
-        _uuid_last = value
-    value = (value >> 74) << 80 | 0x7 << 76 | (value >> 62 & 0xFFF) << 64 | 0b10 << 62 | value & (1 << 62) - 1
-    text = "%032x" % value
-    return "%s-%s-%s-%s-%s" % (text[:8], text[8:12], text[12:16], text[16:20], text[20:])
+        if not _uuid_random:
+            _uuid_random.extend(_uuid_refill(_os.urandom(8 * 512)))
+        random = _uuid_random.pop() >> 2
+        stamp = _time.time_ns() // 1_000_000 << 12
+        if stamp <= _uuid_last:
+            stamp = _uuid_last + 1
+        _uuid_last = stamp
+    return "%08x-%04x-7%03x-%04x-%012x" % (
+        stamp >> 28,
+        stamp >> 12 & 0xFFFF,
+        stamp & 0xFFF,
+        0x8000 | random >> 48,
+        random & 0xFFFFFFFFFFFF,
+    )
 
 
 def new_event(event_type, data=None, *, metadata=None, content_type=None, event_id=None):
@@ -238,6 +251,37 @@ _subscribe_all.__doc__ = _subscribe_to_all.__doc__
 _subscribe_stream.__doc__ = _subscribe_to_stream.__doc__
 EventStore.subscribe_to_all = _subscribe_all
 EventStore.subscribe_to_stream = _subscribe_stream
+
+
+class _CallableSyncedHandler(SyncedHandler):
+    def __init__(self, on_event, on_rewound):
+        self._on_event = on_event
+        self._on_rewound = on_rewound
+
+    def on_event(self, event):
+        self._on_event(event)
+
+    def on_rewound(self, from_position):
+        if self._on_rewound is not None:
+            self._on_rewound(from_position)
+
+
+_subscribe_synced_generated = EventStore.subscribe_synced
+
+
+def _subscribe_synced(self, mode, options, handler, on_rewound=None):
+    """Subscribes to a syncing store's log in ``mode``: ``SyncMode.CONFIRMED_ONLY`` delivers only events the server
+    confirmed (never rewound), ``SyncMode.INCLUDE_PENDING`` also pending ones, calling ``on_rewound(from_position)``
+    when a sync rewrites them. ``handler`` is a ``SyncedHandler`` or a callable taking each event (then
+    ``on_rewound`` is required with ``INCLUDE_PENDING``). Delivered on a library thread."""
+    if not isinstance(handler, SyncedHandler):
+        if on_rewound is None and mode == SyncMode.INCLUDE_PENDING:
+            raise TypeError("a subscription that includes pending events needs on_rewound")
+        handler = _CallableSyncedHandler(handler, on_rewound)
+    return _subscribe_synced_generated(self, mode, options, handler)
+
+
+EventStore.subscribe_synced = _subscribe_synced
 
 
 class _JsonReducer(Reducer):

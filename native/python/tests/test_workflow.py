@@ -412,3 +412,132 @@ def test_sync_failures_carry_codes_and_lose_nothing(server, tmp_path):
     assert store.sync_once(SyncOptions(url=server, token=OTHER_TENANT_TOKEN)).pushed == 1
     assert store.sync_status().pending == 0
     store.close()
+
+
+def test_the_fast_append_gives_the_generated_methods_results_errors_and_log(tmp_path):
+    """`append_to_stream` packs the append into one buffer (`append_encoded`); the generated method is the
+    reference: the same results, the same errors and the same log, step by step."""
+    options = StoreOptions(max_event_size=256)
+    fast = EventStore.open(str(tmp_path / "fast.db"), options)
+    generated = EventStore.open(str(tmp_path / "generated.db"), options)
+    placed = new_event("Placed", {"total": 42}, metadata={"correlationId": "c-1"})
+    batch = [new_event("Line", {"n": n}) for n in range(100)]
+    picture = new_event("Scanned", b"\x00\x01\xfe\xff", content_type="image/png")
+    store_made_id = eventlite.NewEvent(event_type="Noted", data=eventlite.EventData.JSON(json="{}"))
+    steps = [
+        ("order-1", [placed], NO_STREAM),
+        ("order-1", [placed], NO_STREAM),  # an idempotent retry
+        ("order-1", [new_event("Paid", {}), picture, store_made_id], STREAM_EXISTS),
+        ("order-1", [new_event("Shipped", {})], exact(4)),
+        ("order-1", [new_event("Late", {})], exact(1)),
+        ("order-1", [placed], ANY),  # already appended
+        ("cart-1", batch, NO_STREAM),
+        ("cart-1", batch, exact(0)),  # a retried batch
+        ("cart-2", [], ANY),
+        ("", [new_event("T", {})], ANY),
+        ("a\nb", [new_event("T", {})], ANY),
+        ("order-1", [new_event("", {})], ANY),
+        ("order-1", [new_event("T", {}), eventlite.json_event("T", "{not json")], ANY),
+        ("order-1", [eventlite.json_event("T", "{}", "[1]")], ANY),
+        ("order-1", [new_event("T", {}, event_id="not-a-uuid")], ANY),
+        ("order-1", [placed, placed], ANY),
+        ("order-1", [new_event("T", "x" * 300)], ANY),
+        ("order-\u00e9t\u00e9", [new_event("Caf\u00e9", {"\u2603": "\U0001f600"})], ANY),
+    ]
+    outcomes = []
+    for stream, events, expected in steps:
+        results = []
+        for store, append in ((fast, fast.append_to_stream), (generated, generated.append_to_stream_generated)):
+            try:
+                results.append(("ok", append(stream, events, expected)))
+            except EventLiteError as error:
+                results.append((type(error), error.code, getattr(error, "argument", None), str(error)))
+        assert results[0] == results[1], (stream, expected)
+        outcomes.append(results[0][0] if results[0][0] == "ok" else results[0][1])
+    assert outcomes.count("ok") == 9
+    assert set(outcomes) == {"ok", "WRONG_EXPECTED_VERSION", "INVALID_ARGUMENT", "EVENT_TOO_LARGE"}
+
+    def log(store):
+        return [
+            (e.position, e.stream, e.version, e.event_type, e.data, e.metadata)
+            for e in store.read_all(ReadAllOptions(max_count=10_000)).events
+        ]
+
+    assert log(fast) == log(generated)
+    # Arguments the packer does not take go through the generated method and raise its errors.
+    for stream, events, expected in [
+        (b"order-1", [placed], ANY),
+        ("order-1", [placed], "ANY"),
+        ("order-1", ["not an event"], ANY),
+        ("order-1", [new_event("T", {}, event_id=uuid.uuid4())], exact(-1)),
+        ("order-\ud800", [placed], ANY),
+    ]:
+        errors = []
+        for append in (fast.append_to_stream, generated.append_to_stream_generated):
+            with pytest.raises(Exception) as raised:
+                append(stream, events, expected)
+            errors.append((type(raised.value), str(raised.value)))
+        assert errors[0] == errors[1]
+    tupled = (new_event("T", {}),)
+    assert fast.append_to_stream("tuple-1", tupled, ANY) == generated.append_to_stream_generated("tuple-1", tupled, ANY)
+    assert log(fast) == log(generated)
+    fast.close()
+    generated.close()
+
+
+def test_event_ids_made_in_python_are_uuid_v7_and_increase():
+    ids = [new_event("T", {}).event_id for _ in range(5000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    parsed = uuid.UUID(ids[0])
+    assert (parsed.version, parsed.variant, str(parsed)) == (7, uuid.RFC_4122, ids[0])
+    assert abs((parsed.int >> 80) - time.time_ns() // 1_000_000) < 3_600_000
+
+
+def test_a_confirmed_only_subscriber_sees_events_only_once_the_server_confirmed_them(server, tmp_path):
+    options = SyncOptions(url=server, token=TOKEN)
+    device = EventStore.open(str(tmp_path / "device.db"))
+    other = EventStore.open(str(tmp_path / "other.db"))
+    stream = unique("view")
+    only_ours = SubscriptionOptions(filter=EventFilter(stream_prefix=stream))
+    confirmed, optimistic = [], []
+    confirmed_sub = device.subscribe_synced(
+        eventlite.SyncMode.CONFIRMED_ONLY, only_ours, lambda e: confirmed.append((e.event_id, e.position))
+    )
+    optimistic_sub = device.subscribe_synced(
+        eventlite.SyncMode.INCLUDE_PENDING,
+        only_ours,
+        lambda e: optimistic.append(("event", e.event_id, threading.get_ident())),
+        on_rewound=lambda position: optimistic.append(("rewound", position, threading.get_ident())),
+    )
+    mine = new_event("Added", {"title": "mine"})
+    device.append_to_stream(stream, [mine], ANY)
+    # The optimistic subscriber sees the pending event at once, on a library thread.
+    assert wait_until(lambda: len(optimistic) == 1)
+    assert optimistic[0][:2] == ("event", mine.event_id) and optimistic[0][2] != threading.get_ident()
+    theirs = new_event("Added", {"title": "theirs"})
+    other.append_to_stream(stream, [theirs], ANY)
+    other.sync_once(options)
+
+    report = device.sync_once(options)
+    assert report.log_reset is False and report.rewound_from is not None
+    assert device.sync_status().log_resets == 0
+    assert wait_until(lambda: len(confirmed) == 2)
+    assert wait_until(lambda: len(optimistic) == 4)
+    # Confirmed-only: the server's order, at the positions after the sync; the pending event was never delivered.
+    after_sync = [(e.event_id, e.position) for e in device.read_stream(stream, ReadStreamOptions()).events]
+    assert confirmed == after_sync
+    assert [event_id for event_id, _ in confirmed] == [theirs.event_id, mine.event_id]
+    # Optimistic: told that the log was rewritten, then the new order.
+    assert optimistic[1][0] == "rewound" and optimistic[1][1] < after_sync[0][1]
+    assert [item[:2] for item in optimistic[2:]] == [("event", theirs.event_id), ("event", mine.event_id)]
+    assert confirmed_sub.position() == after_sync[-1][1]
+
+    with pytest.raises(TypeError):
+        device.subscribe_synced(eventlite.SyncMode.INCLUDE_PENDING, only_ours, lambda e: None)
+    with pytest.raises(EventLiteError.InvalidArgument) as raised:
+        device.subscribe_synced(eventlite.SyncMode.CONFIRMED_ONLY, SubscriptionOptions(name="view"), lambda e: None)
+    assert raised.value.argument == "name"
+    confirmed_sub.stop()
+    optimistic_sub.stop()
+    device.close()
+    other.close()

@@ -1,6 +1,7 @@
 //! The binding's Rust API, as every foreign call reaches it: threads on one handle, callbacks on library threads,
 //! close and reopen, bad input. (The Python and Kotlin suites run the same workflows through the generated code.)
 
+mod encoded;
 mod lifecycle;
 mod subscriptions;
 mod threads;

@@ -97,3 +97,39 @@ fn a_handler_may_stop_its_own_subscription() {
     assert_eq!(*handler.calls.lock().unwrap(), 1, "no event after the stop");
     handler.subscription.lock().unwrap().take();
 }
+
+#[derive(Default)]
+struct SyncedRecorder {
+    seen: Mutex<Vec<(Option<u64>, Option<u64>, ThreadId)>>,
+}
+
+impl eventlite_native::SyncedHandler for SyncedRecorder {
+    fn on_event(&self, event: RecordedEvent) -> Result<(), EventLiteError> {
+        self.seen.lock().unwrap().push((Some(event.position), None, std::thread::current().id()));
+        Ok(())
+    }
+
+    fn on_rewound(&self, from_position: u64) -> Result<(), EventLiteError> {
+        self.seen.lock().unwrap().push((None, Some(from_position), std::thread::current().id()));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_synced_subscription_including_pending_events_delivers_them_on_a_library_thread() {
+    use eventlite_native::SyncMode;
+    let store = EventStore::open_in_memory().unwrap();
+    let named =
+        store.subscribe_synced(SyncMode::ConfirmedOnly, options(Some("view")), Arc::new(SyncedRecorder::default()));
+    assert!(matches!(named, Err(EventLiteError::InvalidArgument { argument, .. }) if argument == "name"));
+    let recorder = Arc::new(SyncedRecorder::default());
+    let subscription = store.subscribe_synced(SyncMode::IncludePending, options(None), recorder.clone()).unwrap();
+    store.append_to_stream("order-1".into(), vec![event("Placed", "{}")], ExpectedVersion::NoStream).unwrap();
+    assert!(wait_until(|| recorder.seen.lock().unwrap().len() == 1));
+    let (position, rewound, thread) = recorder.seen.lock().unwrap()[0];
+    assert_eq!((position, rewound), (Some(1), None));
+    assert_ne!(thread, std::thread::current().id());
+    assert_eq!(subscription.position(), 1);
+    subscription.stop().unwrap();
+    assert!(!subscription.is_running());
+}
