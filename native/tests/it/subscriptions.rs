@@ -98,19 +98,26 @@ fn a_handler_may_stop_its_own_subscription() {
     handler.subscription.lock().unwrap().take();
 }
 
+/// What a synced handler was given: an event's position, or a rewind's, and the thread it ran on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Item {
+    Event(u64),
+    Rewound(u64),
+}
+
 #[derive(Default)]
 struct SyncedRecorder {
-    seen: Mutex<Vec<(Option<u64>, Option<u64>, ThreadId)>>,
+    seen: Mutex<Vec<(Item, ThreadId)>>,
 }
 
 impl eventlite_native::SyncedHandler for SyncedRecorder {
     fn on_event(&self, event: RecordedEvent) -> Result<(), EventLiteError> {
-        self.seen.lock().unwrap().push((Some(event.position), None, std::thread::current().id()));
+        self.seen.lock().unwrap().push((Item::Event(event.position), std::thread::current().id()));
         Ok(())
     }
 
     fn on_rewound(&self, from_position: u64) -> Result<(), EventLiteError> {
-        self.seen.lock().unwrap().push((None, Some(from_position), std::thread::current().id()));
+        self.seen.lock().unwrap().push((Item::Rewound(from_position), std::thread::current().id()));
         Ok(())
     }
 }
@@ -126,8 +133,8 @@ fn a_synced_subscription_including_pending_events_delivers_them_on_a_library_thr
     let subscription = store.subscribe_synced(SyncMode::IncludePending, options(None), recorder.clone()).unwrap();
     store.append_to_stream("order-1".into(), vec![event("Placed", "{}")], ExpectedVersion::NoStream).unwrap();
     assert!(wait_until(|| recorder.seen.lock().unwrap().len() == 1));
-    let (position, rewound, thread) = recorder.seen.lock().unwrap()[0];
-    assert_eq!((position, rewound), (Some(1), None));
+    let (item, thread) = recorder.seen.lock().unwrap()[0];
+    assert_eq!(item, Item::Event(1));
     assert_ne!(thread, std::thread::current().id());
     assert_eq!(subscription.position(), 1);
     subscription.stop().unwrap();
