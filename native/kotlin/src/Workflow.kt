@@ -207,6 +207,63 @@ fun main(args: Array<String>) {
         }
     }
 
+    check("the one-FFI-call append gives appendToStream's results, exceptions and log") {
+        val options = StoreOptions(maxEventSize = 256u)
+        val fast = EventStore.open(File(dir, "fast.db").path, options)
+        val generated = EventStore.open(File(dir, "generated.db").path, options)
+        val placed = NewEvent.json("Placed", """{"total":42}""", """{"correlationId":"c-1"}""")
+        val picture = NewEvent.binary("Scanned", "image/png", byteArrayOf(0, 1, -2, -1))
+        val storeMadeId = NewEvent(eventType = "Noted", data = EventData.Json("{}"))
+        val batch = (0 until 100).map { NewEvent.json("Line", """{"n":$it}""") }
+        val steps: List<Triple<String, List<NewEvent>, ExpectedVersion>> = listOf(
+            Triple("order-1", listOf(placed), ExpectedVersion.NoStream),
+            Triple("order-1", listOf(placed), ExpectedVersion.NoStream),
+            Triple("order-1", listOf(NewEvent.json("Paid", "{}"), picture, storeMadeId), ExpectedVersion.StreamExists),
+            Triple("order-1", listOf(NewEvent.json("Shipped", "{}")), ExpectedVersion.Exact(4uL)),
+            Triple("order-1", listOf(NewEvent.json("Late", "{}")), ExpectedVersion.Exact(1uL)),
+            Triple("cart-1", batch, ExpectedVersion.NoStream),
+            Triple("cart-1", batch, ExpectedVersion.Exact(0uL)),
+            Triple("cart-2", listOf(), ExpectedVersion.Any),
+            Triple("", listOf(NewEvent.json("T", "{}")), ExpectedVersion.Any),
+            Triple("order-1", listOf(NewEvent.json("", "{}")), ExpectedVersion.Any),
+            Triple("order-1", listOf(NewEvent.json("T", "{not json")), ExpectedVersion.Any),
+            Triple("order-1", listOf(NewEvent.json("T", "{}", "[1]")), ExpectedVersion.Any),
+            Triple("order-1", listOf(NewEvent(eventType = "T", data = EventData.Json("{}"), eventId = "nope")), ExpectedVersion.Any),
+            Triple("order-1", listOf(placed, placed), ExpectedVersion.Any),
+            Triple("order-1", listOf(NewEvent.json("T", "\"" + "x".repeat(300) + "\"")), ExpectedVersion.Any),
+            Triple("order-été", listOf(NewEvent.json("Café", """{"☃":"😀"}""")), ExpectedVersion.Any),
+            Triple("order-\uD800", listOf(placed), ExpectedVersion.Any),
+        )
+        fun outcome(call: () -> AppendResult): Any = try {
+            call()
+        } catch (error: EventLiteException) {
+            listOf(error::class, error.errorCode(), error.message)
+        } catch (error: java.nio.charset.CharacterCodingException) {
+            listOf(error::class)
+        }
+        var ok = 0
+        for ((stream, events, expected) in steps) {
+            val reference = outcome { generated.appendToStream(stream, events, expected) }
+            expectEqual(reference, outcome { fast.append(stream, events, expected) }, "append($stream, $expected)")
+            if (reference is AppendResult) ok++
+        }
+        expectEqual(8, ok, "successful steps")
+        fun log(store: EventStore) = store.readAll(ReadAllOptions(maxCount = 10_000u)).events
+            .map { e ->
+                val data = when (val d = e.data) {
+                    is EventData.Json -> d.json
+                    is EventData.Binary -> d.contentType + d.bytes.contentToString()
+                }
+                listOf(e.position, e.stream, e.version, e.eventType, e.metadata, data)
+            }
+        expectEqual(log(generated), log(fast), "log")
+        val ids = (0 until 2000).map { NewEvent.json("T", "{}").eventId!! }
+        expectEqual(ids.sorted(), ids, "ids increase")
+        expectEqual(7, java.util.UUID.fromString(ids[0]).version(), "UUID version")
+        fast.closeStore()
+        generated.closeStore()
+    }
+
     check("one handle used from several threads at once") {
         EventStore.open(File(dir, "threads.db").path).use { store ->
             val failures = ConcurrentLinkedQueue<Throwable>()
