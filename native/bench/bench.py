@@ -46,7 +46,8 @@ def batches(path, count, fast):
     started = time.perf_counter()
     if fast:
         for b in range(count):
-            store.append_to_stream("batch-%d" % b, [json_event("Placed", payload(b * 100 + n)) for n in range(100)], NO_STREAM)
+            events = [json_event("Placed", payload(b * 100 + n)) for n in range(100)]
+            store.append_to_stream("batch-%d" % b, events, NO_STREAM)
     else:
         append = store.append_to_stream_generated
         for b in range(count):

@@ -6,6 +6,7 @@
 
 package io.github.eventlite
 
+import java.nio.Buffer
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import java.nio.CharBuffer
@@ -47,26 +48,37 @@ fun NewEvent.Companion.json(eventType: String, json: String, metadata: String? =
     NewEvent(eventType, EventData.Json(json), metadata, EventIds.next())
 
 /** An event whose data is raw bytes of [contentType], with a fresh UUID v7 id: [binaryEvent] without its FFI call. */
-fun NewEvent.Companion.binary(eventType: String, contentType: String, bytes: ByteArray, metadata: String? = null): NewEvent =
-    NewEvent(eventType, EventData.Binary(contentType, bytes), metadata, EventIds.next())
+fun NewEvent.Companion.binary(
+    eventType: String,
+    contentType: String,
+    bytes: ByteArray,
+    metadata: String? = null,
+): NewEvent = NewEvent(eventType, EventData.Binary(contentType, bytes), metadata, EventIds.next())
 
 /** UUID v7 strings, increasing within the process like core's `Uuid::now_v7` (what `newEventId()` returns). */
 internal object EventIds {
     private val random = java.security.SecureRandom()
-    /** The last 48-bit millisecond timestamp and 12-bit counter given out, as one number. */
+    /** The last 48-bit millisecond timestamp and 12-bit counter given out, as one number (RFC 9562 method 1). */
     private val last = java.util.concurrent.atomic.AtomicLong()
+    /** Per thread, 4 KiB of `SecureRandom` bytes drawn at once (one draw per 512 ids). */
+    private val pool: ThreadLocal<ByteBuffer> =
+        ThreadLocal.withInitial { ByteBuffer.allocate(4096).also { it.buffer.position(4096) } }
 
     fun next(): String {
-        val bytes = ByteArray(10).also(random::nextBytes)
-        val fresh = (System.currentTimeMillis() shl 12) or ((bytes[0].toLong() and 0xFF) shl 4) or
-            ((bytes[1].toLong() and 0xF0) shr 4)
-        val stamp = last.updateAndGet { previous -> if (fresh > previous) fresh else previous + 1 }
-        var low = 0L
-        for (index in 2 until 10) low = (low shl 8) or (bytes[index].toLong() and 0xFF)
+        val stamp = last.updateAndGet { previous -> maxOf(System.currentTimeMillis() shl 12, previous + 1) }
+        val bytes = pool.get()
+        if (!bytes.hasRemaining()) {
+            random.nextBytes(bytes.array())
+            bytes.buffer.clear()
+        }
         val high = ((stamp ushr 12) shl 16) or 0x7000L or (stamp and 0xFFF)
-        return java.util.UUID(high, (low ushr 2) or Long.MIN_VALUE).toString()
+        return java.util.UUID(high, (bytes.getLong() ushr 2) or Long.MIN_VALUE).toString()
     }
 }
+
+/** As a [Buffer]: its `position(Int)`, `flip()` and `clear()`, not ByteBuffer's covariant overrides (Java 9+), which
+ *  older Android versions lack. */
+private val ByteBuffer.buffer: Buffer get() = this
 
 /** One per thread: a reusable direct buffer and a strict UTF-8 encoder (never shared between threads). */
 internal class AppendEncoder {
@@ -102,7 +114,7 @@ internal class AppendEncoder {
             event.metadata?.let { putString(out, it) }
             event.eventId?.let { putString(out, it) }
         }
-        out.flip()
+        out.buffer.flip()
         return out
     }
 
@@ -128,14 +140,14 @@ internal class AppendEncoder {
             // Keep what usual appends need; a one-off huge batch does not stay allocated.
             if (size <= KEEP) buffer = grown else return grown
         }
-        buffer.clear()
+        buffer.buffer.clear()
         return buffer
     }
 
     /** A u32 byte length, then the UTF-8 bytes, written in place (the length is patched after encoding). */
     private fun putString(out: ByteBuffer, text: String) {
         val at = out.position()
-        out.position(at + 4)
+        out.buffer.position(at + 4)
         utf8.reset()
         val result = utf8.encode(CharBuffer.wrap(text), out, true)
         if (!result.isUnderflow) result.throwException()

@@ -137,7 +137,6 @@ def _encode_append(stream, events, expected):
         return None
     stream = stream.encode()
     parts = [_HEADER(_FORMAT, tag, version, len(stream)), stream, _U32(len(events))]
-    add = parts.append
     for event in events:
         if type(event) is not NewEvent:
             return None
@@ -149,25 +148,23 @@ def _encode_append(stream, events, expected):
         kind = type(data)
         if kind is _JSON_DATA and type(data.json) is str:
             body = data.json.encode()
-            add(_EVENT(flags, len(event_type)))
-            add(event_type)
+            parts += (_EVENT(flags, len(event_type)), event_type, _U32(len(body)), body)
         elif kind is _BINARY_DATA and type(data.content_type) is str and type(data.bytes) is bytes:
             content_type, body = data.content_type.encode(), data.bytes
-            add(_EVENT(flags | _BINARY, len(event_type)))
-            add(event_type)
-            add(_U32(len(content_type)))
-            add(content_type)
+            parts += (_EVENT(flags | _BINARY, len(event_type)), event_type, _U32(len(content_type)), content_type)
+            parts += (_U32(len(body)), body)
         else:
             return None
-        add(_U32(len(body)))
-        add(body)
-        for text in (metadata, event_id):
-            if text is not None:
-                if type(text) is not str:
-                    return None
-                text = text.encode()
-                add(_U32(len(text)))
-                add(text)
+        if metadata is not None:
+            if type(metadata) is not str:
+                return None
+            metadata = metadata.encode()
+            parts += (_U32(len(metadata)), metadata)
+        if event_id is not None:
+            if type(event_id) is not str:
+                return None
+            event_id = event_id.encode()
+            parts += (_U32(len(event_id)), event_id)
     payload = b"".join(parts)
     return payload if len(payload) <= _MAX_PAYLOAD else None
 
@@ -197,7 +194,7 @@ def _append_to_stream(self, stream, events, expected):
     first = packed & _POSITION_MASK
     return AppendResult(
         stream_version=packed >> 38 & 0xFFFFFF,
-        positions=list(range(first, first + len(events))),
+        positions=[first] if len(events) == 1 else list(range(first, first + len(events))),
         already_appended=packed >> 62 & 1 == 1,
     )
 
