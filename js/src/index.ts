@@ -46,6 +46,7 @@ export {
 } from './common/types.js';
 export { MAX_POSITION, uuidv7 } from './common/encode.js';
 export {
+  BatchTooLargeError,
   CorruptError,
   ErrorCodes,
   EventLiteError,
@@ -53,6 +54,8 @@ export {
   IdempotencyConflictError,
   InternalError,
   InvalidArgumentError,
+  LogResetError,
+  NetworkError,
   NotADatabaseError,
   SchemaTooNewError,
   StorageBusyError,
@@ -61,6 +64,10 @@ export {
   StorageReadOnlyError,
   StorageUnavailableError,
   StoreClosedError,
+  SyncProtocolError,
+  SyncServerError,
+  SyncStoppedError,
+  UnauthorizedError,
   WrongExpectedVersionError,
   toEventLiteError,
   type ErrorCode,

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { EventLiteError, NO_STREAM, openEventStore } from 'eventlite';
+import { EventLiteError, NO_STREAM, openEventStore, SyncStoppedError, UnauthorizedError } from 'eventlite';
 
 import { startServer } from '../../www/test/server.mjs';
 
@@ -92,10 +92,13 @@ describe('SyncClient (Node, real server)', { timeout: 60_000 }, () => {
     await syncA.setOnline(true);
     await syncA.syncNow();
     await syncB.setOnline(true);
-    await syncB.syncNow();
+    const report = await syncB.syncNow();
 
-    // Going online started a round at once: that round met the conflict and reported it.
+    // Going online started a round at once: that round met the conflict and reported it, and the next syncNow's
+    // report includes it (the report counts from the round running at the call).
     assert.deepEqual(conflictsSeen.map((c) => c.code).sort(), ['FOLLOWS_REJECTED', 'WRONG_EXPECTED_VERSION']);
+    assert.deepEqual(report.conflicts.map((c) => c.code).sort(), ['FOLLOWS_REJECTED', 'WRONG_EXPECTED_VERSION']);
+    assert.equal(report.logReset, false);
     const conflicts = await syncB.conflicts();
     const rejected = conflicts.find((c) => c.code === 'WRONG_EXPECTED_VERSION');
     assert.equal(rejected.stream, 'todo-1');
@@ -115,6 +118,18 @@ describe('SyncClient (Node, real server)', { timeout: 60_000 }, () => {
     assert.equal((await syncB.conflicts()).length, 1);
     await a.close();
     await b.close();
+  });
+
+  test('syncNow right after sync() reports what the first round pushed', async () => {
+    const store = await open();
+    const appended = await store.appendToStream('first-1', [{ type: 'A', data: 1 }, { type: 'B', data: 2 }]);
+    const sync = await store.sync({ url: server.url, token: 'demo-token' });
+    const report = await sync.syncNow();
+    assert.equal(report.pushed, 2, JSON.stringify(report));
+    assert.equal(sync.status.pending, 0);
+    assert.equal(sync.status.logResets, 0);
+    assert.ok((await serverLog('demo-token')).some((e) => e.eventId === appended.eventIds[1]));
+    await store.close();
   });
 
   test('live: another replica\'s push arrives without asking, and subscribers see it', async () => {
@@ -153,11 +168,13 @@ describe('SyncClient (Node, real server)', { timeout: 60_000 }, () => {
     await store.appendToStream('kept-1', [{ type: 'Kept', data: null }]);
     const sync = await store.sync({ url: server.url, token: 'wrong-token', online: false });
     await sync.setOnline(true);
-    await assert.rejects(sync.syncNow(), (error) => error instanceof EventLiteError && error.code === 'UNAUTHORIZED');
+    await assert.rejects(sync.syncNow(), (error) => error instanceof UnauthorizedError && error.status === 401);
     await until(() => sync.status.lastError?.code === 'UNAUTHORIZED', 'the status to report it');
+    assert.equal(sync.status.state, 'unauthorized');
+    assert.equal(sync.status.lastError.retryable, false);
     assert.equal(sync.status.pending, 1);
     await sync.stop();
-    await assert.rejects(sync.syncNow(), (error) => error instanceof EventLiteError && error.code === 'SYNC_STOPPED');
+    await assert.rejects(sync.syncNow(), (error) => error instanceof SyncStoppedError && error.code === 'SYNC_STOPPED');
     assert.equal((await store.readAll()).events.length, 1);
     await store.close();
   });

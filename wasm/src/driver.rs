@@ -42,6 +42,8 @@ export interface RoundReportWire {
   conflicts: number;
   /** When the local log was rewritten, the lowest position after which it was. */
   rewoundFrom: number | null;
+  /** The server answered `LOG_RESET` (its data was lost or restored from a backup) and sync started over. */
+  logReset: boolean;
 }
 /** What the transport does next (`SyncDriver.nextStep`). */
 export type SyncStepWire =
@@ -88,6 +90,7 @@ struct ReportJson {
     pulled: usize,
     conflicts: usize,
     rewound_from: Option<u64>,
+    log_reset: bool,
 }
 
 impl From<&SyncReport> for ReportJson {
@@ -97,6 +100,7 @@ impl From<&SyncReport> for ReportJson {
             pulled: report.pulled,
             conflicts: report.conflicts.len(),
             rewound_from: report.rewound_from,
+            log_reset: report.log_reset,
         }
     }
 }

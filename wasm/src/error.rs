@@ -189,10 +189,11 @@ impl From<SyncError> for JsError {
     }
 }
 
-/// A failed sync round: `NETWORK`, the server's code (with its HTTP `status`), or the local error's.
+/// A failed sync round: `NETWORK`, the server's code (with its HTTP `status`), or the local error's; `retryable`
+/// says whether core retries it with backoff (or only at the longest delay, because waiting cannot fix it).
 impl From<&RoundError> for JsError {
     fn from(error: &RoundError) -> Self {
-        match error {
+        let base = match error {
             RoundError::Sync(error) => error.clone().into(),
             other => {
                 let base = JsError::new(other.code().to_owned(), other.to_string());
@@ -201,6 +202,7 @@ impl From<&RoundError> for JsError {
                     None => base,
                 }
             }
-        }
+        };
+        base.with("retryable", error.is_retryable().into())
     }
 }

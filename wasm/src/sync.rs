@@ -31,6 +31,8 @@ export interface SyncCountersWire {
   cursor: string | null;
   /** Entries in the conflicts list. */
   conflicts: number;
+  /** How many times the server's log turned out to be another one (`LOG_RESET`) and sync started over. */
+  logResets: number;
 }
 /** A synced subscription's page: a rewind first (every event delivered after `rewoundFrom` is void), then events
  * (a JSON array). */
@@ -114,6 +116,7 @@ struct StatusJson {
     confirmed_through: u64,
     cursor: Option<String>,
     conflicts: u64,
+    log_resets: u64,
 }
 
 #[wasm_bindgen]
@@ -134,6 +137,7 @@ impl WasmStore {
             confirmed_through: status.confirmed_through,
             cursor: status.cursor,
             conflicts: status.conflicts,
+            log_resets: status.log_resets,
         })?)
     }
 

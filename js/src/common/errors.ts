@@ -6,8 +6,13 @@
  * the matching class (unknown codes fall back to the base class) and copies the details onto it.
  */
 
-/** The stable codes: those of the core store, plus the package's own `STORE_CLOSED` and `INTERNAL`. */
+/**
+ * The stable codes. Core's store and sync engine (`core/src/error.rs`, `core/src/sync/error.rs`), the package's own
+ * (`STORE_CLOSED`, `INTERNAL`, `SYNC_STOPPED`), and the sync server's (`docs/sync-protocol.md`, section 4; any other
+ * answer is `HTTP_<status>`). `test/node/errors.test.mjs` checks this list against core's and the server's.
+ */
 export const ErrorCodes = [
+  // The store (core).
   'WRONG_EXPECTED_VERSION',
   'IDEMPOTENCY_CONFLICT',
   'INVALID_ARGUMENT',
@@ -20,8 +25,29 @@ export const ErrorCodes = [
   'NOT_A_DATABASE',
   'SCHEMA_TOO_NEW',
   'STORAGE_ERROR',
+  // The package.
   'STORE_CLOSED',
   'INTERNAL',
+  // Sync, on this side (core's round and the package's transport).
+  'BATCH_TOO_LARGE',
+  'SYNC_PROTOCOL',
+  'NETWORK',
+  'SYNC_STOPPED',
+  // Sync, the server's answers.
+  'UNAUTHORIZED',
+  'LOG_RESET',
+  'INVALID_REQUEST',
+  'INVALID_CURSOR',
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'REQUEST_TIMEOUT',
+  'REQUEST_TOO_LARGE',
+  'URI_TOO_LONG',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'RANGE_NOT_SATISFIABLE',
+  'TOO_MANY_LIVE_STREAMS',
+  'HEADERS_TOO_LARGE',
+  'TIMEOUT',
 ] as const;
 
 /** One of {@link ErrorCodes}. */
@@ -129,6 +155,50 @@ export class StoreClosedError extends EventLiteError {}
 /** A bug: the wasm module panicked or the worker failed. The store cannot be used any more. */
 export class InternalError extends EventLiteError {}
 
+/** A local batch has more events than one push may carry (`SyncOptions.limits.maxEvents`, or the server's). */
+export class BatchTooLargeError extends EventLiteError {
+  /** Events in the batch. */
+  readonly count: number;
+  /** The most one push may carry. */
+  readonly limit: number;
+
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(code, message, details);
+    this.count = Number(details.count);
+    this.limit = Number(details.limit);
+  }
+}
+/** The server's answer or live stream is not the sync protocol (a proxy's page, another service). Not retried soon. */
+export class SyncProtocolError extends EventLiteError {}
+/**
+ * The request did not reach the server or got no answer: offline, refused, cut, timed out, or (in a browser) blocked
+ * because a server on another origin did not allow this one (CORS); the message says which is likely. Retried with
+ * backoff.
+ */
+export class NetworkError extends EventLiteError {}
+/** Sync is offline (`setOnline(false)`) or stopped, so the call or round did not run. */
+export class SyncStoppedError extends EventLiteError {}
+/** The sync server refused the request with an error answer; `status` is its HTTP status. */
+export class SyncServerError extends EventLiteError {
+  /** The HTTP status of the answer. */
+  readonly status: number;
+  /** Whether sync retries it with backoff (`5xx`, `429`, ...); otherwise only at the longest delay. */
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(code, message, details);
+    this.status = Number(details.status);
+    this.retryable = details.retryable === true;
+  }
+}
+/** The server refused the token (missing, unknown, expired or forged): sync again with a valid one. */
+export class UnauthorizedError extends SyncServerError {}
+/**
+ * The server's log is another one than this store synced with (its data was lost or restored from a backup). Sync
+ * recovers by itself: the store makes its events pending again and pulls from the start (`SyncReport.logReset`).
+ */
+export class LogResetError extends SyncServerError {}
+
 type ErrorClass = new (code: string, message: string, details?: Record<string, unknown>) => EventLiteError;
 
 const classes: Record<ErrorCode, ErrorClass> = {
@@ -146,22 +216,47 @@ const classes: Record<ErrorCode, ErrorClass> = {
   STORAGE_ERROR: StorageError,
   STORE_CLOSED: StoreClosedError,
   INTERNAL: InternalError,
+  BATCH_TOO_LARGE: BatchTooLargeError,
+  SYNC_PROTOCOL: SyncProtocolError,
+  NETWORK: NetworkError,
+  SYNC_STOPPED: SyncStoppedError,
+  UNAUTHORIZED: UnauthorizedError,
+  LOG_RESET: LogResetError,
+  INVALID_REQUEST: SyncServerError,
+  INVALID_CURSOR: SyncServerError,
+  NOT_FOUND: SyncServerError,
+  METHOD_NOT_ALLOWED: SyncServerError,
+  REQUEST_TIMEOUT: SyncServerError,
+  REQUEST_TOO_LARGE: SyncServerError,
+  URI_TOO_LONG: SyncServerError,
+  UNSUPPORTED_MEDIA_TYPE: SyncServerError,
+  RANGE_NOT_SATISFIABLE: SyncServerError,
+  TOO_MANY_LIVE_STREAMS: SyncServerError,
+  HEADERS_TOO_LARGE: SyncServerError,
+  TIMEOUT: SyncServerError,
 };
 
 // Names live on the prototypes, spelled out, so that minifiers renaming classes do not change `error.name`.
 Object.defineProperty(EventLiteError.prototype, 'name', { value: 'EventLiteError', writable: true, configurable: true });
 for (const [code, ErrorClass] of Object.entries(classes)) {
+  if (ErrorClass === SyncServerError) continue;
   const words = code.split('_').map((word) => word[0] + word.slice(1).toLowerCase());
   const name = words.join('') + (code.endsWith('_ERROR') ? '' : 'Error');
   Object.defineProperty(ErrorClass.prototype, 'name', { value: name, writable: true, configurable: true });
 }
+Object.defineProperty(SyncServerError.prototype, 'name', { value: 'SyncServerError', writable: true, configurable: true });
 
-/** Rebuilds the error class for a shape's code; unknown codes give the base class. */
+/**
+ * Rebuilds the error class for a shape's code. A server's answer outside the list (`HTTP_502`, a code added later)
+ * is a {@link SyncServerError}; other unknown codes give the base class.
+ */
 export function toEventLiteError(shape: ErrorShape): EventLiteError {
   const { name: _name, code, message, ...details } = shape;
   const ErrorClass: ErrorClass = Object.prototype.hasOwnProperty.call(classes, code)
     ? classes[code as ErrorCode]
-    : EventLiteError;
+    : typeof details.status === 'number'
+      ? SyncServerError
+      : EventLiteError;
   return new ErrorClass(code, message, details);
 }
 

@@ -46,8 +46,8 @@ export interface SubscriptionFailure {
 /** What the host posts to the caller about sync. */
 export type SyncNotice =
   | { kind: 'sync'; type: 'status'; status: SyncStatus }
-  /** Events set aside (JSON array of conflicts), as they happen. */
-  | { kind: 'sync'; type: 'conflicts'; conflicts: string }
+  /** Events set aside (JSON array of conflicts) in round `run`, as they happen. */
+  | { kind: 'sync'; type: 'conflicts'; run: number; conflicts: string }
   | { kind: 'sync'; type: 'done'; run: number; ok: true; report: RoundReportWire }
   | { kind: 'sync'; type: 'done'; run: number; ok: false; error: ErrorShape }
   // `synced`, not `subscription`: these ids are not the store's subscription ids (tabs route those).
@@ -87,7 +87,7 @@ export interface SyncMethods {
   syncStart(options: SyncStartRequest): SyncStatus;
   /** Stops it: closes the live stream and aborts requests in flight. */
   syncStop(): void;
-  /** Starts a round; returns its number (a `done` notice with `run >= number` ends the wait). */
+  /** Asks for a round; returns the number of the one that covers the call (its `done` notice ends the wait). */
   syncNow(): number;
   syncSetOnline(online: boolean): SyncStatus;
   /** The network is back (the browser's `online` event): reconnect now instead of waiting out the backoff. */

@@ -165,10 +165,12 @@ export interface OpenOptions {
   /** The store's name: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.`. */
   name: string;
   /**
-   * `'auto'` (default): OPFS when available, else memory (and `storageMode` says so). `'opfs'`: fail with
-   * `STORAGE_UNAVAILABLE` rather than fall back. `'memory'`: never persist.
+   * `'auto'` (default): OPFS when available, else memory, with a console warning once per page (`storageMode` says
+   * `'memory'`; a page on plain http other than localhost has no OPFS). `'opfs'`: fail with `STORAGE_UNAVAILABLE`
+   * rather than fall back. `'persistent'`: OPFS, and the browser must grant persistent storage
+   * (`navigator.storage.persist()`), else `STORAGE_UNAVAILABLE`. `'memory'`: never persist.
    */
-  storage?: 'auto' | 'opfs' | 'memory';
+  storage?: 'auto' | 'opfs' | 'persistent' | 'memory';
   /** `'normal'` (default): survives a crashed or closed tab. `'full'`: also flushes each commit to disk. */
   synchronous?: 'normal' | 'full';
   /** The largest event accepted, in bytes (type + data + metadata). Default 1 MiB. */
@@ -184,7 +186,17 @@ export type SyncState =
   /** Trying to reach the server (first connection, or reconnecting after a failure with backoff). */
   | 'connecting'
   /** Connected to the live stream: the server's new events arrive within moments. */
-  | 'online';
+  | 'online'
+  /**
+   * The server refused the token (`UNAUTHORIZED`): tried again only at the longest delay, so call `store.sync()`
+   * again with a valid token.
+   */
+  | 'unauthorized'
+  /**
+   * The last round failed in a way retrying soon cannot fix (`lastError`: a `4xx` answer, or a server that does not
+   * speak the protocol); tried again at the longest delay.
+   */
+  | 'error';
 
 /** The sync state and the local store's sync counters. */
 export interface SyncStatus {
@@ -197,12 +209,21 @@ export interface SyncStatus {
   confirmedThrough: number;
   /** Entries in the conflicts list. */
   conflicts: number;
+  /**
+   * How many times the server turned out to hold another log than this store synced with (`LOG_RESET`: its data
+   * was lost or restored from a backup) and sync started over by itself: every local event pending again, pulled
+   * from the start. Nothing is lost; the server is refilled.
+   */
+  logResets: number;
   /** True while a push/pull round is running. */
   syncing: boolean;
   /** When the last round finished without error (ms since the epoch), or `null`. */
   lastSyncedAt: number | null;
-  /** The last round's or connection's failure, cleared by the next success. */
-  lastError: { code: string; message: string } | null;
+  /**
+   * The last round's or connection's failure, cleared by the next success. `retryable`: whether sync retries it
+   * with backoff (`false`: only at the longest delay; see `state`).
+   */
+  lastError: { code: string; message: string; retryable?: boolean; status?: number } | null;
 }
 
 /** An event the server rejected: it left its stream and is kept in the conflicts list until dismissed. */
@@ -228,16 +249,24 @@ export interface SyncConflict {
   rejectedAt: number;
 }
 
-/** What one push/pull round did. */
+/**
+ * What sync did: one round's (the `'synced'` event), or everything done from a `syncNow()` call until its round ended
+ * (that call's result: the round running at the call included, so nothing it pushed or met is missing).
+ */
 export interface SyncReport {
   /** Events sent (including ones the server already had). */
   pushed: number;
   /** Server events applied locally. */
   pulled: number;
-  /** Events rejected during the round. */
+  /** Events rejected (set aside in the conflicts list). */
   conflicts: SyncConflict[];
   /** When the local log was rewritten (rebase or rejection), the position after which it was; else `null`. */
   rewoundFrom: number | null;
+  /**
+   * The server answered `LOG_RESET` (its log is another one: data lost, or restored from a backup) and sync started
+   * over: every local event was made pending again and pushed (see `SyncStatus.logResets`).
+   */
+  logReset: boolean;
 }
 
 /** Options of `store.sync`. */

@@ -30,7 +30,10 @@ interface SyncedSubscriber extends Subscriber {
   onRewound: (fromPosition: number) => void | Promise<void>;
 }
 
+/** A `syncNow` call, answered when round `run` ends. */
 type Waiter = { run: number; resolve: (report: SyncReport) => void; reject: (error: unknown) => void };
+
+const emptyReport = (): SyncReport => ({ pushed: 0, pulled: 0, conflicts: [], rewoundFrom: null, logReset: false });
 
 type Listeners = {
   status: (status: SyncStatus) => void;
@@ -51,8 +54,12 @@ export class SyncClient {
     synced: new Set(),
   };
   readonly #waiters: Waiter[] = [];
-  /** Conflicts reported since the last round ended, for that round's report. */
+  /** Conflicts of the round running now, for its `'synced'` report. */
   #roundConflicts: SyncConflict[] = [];
+  /** What sync did since the last `syncNow` answer (or since `sync()`): the next answer's report. */
+  #unreported: SyncReport = emptyReport();
+  /** The last round that ended (the host's number) and how. */
+  #ended: { run: number; error?: EventLiteError } = { run: 0 };
   readonly #subscribers: Subscribers<SyncedSubscriber>;
 
   /** @internal */
@@ -115,10 +122,17 @@ export class SyncClient {
     return this.client.call('syncDismissConflict', eventId);
   }
 
-  /** Runs a push/pull round now (or waits for the one that covers this call); rejects when it fails or offline. */
+  /**
+   * Runs a push/pull round now (or after the running one); rejects when that round fails or sync is offline. The
+   * report covers what sync did since the previous `syncNow()` answer (or since `sync()`) up to the end of that
+   * round: the rounds `sync()`, `setOnline(true)`, appends or live notifications started meanwhile included.
+   */
   async syncNow(): Promise<SyncReport> {
     const run = await this.client.call('syncNow');
-    return new Promise((resolve, reject) => this.#waiters.push({ run, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ run, resolve, reject });
+      this.#settle();
+    });
   }
 
   /**
@@ -177,11 +191,15 @@ export class SyncClient {
    */
   async _reconnected(start: SyncStartRequest): Promise<void> {
     if (this.#stopped) return;
+    // The new host numbers its rounds afresh: the calls still waiting ask it again.
+    this.#ended = { run: 0 };
+    const waiting = this.#waiters.splice(0);
     try {
       this.#setStatus(await this.client.call('syncStart', { ...start, online: this.#status.state !== 'offline' }));
     } catch (error) {
       console.error('eventlite: could not restart sync after the store changed hands', error);
     }
+    for (const waiter of waiting) this.syncNow().then(waiter.resolve, waiter.reject);
     await this.#subscribers.reopenAll();
   }
 
@@ -197,23 +215,44 @@ export class SyncClient {
     } else if (notice.type === 'conflicts') {
       const conflicts = decodeConflicts(notice.conflicts);
       this.#roundConflicts.push(...conflicts);
+      this.#unreported.conflicts.push(...conflicts);
       this.#emit('conflict', conflicts);
-    } else if (notice.ok) {
-      const report: SyncReport = { ...notice.report, conflicts: this.#roundConflicts };
-      this.#roundConflicts = [];
-      for (const waiter of this.#take(notice.run)) waiter.resolve(report);
-      this.#emit('synced', report);
     } else {
+      const conflicts = this.#roundConflicts;
       this.#roundConflicts = [];
-      const error = toEventLiteError(notice.error);
-      for (const waiter of this.#take(notice.run)) waiter.reject(error);
+      if (notice.ok) {
+        const report: SyncReport = { ...notice.report, conflicts };
+        const total = this.#unreported;
+        total.pushed += report.pushed;
+        total.pulled += report.pulled;
+        if (report.rewoundFrom !== null) total.rewoundFrom = Math.min(total.rewoundFrom ?? Infinity, report.rewoundFrom);
+        total.logReset ||= report.logReset;
+        this.#ended = { run: notice.run };
+        this.#settle();
+        this.#emit('synced', report);
+      } else {
+        this.#ended = { run: notice.run, error: toEventLiteError(notice.error) };
+        this.#settle();
+      }
     }
   }
 
-  #take(run: number): Waiter[] {
+  /**
+   * Answers the `syncNow` calls whose round has ended (rounds end in order): the round's error, or what sync did
+   * since the last answer. A call whose round ended before its answer arrived gets the latest end.
+   */
+  #settle(): void {
+    const { run, error } = this.#ended;
     const done = this.#waiters.filter((waiter) => waiter.run <= run);
+    if (done.length === 0) return;
     for (const waiter of done) this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-    return done;
+    if (error) {
+      for (const waiter of done) waiter.reject(error);
+      return;
+    }
+    const report = this.#unreported;
+    this.#unreported = emptyReport();
+    for (const waiter of done) waiter.resolve(report);
   }
 
   #setStatus(status: SyncStatus): void {

@@ -8,6 +8,7 @@
  */
 
 import type { LiveFeed, WasmErrorShape } from '../wasm/eventlite_wasm.js';
+import { explainFetchFailure } from './network.js';
 
 /** What the live connection tells its owner. */
 export interface LiveEvents {
@@ -109,8 +110,10 @@ export class LiveConnection {
       }
     } catch (error) {
       // Refused, cut, silent, or not the protocol (`onBytes` threw; the feed reports that): drop the connection.
+      const aborted = controller.signal.aborted;
       controller.abort();
-      loss = { message: silent ? `the live stream was silent for ${this.silenceMs} ms` : `live: ${String(error)}` };
+      const why = silent ? `the live stream was silent for ${this.silenceMs} ms` : null;
+      loss = { message: why ?? `live: ${aborted ? String(error) : await explainFetchFailure(this.url, error)}` };
     } finally {
       clearTimeout(silence);
     }

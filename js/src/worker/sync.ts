@@ -12,9 +12,17 @@
 
 import { SYNC_STOPPED, type ErrorShape } from '../common/errors.js';
 import type { SyncMethods, SyncNotice, SyncStartRequest } from '../common/protocol.js';
-import type { SyncStatus } from '../common/types.js';
-import type { LiveFeed, SyncDriver, SyncedPageWire, SyncStepWire, WasmStore } from '../wasm/eventlite_wasm.js';
+import type { SyncState, SyncStatus } from '../common/types.js';
+import type {
+  LiveFeed,
+  SyncDriver,
+  SyncedPageWire,
+  SyncStepWire,
+  WasmErrorShape,
+  WasmStore,
+} from '../wasm/eventlite_wasm.js';
 import { LiveConnection } from './live.js';
+import { explainFetchFailure } from './network.js';
 import { Pages } from './pages.js';
 
 /** The wasm classes the transport drives. */
@@ -46,7 +54,7 @@ export class SyncHost {
   /** Rounds started: a `done` notice names the round it ends. */
   #started = 0;
   #lastSyncedAt: number | null = null;
-  #lastError: { code: string; message: string } | null = null;
+  #lastError: SyncStatus['lastError'] = null;
   readonly #pages: Pages<SyncedPageWire>;
   #nextSubscription = 1;
 
@@ -82,7 +90,8 @@ export class SyncHost {
         return undefined;
       case 'syncNow': {
         if (!this.#options || !this.#online) throw { ...SYNC_STOPPED };
-        // The round that covers this request: the one starting now, or the one after the running round.
+        // The round that covers this request: the one starting now, or the one after the running round (which may
+        // have read the pending events before this call).
         const wasRunning = this.#running;
         this.#request();
         return wasRunning ? this.#started + 1 : this.#started;
@@ -176,7 +185,7 @@ export class SyncHost {
           this.#request();
         },
         lost: (error) => {
-          this.#lastError = { code: error.code, message: error.message };
+          this.#lastError = brief(error);
           this.#postStatus();
         },
       },
@@ -195,17 +204,26 @@ export class SyncHost {
 
   #status(): SyncStatus {
     const store = this.store();
-    const counters = store?.syncStatus() ?? { replicaId: '', pending: 0, confirmedThrough: 0, conflicts: 0 };
+    const counters = store?.syncStatus() ?? { replicaId: '', pending: 0, confirmedThrough: 0, conflicts: 0, logResets: 0 };
     return {
-      state: !this.#online ? 'offline' : this.#live?.connected ? 'online' : 'connecting',
+      state: this.#state(),
       replicaId: counters.replicaId,
       pending: counters.pending,
       confirmedThrough: counters.confirmedThrough,
       conflicts: counters.conflicts,
+      logResets: counters.logResets,
       syncing: this.#running,
       lastSyncedAt: this.#lastSyncedAt,
       lastError: this.#lastError,
     };
+  }
+
+  /** Offline; refused; failed in a way waiting cannot fix (core's retry class); live; or still trying. */
+  #state(): SyncState {
+    if (!this.#online) return 'offline';
+    if (this.#lastError?.code === 'UNAUTHORIZED') return 'unauthorized';
+    if (this.#lastError?.retryable === false) return 'error';
+    return this.#live?.connected ? 'online' : 'connecting';
   }
 
   #postStatus(): void {
@@ -237,7 +255,7 @@ export class SyncHost {
       limits: this.#options.limits,
     }));
     this.#postStatus();
-    const step = await this.#steps(driver, signal);
+    const step = await this.#steps(driver, signal, run);
     this.#running = false;
     if (step === undefined) {
       // Offline, stopped or closed meanwhile: the driver was freed; nothing to retry.
@@ -255,7 +273,7 @@ export class SyncHost {
         driver.free();
         this.#driver = undefined;
       }
-      this.#lastError = { code: step.error.code, message: step.error.message };
+      this.#lastError = brief(step.error);
       this.#postStatus();
       this.post({ kind: 'sync', type: 'done', run, ok: false, error: step.error });
       if (step.kind === 'wait' && !this.#again) {
@@ -269,23 +287,27 @@ export class SyncHost {
   }
 
   /** Sends what the driver asks for until the round is over; `undefined` when it was cut (offline, closed). */
-  async #steps(driver: SyncDriver, signal: AbortSignal): Promise<Exclude<SyncStepWire, { kind: 'send' }> | undefined> {
+  async #steps(
+    driver: SyncDriver,
+    signal: AbortSignal,
+    run: number,
+  ): Promise<Exclude<SyncStepWire, { kind: 'send' }> | undefined> {
     for (;;) {
       const step = driver.nextStep();
-      this.#news(driver);
+      this.#news(driver, run);
       if (step.kind !== 'send') return step;
       const answer = await this.#send(step, signal);
       if (signal.aborted || !this.store()) return undefined;
       if (answer.ok) driver.onResponse(answer.status, answer.body);
       else driver.onTransportError(answer.message);
-      this.#news(driver);
+      this.#news(driver, run);
     }
   }
 
-  /** Tells the caller about events set aside, and the subscribers about a changed log. */
-  #news(driver: SyncDriver): void {
+  /** Tells the caller about events set aside in round `run`, and the subscribers about a changed log. */
+  #news(driver: SyncDriver, run: number): void {
     const conflicts = driver.takeNewConflicts();
-    if (conflicts !== undefined) this.post({ kind: 'sync', type: 'conflicts', conflicts });
+    if (conflicts !== undefined) this.post({ kind: 'sync', type: 'conflicts', run, conflicts });
     if (driver.takeLogChanged() || conflicts !== undefined) this.#changed();
   }
 
@@ -298,8 +320,9 @@ export class SyncHost {
     if (!options) return { ok: false, message: 'sync is stopped' };
     const headers: Record<string, string> = { authorization: `Bearer ${options.token}` };
     if (step.body !== null) headers['content-type'] = 'application/json';
+    const url = joinUrl(options.url, step.path);
     try {
-      const response = await fetch(joinUrl(options.url, step.path), {
+      const response = await fetch(url, {
         method: step.method,
         headers,
         body: step.body ?? undefined,
@@ -307,9 +330,18 @@ export class SyncHost {
       });
       return { ok: true, status: response.status, body: new Uint8Array(await response.arrayBuffer()) };
     } catch (error) {
-      return { ok: false, message: `${step.method} ${step.path}: ${String(error)}` };
+      const why = signal.aborted ? String(error) : await explainFetchFailure(url, error);
+      return { ok: false, message: `${step.method} ${step.path}: ${why}` };
     }
   }
+}
+
+/** The status's form of a failure: code, message, and the details callers act on. */
+function brief(error: WasmErrorShape): NonNullable<SyncStatus['lastError']> {
+  const out: NonNullable<SyncStatus['lastError']> = { code: error.code, message: error.message };
+  if (typeof error.retryable === 'boolean') out.retryable = error.retryable;
+  if (typeof error.status === 'number') out.status = error.status;
+  return out;
 }
 
 function joinUrl(base: string, path: string): string {

@@ -1,5 +1,6 @@
 // Every error code: its class, its fields, the fallback for unknown codes, and the codes a Node store can raise.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import * as eventlite from 'eventlite';
@@ -29,7 +30,19 @@ const classByCode = {
   STORAGE_ERROR: 'StorageError',
   STORE_CLOSED: 'StoreClosedError',
   INTERNAL: 'InternalError',
+  BATCH_TOO_LARGE: 'BatchTooLargeError',
+  SYNC_PROTOCOL: 'SyncProtocolError',
+  NETWORK: 'NetworkError',
+  SYNC_STOPPED: 'SyncStoppedError',
+  UNAUTHORIZED: 'UnauthorizedError',
+  LOG_RESET: 'LogResetError',
 };
+// The server's other answers share one class (with `status`).
+for (const code of ['INVALID_REQUEST', 'INVALID_CURSOR', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'REQUEST_TIMEOUT',
+  'REQUEST_TOO_LARGE', 'URI_TOO_LONG', 'UNSUPPORTED_MEDIA_TYPE', 'RANGE_NOT_SATISFIABLE', 'TOO_MANY_LIVE_STREAMS',
+  'HEADERS_TOO_LARGE', 'TIMEOUT']) {
+  classByCode[code] = 'SyncServerError';
+}
 
 test('every code has its exported subclass of EventLiteError and Error', () => {
   assert.deepEqual([...ErrorCodes].sort(), Object.keys(classByCode).sort());
@@ -44,6 +57,61 @@ test('every code has its exported subclass of EventLiteError and Error', () => {
     assert.equal(error.name, classByCode[code]);
     assert.equal(error.message, `a ${code}`);
   }
+  assert.ok(toEventLiteError({ code: 'UNAUTHORIZED', message: 'm', status: 401 }) instanceof eventlite.SyncServerError);
+  const proxy = toEventLiteError({ code: 'HTTP_502', message: '<html>', status: 502, retryable: true });
+  assert.ok(proxy instanceof eventlite.SyncServerError);
+  assert.deepEqual([proxy.name, proxy.status, proxy.retryable], ['SyncServerError', 502, true]);
+  const batch = toEventLiteError({ code: 'BATCH_TOO_LARGE', message: 'm', count: 3, limit: 2 });
+  assert.deepEqual([batch.count, batch.limit], [3, 2]);
+});
+
+// The codes raised below the package: read from core's and the wasm layer's sources and from the protocol's error
+// table, so a code added there without a JS class fails here.
+const root = new URL('../../../', import.meta.url);
+const source = (path) => readFileSync(new URL(path, root), 'utf8');
+
+function coreCodes() {
+  const error = source('core/src/error.rs');
+  const asStr = error.slice(error.indexOf('fn as_str'));
+  const codes = [...asStr.slice(0, asStr.indexOf('\n    }\n')).matchAll(/=> "([A-Z_]+)"/g)].map((m) => m[1]);
+  const sync = source('core/src/sync/error.rs');
+  const round = sync.slice(sync.indexOf('impl RoundError'));
+  codes.push(...[...round.matchAll(/(?:=>|: &'static str =) "([A-Z_]+)"/g)].map((m) => m[1]));
+  return codes;
+}
+
+function wasmCodes() {
+  const codes = [];
+  for (const file of readdirSync(new URL('wasm/src/', root))) {
+    const text = source(`wasm/src/${file}`);
+    codes.push(...[...text.matchAll(/(?:JsError::new\(|const [A-Z_]+: &str = )"([A-Z_]+)"/g)].map((m) => m[1]));
+  }
+  return codes;
+}
+
+function serverCodes() {
+  const doc = source('docs/sync-protocol.md');
+  const table = doc.slice(doc.indexOf('## 4. Errors'), doc.indexOf('## 5.'));
+  const codes = [];
+  for (const line of table.split('\n')) {
+    const cells = line.split('|');
+    if (cells.length < 4 || !/^\s*\d{3}\s*$/.test(cells[1])) continue;
+    codes.push(...[...cells[2].matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]));
+  }
+  return codes;
+}
+
+test("the codes are core's, the wasm layer's and the server's: none without its class", () => {
+  const core = coreCodes();
+  assert.ok(core.length >= 14 && core.includes('WRONG_EXPECTED_VERSION') && core.includes('NETWORK'), core.join());
+  assert.ok(core.includes('LOG_RESET'), 'core/src/sync/error.rs names LOG_RESET');
+  const server = serverCodes();
+  assert.ok(server.length >= 15 && server.includes('UNAUTHORIZED'), server.join());
+  const raised = new Set([...core, ...wasmCodes(), ...server, 'SYNC_STOPPED']);
+  const missing = [...raised].filter((code) => !ErrorCodes.includes(code));
+  assert.deepEqual(missing, [], 'raised but not in ErrorCodes (js/src/common/errors.ts)');
+  const stale = ErrorCodes.filter((code) => !raised.has(code));
+  assert.deepEqual(stale, [], 'in ErrorCodes but raised nowhere');
 });
 
 test('unknown codes fall back to the base class and keep their details', () => {

@@ -137,8 +137,11 @@ describe('sync transport (scripted fetch)', { timeout: 30_000 }, () => {
     server.failures.push(['/v1/pull', 500, '{"code":"INTERNAL","message":"boom"}']);
     const error = await rejectsWith(sync.syncNow(), 'INTERNAL');
     assert.equal(error.details.status, 500);
+    // What sync did since sync() (no syncNow answered yet): the append pushed, and pulled back as confirmed.
     const report = await sync.syncNow();
-    assert.deepEqual([report.pushed, report.pulled, report.conflicts], [0, 0, []]);
+    assert.deepEqual([report.pushed, report.pulled, report.conflicts], [1, 1, []]);
+    const next = await sync.syncNow();
+    assert.deepEqual([next.pushed, next.pulled, next.conflicts], [0, 0, []], 'the previous answer reported it');
     await store.close();
   });
 
@@ -156,7 +159,9 @@ describe('sync transport (scripted fetch)', { timeout: 30_000 }, () => {
     assert.equal(sync.status.pending, 0);
     // 6 events refused; 2 single events; 4 refused; 1; the 3-event batch refused and set aside.
     assert.equal(server.count('POST /v1/push'), 5);
-    assert.deepEqual(report.conflicts, [], 'the round that covered syncNow came after the one that set it aside');
+    // setOnline's round set the batch aside while syncNow waited for the next: the report counts from that round.
+    assert.deepEqual(report.conflicts.map((c) => c.eventId), big.eventIds);
+    assert.equal(report.pushed, 3);
     await store.close();
   });
 
@@ -186,7 +191,8 @@ describe('sync transport (scripted fetch)', { timeout: 30_000 }, () => {
     await until(() => sync.status.lastError?.code === 'UNAUTHORIZED', 'the refusal');
     await new Promise((resolve) => setTimeout(resolve, 1000));
     assert.equal(server.count('GET /v1/live'), 1, 'no quick retry after a refused token');
-    assert.equal(sync.status.state, 'connecting');
+    assert.equal(sync.status.state, 'unauthorized');
+    assert.equal(sync.status.lastError.retryable, false);
     await sync.stop();
     await store.close();
   });

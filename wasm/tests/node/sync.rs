@@ -77,6 +77,7 @@ fn two_devices_converge_and_the_loser_of_a_race_gets_a_conflict() {
     let report = prop(&done, "report");
     assert_eq!((num(&report, "pushed"), num(&report, "pulled"), num(&report, "conflicts")), (1.0, 1.0, 0.0));
     assert!(prop(&report, "rewoundFrom").is_null());
+    assert_eq!(prop(&report, "logReset").as_bool(), Some(false));
     assert!(conflicts.is_empty());
     assert!(sync_a.take_log_changed(), "the push was confirmed by the pull");
     assert_eq!(text(&sync_a.next_step().unwrap(), "kind"), "failed", "a finished sync stays finished");
@@ -95,6 +96,7 @@ fn two_devices_converge_and_the_loser_of_a_race_gets_a_conflict() {
     assert_eq!(events_of(&a), events_of(&b));
     let status = b.sync_status().unwrap();
     assert_eq!((num(&status, "pending"), num(&status, "conflicts")), (0.0, 1.0));
+    assert_eq!(num(&status, "logResets"), 0.0);
     assert_eq!(text(&status, "replicaId"), b.replica_id().unwrap());
     assert!(!text(&status, "cursor").is_empty());
     let listed = js_sys::Array::from(&js(&b.sync_conflicts().unwrap()));
@@ -135,12 +137,14 @@ fn failures_wait_with_core_backoff_and_their_class_decides_the_delay() {
     assert!(num(&wait, "delayMs") <= 100.0, "the first retry is soon");
     let error = prop(&wait, "error");
     assert_eq!((text(&error, "code"), num(&error, "status")), ("HTTP_503".into(), 503.0));
+    assert_eq!(prop(&error, "retryable").as_bool(), Some(true));
     assert_eq!(text(&sync.last_error(), "code"), "HTTP_503");
 
     assert_eq!(text(&sync.next_step().unwrap(), "kind"), "send", "a new round after the wait");
     sync.on_response(401, br#"{"code":"UNAUTHORIZED","message":"bad token"}"#);
     let wait = sync.next_step().unwrap();
     assert!(num(&wait, "delayMs") >= 5000.0, "retrying soon cannot fix a refused token");
+    assert_eq!(prop(&prop(&wait, "error"), "retryable").as_bool(), Some(false));
     assert_eq!(text(&prop(&wait, "error"), "code"), "UNAUTHORIZED");
 
     sync.retry_now();
