@@ -38,19 +38,50 @@ function workerTransport(): Transport {
   };
 }
 
+let warned = false;
+
+/** Says once per page that a store fell back to memory, and why: a store that forgets on reload must not be silent. */
+function warnMemory(name: string): void {
+  if (warned) return;
+  warned = true;
+  const why =
+    globalThis.isSecureContext === false
+      ? 'this page is not a secure context (plain http on a host other than localhost)'
+      : 'this browser offers no OPFS sync access handles';
+  console.warn(
+    `eventlite: the store ${JSON.stringify(name)} is in memory: its events are lost when the page closes or ` +
+      `reloads. OPFS is not available because ${why}. Serve the page over https (or from localhost), or pass ` +
+      "storage: 'opfs' to refuse to open without it.",
+  );
+}
+
 /**
  * Opens the store `options.name`: in OPFS when the browser offers it (`storageMode: 'opfs'`), otherwise in memory
- * (`storageMode: 'memory'`) unless `storage: 'opfs'` demands persistence. Tabs of one origin share a store: the first
- * one's worker owns it and the others forward to it (see `relay/tabs.ts`); a memory store is private to its tab.
+ * (`storageMode: 'memory'`, with a console warning) unless `storage: 'opfs'` or `'persistent'` demands persistence.
+ * Tabs of one origin share a store: the first one's worker owns it and the others forward to it (see
+ * `relay/tabs.ts`); a memory store is private to its tab.
  */
 export async function openEventStore(options: OpenOptions): Promise<EventStore> {
   const request = openRequest(options);
-  if (request.storage === 'memory' || !canShare()) return connect(request, workerTransport());
-  let transport: Transport;
-  try {
-    transport = await SharedTransport.start(request, startWorker);
-  } catch (error) {
-    throw toEventLiteError(error as ErrorShape);
+  let store: EventStore;
+  if (request.storage === 'memory' || !canShare()) {
+    store = await connect(request, workerTransport());
+  } else {
+    let transport: Transport;
+    try {
+      transport = await SharedTransport.start(request, startWorker);
+    } catch (error) {
+      throw toEventLiteError(error as ErrorShape);
+    }
+    store = await connect(request, transport);
   }
-  return connect(request, transport);
+  if (options.storage === 'persistent' && !(await store.requestPersistence())) {
+    await store.close();
+    throw toEventLiteError({
+      code: 'STORAGE_UNAVAILABLE',
+      message: "the browser did not grant persistent storage (navigator.storage.persist()) to this origin",
+    });
+  }
+  if (store.storageMode === 'memory' && request.storage === 'auto') warnMemory(request.name);
+  return store;
 }

@@ -333,6 +333,29 @@ export class EventStore {
     return startSync(this.#client, options);
   }
 
+  /**
+   * Whether the browser keeps this store's data under storage pressure (`navigator.storage.persisted()`); always
+   * `false` for a memory store and in Node. Without it the browser may evict the origin's OPFS data when space runs
+   * low, and a private window's data lasts only for its session whatever this says.
+   */
+  async persisted(): Promise<boolean> {
+    if (this.storageMode !== 'opfs') return false;
+    const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+    return typeof storage?.persisted === 'function' ? storage.persisted() : false;
+  }
+
+  /**
+   * Asks the browser to keep this origin's data (`navigator.storage.persist()`); resolves with whether it is now
+   * persistent. Browsers decide by their own rules (Chromium: site engagement, an installed app, granted
+   * notifications; Firefox asks the user), so call it after a user action. `false` for a memory store and in Node.
+   */
+  async requestPersistence(): Promise<boolean> {
+    if (this.storageMode !== 'opfs') return false;
+    const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+    if (typeof storage?.persist !== 'function') return false;
+    return (await storage.persisted()) || storage.persist();
+  }
+
   /** Closes the store: stops subscriptions, closes the database (releasing OPFS), ends the worker. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -358,13 +381,14 @@ export function openRequest(options: unknown): OpenRequest {
     keys,
   );
   if (typeof name !== 'string') throw invalidArgument('options.name', 'must be a string');
-  if (storage !== 'auto' && storage !== 'opfs' && storage !== 'memory') {
-    throw invalidArgument('options.storage', "must be 'auto', 'opfs' or 'memory'");
+  if (storage !== 'auto' && storage !== 'opfs' && storage !== 'persistent' && storage !== 'memory') {
+    throw invalidArgument('options.storage', "must be 'auto', 'opfs', 'persistent' or 'memory'");
   }
   if (typeof openTimeoutMs !== 'number' || !(openTimeoutMs >= 0)) {
     throw invalidArgument('options.openTimeoutMs', 'must be a non-negative number');
   }
-  const request: OpenRequest = { name, storage, openTimeoutMs };
+  // 'persistent' is OPFS to the host; the entry point asks the browser for persistence (`requestPersistence`).
+  const request: OpenRequest = { name, storage: storage === 'persistent' ? 'opfs' : storage, openTimeoutMs };
   if (synchronous !== undefined) request.synchronous = synchronous as OpenRequest['synchronous'];
   if (maxEventSize !== undefined) request.maxEventSize = maxEventSize as number;
   return request;

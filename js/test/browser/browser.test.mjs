@@ -153,6 +153,29 @@ describe('OPFS persistence', () => {
     }
   });
 
+  test('persistence: persisted() reports navigator.storage.persisted(); storage: persistent needs it granted', async () => {
+    const { page, context } = await newApp();
+    const result = await page.evaluate(async (name) => {
+      const { openEventStore } = window.eventlite;
+      const store = await openEventStore({ name });
+      const before = [store.storageMode, await store.persisted(), await navigator.storage.persisted()];
+      const granted = await store.requestPersistence();
+      let persistent;
+      try {
+        const strict = await openEventStore({ name: `${name}-p`, storage: 'persistent' });
+        persistent = [strict.storageMode, await strict.persisted()];
+      } catch (error) {
+        persistent = [error.code];
+      }
+      return { before, granted, after: [await store.persisted(), await navigator.storage.persisted()], persistent };
+    }, unique('persist'));
+    assert.deepEqual(result.before.slice(0, 1), ['opfs']);
+    assert.equal(result.before[1], result.before[2], 'persisted() is the browser\'s answer');
+    assert.deepEqual(result.after, [result.granted, result.granted]);
+    assert.deepEqual(result.persistent, result.granted ? ['opfs', true] : ['STORAGE_UNAVAILABLE']);
+    await context.close();
+  });
+
   test("storage: 'memory' keeps nothing across a reload and says so", async () => {
     const { page, context } = await newApp();
     const name = unique('memory');
@@ -179,24 +202,41 @@ describe('OPFS persistence', () => {
     assert.ok(address, 'this test needs a non-loopback IPv4 address to reach the page from an insecure origin');
     const context = await browser.newContext();
     const page = await context.newPage();
+    const warnings = [];
+    page.on('console', (message) => message.type() === 'warning' && warnings.push(message.text()));
     await openApp(page, `http://${address}:${server.port}/`);
     const result = await page.evaluate(async () => {
       const store = await window.eventlite.openEventStore({ name: 'insecure' });
       await store.appendToStream('a-1', [{ type: 'A', data: 1 }]);
-      let required;
-      try {
-        await window.eventlite.openEventStore({ name: 'insecure-2', storage: 'opfs' });
-      } catch (error) {
-        required = [error.name, error.code];
+      await window.eventlite.openEventStore({ name: 'insecure-3' }); // warned once per page, not per store
+      const refusals = [];
+      for (const storage of ['opfs', 'persistent']) {
+        try {
+          await window.eventlite.openEventStore({ name: 'insecure-2', storage });
+        } catch (error) {
+          refusals.push([error.name, error.code]);
+        }
       }
-      return { secure: window.isSecureContext, mode: store.storageMode, version: await store.streamVersion('a-1'), required };
+      return {
+        secure: window.isSecureContext,
+        mode: store.storageMode,
+        persisted: await store.persisted(),
+        version: await store.streamVersion('a-1'),
+        refusals,
+      };
     });
     assert.deepEqual(result, {
       secure: false,
       mode: 'memory',
+      persisted: false,
       version: 1,
-      required: ['StorageUnavailableError', 'STORAGE_UNAVAILABLE'],
+      refusals: [
+        ['StorageUnavailableError', 'STORAGE_UNAVAILABLE'],
+        ['StorageUnavailableError', 'STORAGE_UNAVAILABLE'],
+      ],
     });
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], /"insecure" is in memory: its events are lost .* because this page is not a secure context/);
     await context.close();
   });
 
@@ -444,6 +484,71 @@ describe('across the worker boundary', () => {
       aggregate: { state: 107, version: 4, snapshotVersion: 2, eventsFolded: 2 },
       snapshot: [2, 100, 'v1'],
     });
+    await context.close();
+  });
+});
+
+describe('sync in the browser (a real eventlite serve)', () => {
+  let syncServer;
+  let plainServer;
+  before(async () => {
+    const { startServer } = await import('../../../www/test/server.mjs');
+    syncServer = await startServer({ tokens: 'demo-token:demo', args: ['--allow-origin', new URL(base).origin] });
+    plainServer = await startServer({ tokens: 'demo-token:demo' }); // no CORS headers
+  });
+  after(async () => {
+    await syncServer?.stop();
+    await plainServer?.stop();
+  });
+
+  const serverHas = async (eventId) => {
+    for (let i = 0; i < 600; i++) {
+      if ((await syncServer.pullAll()).some((event) => event.event_id === eventId)) return true;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return false;
+  };
+  const openTab = async (context, name, sync) => {
+    const page = await context.newPage();
+    await openApp(page, base);
+    await page.evaluate(
+      async ([name, sync]) => {
+        window.store = await window.eventlite.openEventStore({ name });
+        if (sync) window.sync = await window.store.sync(sync);
+      },
+      [name, sync],
+    );
+    return page;
+  };
+  const append = (page, stream) =>
+    page.evaluate(async (stream) => (await window.store.appendToStream(stream, [{ type: 'T', data: null }])).eventIds[0], stream);
+
+  test('sync moves with the store to a new owner tab, also one that never called sync()', async () => {
+    for (const syncing of [['a', 'c'], ['b']]) {
+      const context = await browser.newContext();
+      const name = unique('sync-owner');
+      const options = { url: syncServer.url, token: 'demo-token' };
+      const a = await openTab(context, name, syncing.includes('a') && options); // the owner
+      const b = await openTab(context, name, syncing.includes('b') && options);
+      const c = await openTab(context, name, syncing.includes('c') && options);
+      assert.ok(await serverHas(await append(b, `before-${name}`)), `synced before the owner closed (${syncing})`);
+      await a.close();
+      assert.ok(await serverHas(await append(b, `after-${name}`)), `synced after the owner closed (${syncing})`);
+      assert.ok(await serverHas(await append(c, `later-${name}`)), `synced from the third tab (${syncing})`);
+      await context.close();
+    }
+  });
+
+  test('a server on another origin without CORS headers: the status says so, not just "Failed to fetch"', async () => {
+    const { page, context } = await newApp();
+    const message = await page.evaluate(async ([name, url]) => {
+      const store = await window.eventlite.openEventStore({ name });
+      const sync = await store.sync({ url, token: 'demo-token' });
+      for (let i = 0; i < 400 && !sync.status.lastError; i++) await new Promise((r) => setTimeout(r, 25));
+      return [sync.status.lastError?.code, sync.status.lastError?.message];
+    }, [unique('cors'), plainServer.url]);
+    assert.equal(message[0], 'NETWORK');
+    assert.match(message[1], new RegExp(`--allow-origin ${new URL(base).origin.replace(/\./g, '\\.')}`));
     await context.close();
   });
 });
