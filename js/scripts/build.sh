@@ -2,7 +2,7 @@
 # Builds the npm package into js/dist: the wasm (size profile, trimmed SQLite, wasm-opt), its wasm-bindgen glue,
 # and the TypeScript. Run from anywhere; needs `npm ci` done in js/ (scripts/test-js.sh does it).
 #
-# Knobs (for measuring each size step, see js/scripts/size.sh):
+# Knobs (for measuring each size step, see js/scripts/size-steps.sh):
 #   EVENTLITE_WASM_PROFILE=wasm-release|release   cargo profile (default wasm-release: opt-level z, LTO)
 #   EVENTLITE_SQLITE_TRIM=1|0                      compile SQLite without the features EventLite does not use
 #   EVENTLITE_WASM_OPT=1|0                         run binaryen's wasm-opt -Oz

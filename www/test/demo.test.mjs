@@ -133,7 +133,7 @@ describe('demo app: two devices in Chromium', { timeout: 120_000 }, () => {
     assert.deepEqual(await localLog(a), await serverLog());
   });
 
-  test('the server goes away: appends stay pending; it comes back: both devices reconnect (EventSource) and converge', async () => {
+  test('the server goes away: appends stay pending; it comes back: both devices reconnect (live stream, backoff) and converge', async () => {
     const { page: a } = devices.a;
     const { page: b } = devices.b;
     const { port, dataDir } = server;

@@ -1,5 +1,5 @@
 /**
- * Several tabs, one store (DESIGN.md §4): the tab holding the Web Lock `eventlite-owner:<name>` runs the worker that
+ * Several tabs, one store (`docs/adr/0005-browser-package.md`, "Several tabs"): the tab holding the Web Lock `eventlite-owner:<name>` runs the worker that
  * owns the OPFS database and relays the other tabs' requests to it over a BroadcastChannel; the others forward their
  * calls and receive their answers and subscription pages the same way. Each follower also queues for the lock, so
  * when the owner tab closes (or its store is closed) the next tab takes over: it starts its own worker, announces
