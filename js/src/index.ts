@@ -32,6 +32,8 @@ export {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type LoadSnapshotOptions,
+  type SaveSnapshotOptions,
   type Snapshot,
   type StorageMode,
   type StreamPage,

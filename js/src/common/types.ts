@@ -50,7 +50,9 @@ export interface RecordedEvent<Data = unknown, Metadata extends Record<string, u
 
 /** What `appendToStream` resolves with, after the transaction has committed. */
 export interface AppendResult {
-  /** The stream's version after the append. */
+  /** The stream's version after the append (the field is `version` in every result). */
+  version: number;
+  /** @deprecated The same as `version`. */
   streamVersion: number;
   /** The events' global positions, in batch order. */
   positions: number[];
@@ -69,10 +71,18 @@ export interface AppendOptions {
 /** `'forwards'` (default) or `'backwards'`. */
 export type Direction = 'forwards' | 'backwards';
 
-/** Options of `readStream`. */
+/**
+ * Options of `readStream`. Bounds are exclusive, as everywhere in the API (`readAll`, subscriptions): pass the
+ * last version you have.
+ */
 export interface ReadStreamOptions {
-  /** Inclusive start version; default the first (forwards) or the last (backwards). */
+  /** Read forwards from the version after this one (exclusive). Default: from the first. */
+  after?: number | bigint;
+  /** Read backwards from the version before this one (exclusive; implies `direction: 'backwards'`). Default: the last. */
+  before?: number | bigint;
+  /** @deprecated Inclusive, unlike every other bound: use `after` (forwards) or `before` (backwards). */
   fromVersion?: number | bigint;
+  /** `'forwards'` (default) or `'backwards'`. */
   direction?: Direction;
   /** Default 1,000. */
   maxCount?: number;
@@ -94,10 +104,15 @@ export interface EventFilter {
   eventTypes?: string[];
 }
 
-/** Options of `readAll`. */
+/** Options of `readAll`. Bounds are exclusive: pass the last position you have. */
 export interface ReadAllOptions {
-  /** Exclusive position: forwards reads after it, backwards before it. Default the start / the end. */
+  /** Read forwards from the position after this one (exclusive). Default: from the start. */
+  after?: number | bigint;
+  /** Read backwards from the position before this one (exclusive; implies `direction: 'backwards'`). Default: the end. */
+  before?: number | bigint;
+  /** @deprecated The same as `after` (forwards) or `before` (backwards). */
   fromPosition?: number | bigint;
+  /** `'forwards'` (default) or `'backwards'`. */
   direction?: Direction;
   /** Default 1,000. */
   maxCount?: number;
@@ -113,8 +128,13 @@ export interface LogPage<Data = unknown> {
 
 /** Options of `subscribeToAll` / `subscribeToStream`. */
 export interface SubscriptionOptions {
-  /** `'start'` (default), `'end'`, or an exclusive position (`subscribeToAll`) / version (`subscribeToStream`). */
+  /** `'start'` (default) or `'end'` (only events appended from now on). A number means `after` (deprecated). */
   from?: 'start' | 'end' | number | bigint;
+  /**
+   * Deliver the events after this position (`subscribeToAll`) or version (`subscribeToStream`), exclusive: pass
+   * the last one you handled.
+   */
+  after?: number | bigint;
   /** `subscribeToAll` only. */
   filter?: EventFilter;
   /** A named subscription saves its checkpoint after each page it processed and resumes after it (at-least-once). */
@@ -136,6 +156,21 @@ export interface Snapshot<State = unknown> {
   schemaTag: string;
   state: State;
   recordedAt: number;
+}
+
+/** `saveSnapshot`'s second argument. */
+export interface SaveSnapshotOptions<State = unknown> {
+  /** The stream version the state includes: 1 to the stream's version. */
+  version: number | bigint;
+  /** JSON-serialisable. */
+  state: State;
+  schemaTag: string;
+}
+
+/** Options of `loadSnapshot`. */
+export interface LoadSnapshotOptions {
+  /** Only the snapshot saved under this tag. */
+  schemaTag?: string;
 }
 
 /** Options of `aggregateStream`. */
@@ -306,8 +341,10 @@ export interface SyncedSubscriptionOptions {
    * `onRewound` called first whenever a rebase or a rejection rewrote the log.
    */
   mode?: 'confirmed' | 'pending';
-  /** `'start'` (default), `'end'`, or an exclusive position. */
+  /** `'start'` (default) or `'end'`. A number means `after` (deprecated). */
   from?: 'start' | 'end' | number | bigint;
+  /** Deliver the events after this position (exclusive): the last one you handled. */
+  after?: number | bigint;
   filter?: EventFilter;
   /** Events per page, default 500. */
   batchSize?: number;

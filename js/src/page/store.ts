@@ -18,10 +18,12 @@ import {
   type EventHandler,
   type EventInput,
   type ExpectedVersion,
+  type LoadSnapshotOptions,
   type LogPage,
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type SaveSnapshotOptions,
   type Snapshot,
   type StorageMode,
   type StreamPage,
@@ -65,6 +67,28 @@ function checkExpected(value: unknown): ExpectedVersion {
 }
 
 const FILTER_KEYS = ['streamPrefix', 'categories', 'eventTypes'] as const;
+
+/**
+ * The read options' bounds, all exclusive: `after` (forwards) or `before` (backwards, implied); `legacy` is the
+ * deprecated name's own value. Returns the direction and the exclusive bound (or `undefined`: from the start/end).
+ */
+function bound(options: Record<string, unknown>, legacy: string): { direction: unknown; exclusive?: number } {
+  const { after, before } = options;
+  let direction = options.direction;
+  const given = [after !== undefined && 'after', before !== undefined && 'before', options[legacy] !== undefined && legacy];
+  const names = given.filter(Boolean);
+  if (names.length > 1) throw invalidArgument(`options.${names[1]}`, `cannot be combined with options.${names[0]}`);
+  if (after !== undefined) {
+    if (direction === 'backwards') throw invalidArgument('options.after', "reads forwards: use 'before' to read backwards");
+    return { direction: direction ?? 'forwards', exclusive: toPosition(after, 'options.after') };
+  }
+  if (before !== undefined) {
+    if (direction === 'forwards') throw invalidArgument('options.before', "reads backwards: use 'after' to read forwards");
+    direction = 'backwards';
+    return { direction, exclusive: toPosition(before, 'options.before') };
+  }
+  return { direction };
+}
 
 function pickFilter(options: Record<string, unknown> | undefined, argument: string): void {
   if (options && options.filter !== undefined) options.filter = pick(options.filter, argument, FILTER_KEYS);
@@ -161,22 +185,39 @@ export class EventStore {
     const expected = checkExpected(checkObject(options, 'options', ['expectedVersion']).expectedVersion);
     const { json, eventIds } = encodeEvents(events);
     const result = await this.#client.call('appendToStream', stream, json, expected);
-    return { ...result, eventIds };
+    return { ...result, version: result.streamVersion, eventIds };
   }
 
-  /** Reads a page of one stream. A stream that does not exist reads as empty at version 0. */
+  /**
+   * Reads a page of one stream: the events after version `after` (forwards, default from the first) or before
+   * `before` (backwards; default from the last). Both bounds are exclusive, as everywhere in the API. A stream that
+   * does not exist reads as empty at version 0.
+   */
   async readStream<Data = unknown>(stream: string, options?: ReadStreamOptions): Promise<StreamPage<Data>> {
     this.#check();
     checkStream(stream);
-    const wire = pick(options, 'options', ['fromVersion', 'direction', 'maxCount']);
+    const given = pick(options, 'options', ['after', 'before', 'fromVersion', 'direction', 'maxCount']) ?? {};
+    const { direction, exclusive } = bound(given, 'fromVersion');
+    const wire: Record<string, unknown> = { fromVersion: given.fromVersion, direction, maxCount: given.maxCount };
+    // Core's stream bound is inclusive.
+    if (exclusive !== undefined) wire.fromVersion = direction === 'backwards' ? Math.max(exclusive - 1, 0) : exclusive + 1;
+    for (const key of Object.keys(wire)) if (wire[key] === undefined) delete wire[key];
     const page = await this.#client.call('readStream', stream, wire);
     return { events: decodeEvents<RecordedEvent<Data>>(page.events), version: page.version };
   }
 
-  /** Reads a page of the whole log (or of the events `filter` selects) after / before an exclusive position. */
+  /**
+   * Reads a page of the whole log (or of the events `filter` selects): after position `after` (forwards, default
+   * from the start) or before `before` (backwards, default from the end); both exclusive.
+   */
   async readAll<Data = unknown>(options?: ReadAllOptions): Promise<LogPage<Data>> {
     this.#check();
-    const wire = pick(options, 'options', ['fromPosition', 'direction', 'maxCount', 'filter']);
+    const given = pick(options, 'options', ['after', 'before', 'fromPosition', 'direction', 'maxCount', 'filter']) ?? {};
+    const { direction, exclusive } = bound(given, 'fromPosition');
+    const { after: _after, before: _before, ...wire } = given;
+    wire.fromPosition = exclusive ?? given.fromPosition;
+    wire.direction = direction;
+    for (const key of Object.keys(wire)) if (wire[key] === undefined) delete wire[key];
     pickFilter(wire, 'options.filter');
     const page = await this.#client.call('readAll', wire);
     return { events: decodeEvents<RecordedEvent<Data>>(page.events), headPosition: page.headPosition };
@@ -227,8 +268,13 @@ export class EventStore {
     this.#check();
     if (typeof options === 'function') [options, handler] = [{}, options];
     if (typeof handler !== 'function') throw invalidArgument('handler', 'must be a function');
-    const keys = ['from', 'filter', 'name', 'batchSize', 'onError'] as const;
+    const keys = ['from', 'after', 'filter', 'name', 'batchSize', 'onError'] as const;
     const wire = pick(options, 'options', keys) ?? {};
+    if (wire.after !== undefined) {
+      if (wire.from !== undefined) throw invalidArgument('options.after', 'cannot be combined with options.from');
+      wire.from = toPosition(wire.after, 'options.after');
+      delete wire.after;
+    }
     const onError = wire.onError ?? defaultOnError;
     if (typeof onError !== 'function') throw invalidArgument('options.onError', 'must be a function');
     delete wire.onError;
@@ -275,15 +321,24 @@ export class EventStore {
    * Saves `state` (JSON-serialisable) as the snapshot of `stream` at `version` (1 to the stream's version) under
    * `schemaTag`. A snapshot with the same tag and a higher version is kept.
    */
-  async saveSnapshot(stream: string, version: number | bigint, state: unknown, schemaTag: string): Promise<void> {
+  async saveSnapshot<State = unknown>(stream: string, snapshot: SaveSnapshotOptions<State>): Promise<void>;
+  /** @deprecated Use `saveSnapshot(stream, { version, state, schemaTag })`. */
+  async saveSnapshot(stream: string, version: number | bigint, state: unknown, schemaTag: string): Promise<void>;
+  async saveSnapshot(stream: string, ...args: unknown[]): Promise<void> {
     this.#check();
     checkStream(stream);
-    const wireVersion = toPosition(version, 'version');
-    await this.#client.call('saveSnapshot', stream, wireVersion, strictJson(state, 'state'), schemaTag);
+    let [version, state, schemaTag] = args;
+    let names = ['version', 'state', 'schemaTag'];
+    if (typeof args[0] === 'object' && args[0] !== null && args.length === 1) {
+      ({ version, state, schemaTag } = checkObject(args[0], 'options', ['version', 'state', 'schemaTag']));
+      names = names.map((name) => `options.${name}`);
+    }
+    const wireVersion = toPosition(version, names[0]!);
+    await this.#client.call('saveSnapshot', stream, wireVersion, strictJson(state, names[1]!), schemaTag);
   }
 
   /** The latest snapshot of `stream` (only those saved under `schemaTag`, when given), or `null`. */
-  async loadSnapshot<State = unknown>(stream: string, options?: { schemaTag?: string }): Promise<Snapshot<State> | null> {
+  async loadSnapshot<State = unknown>(stream: string, options?: LoadSnapshotOptions): Promise<Snapshot<State> | null> {
     this.#check();
     checkStream(stream);
     const { schemaTag } = checkObject(options, 'options', ['schemaTag']);
@@ -312,7 +367,7 @@ export class EventStore {
     let version = snapshot ? snapshot.version : 0;
     let eventsFolded = 0;
     for (;;) {
-      const page = await this.readStream<Data>(stream, { fromVersion: version + 1, maxCount: 1000 });
+      const page = await this.readStream<Data>(stream, { after: version, maxCount: 1000 });
       if (page.events.length === 0) break;
       for (const event of page.events) {
         state = (evolve as AggregateOptions<State, Data>['evolve'])(state, event);

@@ -5,7 +5,7 @@
  * No user code runs in the host.
  */
 
-import { decodeConflicts } from '../common/encode.js';
+import { decodeConflicts, toPosition } from '../common/encode.js';
 import { EventLiteError, SYNC_STOPPED, toEventLiteError } from '../common/errors.js';
 import type { SyncNotice, SyncStartRequest } from '../common/protocol.js';
 import type {
@@ -20,7 +20,7 @@ import type {
 import type { Client } from './client.js';
 import { Subscribers, type Subscriber } from './delivery.js';
 
-const SUBSCRIBE_KEYS = ['mode', 'from', 'filter', 'batchSize', 'onRewound', 'onError'];
+const SUBSCRIBE_KEYS = ['mode', 'from', 'after', 'filter', 'batchSize', 'onRewound', 'onError'];
 const MAX_BATCH = 1000;
 
 /** A synced subscription on the caller's side. */
@@ -149,7 +149,11 @@ export class SyncClient {
       if (!SUBSCRIBE_KEYS.includes(key)) throw invalidSync(`options.${key}`, 'is not an option');
     }
     if (typeof handler !== 'function') throw invalidSync('handler', 'must be a function');
-    const { mode = 'confirmed', onRewound = () => {}, onError = defaultOnError, ...wire } = options;
+    const { mode = 'confirmed', onRewound = () => {}, onError = defaultOnError, after, ...wire } = options;
+    if (after !== undefined) {
+      if (wire.from !== undefined) throw invalidSync('options.after', 'cannot be combined with options.from');
+      wire.from = toPosition(after, 'options.after');
+    }
     for (const [name, value] of [['onRewound', onRewound], ['onError', onError]] as const) {
       if (typeof value !== 'function') throw invalidSync(`options.${name}`, 'must be a function');
     }

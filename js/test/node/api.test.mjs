@@ -13,7 +13,7 @@ import {
   WrongExpectedVersionError,
 } from 'eventlite';
 
-import { events, open, rejectsWith } from './helpers.mjs';
+import { events, open, rejectsWith, until } from './helpers.mjs';
 
 describe('open', () => {
   test('Node opens memory stores and says so', async () => {
@@ -172,6 +172,58 @@ describe('reads', () => {
     const page = await store.readAll({ maxCount: 1 });
     assert.equal(page.headPosition, 10);
     assert.equal(await store.headPosition(), 10);
+  });
+});
+
+describe('one rule for bounds and names', () => {
+  test("every numeric bound is exclusive: readStream's and readAll's after/before, subscriptions' after", async () => {
+    const store = await open();
+    await store.appendToStream('a-1', events(5));
+    await store.appendToStream('b-1', events(5));
+    const versions = async (options) => (await store.readStream('a-1', options)).events.map((e) => e.version);
+    assert.deepEqual(await versions({ after: 3 }), [4, 5]);
+    assert.deepEqual(await versions({ after: 0n }), [1, 2, 3, 4, 5]);
+    assert.deepEqual(await versions({ before: 3 }), [2, 1]);
+    assert.deepEqual(await versions({ before: 1 }), []);
+    assert.deepEqual(await versions({ before: 3, direction: 'backwards', maxCount: 1 }), [2]);
+    assert.deepEqual(await versions({ fromVersion: 3 }), [3, 4, 5], 'the deprecated fromVersion stays inclusive');
+    const positions = async (options) => (await store.readAll(options)).events.map((e) => e.position);
+    assert.deepEqual(await positions({ after: 8 }), [9, 10]);
+    assert.deepEqual(await positions({ before: 3 }), [2, 1]);
+    assert.deepEqual(await positions({ fromPosition: 8 }), [9, 10], 'fromPosition is after');
+    const seen = { all: [], stream: [] };
+    await store.subscribeToAll({ after: 8 }, (e) => void seen.all.push(e.position));
+    await store.subscribeToStream('a-1', { after: 3 }, (e) => void seen.stream.push(e.version));
+    await until(() => seen.all.length === 2 && seen.stream.length === 2, 'the subscriptions');
+    assert.deepEqual(seen, { all: [9, 10], stream: [4, 5] });
+    for (const [options, argument] of [
+      [{ after: 1, before: 2 }, 'options.before'],
+      [{ after: 1, direction: 'backwards' }, 'options.after'],
+      [{ before: 1, direction: 'forwards' }, 'options.before'],
+      [{ after: 1, fromVersion: 2 }, 'options.fromVersion'],
+      [{ after: -1 }, 'options.after'],
+    ]) {
+      const error = await rejectsWith(store.readStream('a-1', options), 'INVALID_ARGUMENT');
+      assert.equal(error.argument, argument, JSON.stringify(options));
+    }
+    await rejectsWith(store.subscribeToAll({ after: 1, from: 'end' }, () => {}), 'INVALID_ARGUMENT');
+  });
+
+  test("the version field is 'version' in every result; saveSnapshot takes an options object", async () => {
+    const store = await open();
+    const result = await store.appendToStream('cart-1', events(3));
+    assert.deepEqual([result.version, result.streamVersion], [3, 3]);
+    assert.equal((await store.readStream('cart-1')).version, 3);
+    await store.saveSnapshot('cart-1', { version: 2, state: { n: 2 }, schemaTag: 'v1' });
+    await store.saveSnapshot('cart-1', 1, { n: 1 }, 'v0'); // the deprecated positional form
+    const snapshot = await store.loadSnapshot('cart-1', { schemaTag: 'v1' });
+    assert.deepEqual([snapshot.version, snapshot.state], [2, { n: 2 }]);
+    const aggregate = await store.aggregateStream('cart-1', { initial: 0, evolve: (n) => n + 1, schemaTag: 'v1' });
+    assert.equal(aggregate.version, 3);
+    const bad = await rejectsWith(store.saveSnapshot('cart-1', { version: 9, state: {}, schemaTag: 'v1' }), 'INVALID_ARGUMENT');
+    assert.equal(bad.argument, 'version');
+    const unknown = await rejectsWith(store.saveSnapshot('cart-1', { version: 1, state: {}, tag: 'v1' }), 'INVALID_ARGUMENT');
+    assert.equal(unknown.argument, 'options.tag');
   });
 });
 
