@@ -7,7 +7,7 @@
 
 import { toEventLiteError, type ErrorShape } from './common/errors.js';
 import type { HostMessage } from './common/protocol.js';
-import type { OpenOptions } from './common/types.js';
+import type { EventType, OpenOptions } from './common/types.js';
 import type { Transport } from './page/client.js';
 import { connect, openRequest, type EventStore } from './page/store.js';
 import { canShare, SharedTransport } from './relay/tabs.js';
@@ -61,11 +61,11 @@ function warnMemory(name: string): void {
  * Tabs of one origin share a store: the first one's worker owns it and the others forward to it (see
  * `relay/tabs.ts`); a memory store is private to its tab.
  */
-export async function openEventStore(options: OpenOptions): Promise<EventStore> {
+export async function openEventStore<E extends EventType = EventType>(options: OpenOptions): Promise<EventStore<E>> {
   const request = openRequest(options);
-  let store: EventStore;
+  let store: EventStore<E>;
   if (request.storage === 'memory' || !canShare()) {
-    store = await connect(request, workerTransport());
+    store = await connect<E>(request, workerTransport());
   } else {
     let transport: Transport;
     try {
@@ -73,7 +73,7 @@ export async function openEventStore(options: OpenOptions): Promise<EventStore> 
     } catch (error) {
       throw toEventLiteError(error as ErrorShape);
     }
-    store = await connect(request, transport);
+    store = await connect<E>(request, transport);
   }
   if (options.storage === 'persistent' && !(await store.requestPersistence())) {
     await store.close();

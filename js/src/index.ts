@@ -25,6 +25,8 @@ export {
   type EventFilter,
   type EventHandler,
   type EventInput,
+  type EventType,
+  type RecordedFields,
   type ExpectedVersion,
   type Json,
   type LogPage,

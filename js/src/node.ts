@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 
 import { StorageUnavailableError } from './common/errors.js';
-import type { OpenOptions } from './common/types.js';
+import type { EventType, OpenOptions } from './common/types.js';
 import { connect, openRequest, type EventStore } from './page/store.js';
 import { inProcessTransport } from './relay/inprocess.js';
 import { checkStoreName, initSync, LiveFeed, SyncDriver, WasmStore } from './wasm/eventlite_wasm.js';
@@ -18,7 +18,7 @@ export * from './index.js';
 let loaded = false;
 
 /** Opens a memory store named `options.name`. */
-export async function openEventStore(options: OpenOptions): Promise<EventStore> {
+export async function openEventStore<E extends EventType = EventType>(options: OpenOptions): Promise<EventStore<E>> {
   const request = openRequest(options);
   if (request.storage === 'opfs') {
     throw new StorageUnavailableError('STORAGE_UNAVAILABLE', 'OPFS is only available in browsers');
@@ -27,5 +27,5 @@ export async function openEventStore(options: OpenOptions): Promise<EventStore> 
     initSync({ module: readFileSync(new URL('./wasm/eventlite_wasm_bg.wasm', import.meta.url)) });
     loaded = true;
   }
-  return connect(request, inProcessTransport({ WasmStore, checkStoreName, SyncDriver, LiveFeed }, openMemory));
+  return connect<E>(request, inProcessTransport({ WasmStore, checkStoreName, SyncDriver, LiveFeed }, openMemory));
 }

@@ -17,36 +17,59 @@ export type ExpectedVersion = typeof ANY | typeof NO_STREAM | typeof STREAM_EXIS
 /** JSON-serialisable data. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json | undefined };
 
-/** An event to append. */
-export interface EventInput<Data = unknown, Metadata extends Record<string, unknown> = Record<string, unknown>> {
-  /** The event type, e.g. `'OrderPlaced'`: non-empty, at most 256 bytes, no control characters. */
+/**
+ * An application's event: its type name and its data. Describe your events as a union of these, discriminated by
+ * `type`, and open the store with it (`openEventStore<MyEvent>(...)`): appends, reads, subscriptions and
+ * `aggregateStream` are then typed by it, and `event.type` narrows `event.data` without casts.
+ *
+ * ```ts
+ * type CartEvent = { type: 'ItemAdded'; data: { sku: string; qty: number } } | { type: 'CheckedOut'; data: null };
+ * const store = await openEventStore<CartEvent>({ name: 'shop' });
+ * ```
+ */
+export interface EventType {
   type: string;
   /** JSON-serialisable data (`null` for none), or bytes (`Uint8Array`) with a `contentType`. */
-  data: Data;
-  /** The MIME type of `Uint8Array` data. */
-  contentType?: string;
-  /** A plain object; `correlationId` and `causationId` are the conventional keys. */
-  metadata?: Metadata;
-  /** A UUID. Give one to make retries idempotent across calls; otherwise a UUID v7 is generated. */
-  eventId?: string;
+  data: unknown;
 }
 
-/** A stored event. */
-export interface RecordedEvent<Data = unknown, Metadata extends Record<string, unknown> = Record<string, unknown>> {
+/** An event to append: one of the store's event types, with optional metadata and id. */
+export type EventInput<E extends EventType = EventType> = E extends EventType
+  ? {
+      /** The event type, e.g. `'OrderPlaced'`: non-empty, at most 256 bytes, no control characters. */
+      type: E['type'];
+      /** JSON-serialisable data (`null` for none), or bytes (`Uint8Array`) with a `contentType`. */
+      data: E['data'];
+      /** The MIME type of `Uint8Array` data. */
+      contentType?: string;
+      /** A plain object; `correlationId` and `causationId` are the conventional keys. */
+      metadata?: Record<string, unknown>;
+      /** A UUID. Give one to make retries idempotent across calls; otherwise a UUID v7 is generated. */
+      eventId?: string;
+    }
+  : never;
+
+/** What every stored event has besides its type and data. */
+export interface RecordedFields {
   /** Global position: 1-based, increasing in commit order, never reused; may have gaps. */
   position: number;
   eventId: string;
   stream: string;
   /** The event's version in its stream: 1 for the first, dense. */
   version: number;
-  type: string;
-  /** Parsed JSON, or a `Uint8Array` when `contentType` is not `application/json`. */
-  data: Data;
   contentType: string;
-  metadata: Metadata | null;
+  metadata: Record<string, unknown> | null;
   /** When the store recorded it: ms since the Unix epoch. */
   recordedAt: number;
 }
+
+/**
+ * A stored event: one of the store's event types (`type` narrows `data`). `data` is parsed JSON, or a
+ * `Uint8Array` when `contentType` is not `application/json`.
+ */
+export type RecordedEvent<E extends EventType = EventType> = E extends EventType
+  ? RecordedFields & { type: E['type']; data: E['data'] }
+  : never;
 
 /** What `appendToStream` resolves with, after the transaction has committed. */
 export interface AppendResult {
@@ -89,8 +112,8 @@ export interface ReadStreamOptions {
 }
 
 /** A page of a stream. */
-export interface StreamPage<Data = unknown> {
-  events: RecordedEvent<Data>[];
+export interface StreamPage<E extends EventType = EventType> {
+  events: RecordedEvent<E>[];
   /** The stream's current version (0 when it does not exist). */
   version: number;
 }
@@ -120,8 +143,8 @@ export interface ReadAllOptions {
 }
 
 /** A page of the log. */
-export interface LogPage<Data = unknown> {
-  events: RecordedEvent<Data>[];
+export interface LogPage<E extends EventType = EventType> {
+  events: RecordedEvent<E>[];
   /** The highest position stored. */
   headPosition: number;
 }
@@ -146,7 +169,7 @@ export interface SubscriptionOptions {
 }
 
 /** Handles one event; may return a promise, which is awaited before the next event. */
-export type EventHandler<Data = unknown> = (event: RecordedEvent<Data>) => void | Promise<void>;
+export type EventHandler<E extends EventType = EventType> = (event: RecordedEvent<E>) => void | Promise<void>;
 
 /** A snapshot of a stream's state. */
 export interface Snapshot<State = unknown> {
@@ -174,9 +197,9 @@ export interface LoadSnapshotOptions {
 }
 
 /** Options of `aggregateStream`. */
-export interface AggregateOptions<State, Data = unknown> {
+export interface AggregateOptions<State, E extends EventType = EventType> {
   initial: State;
-  evolve: (state: State, event: RecordedEvent<Data>) => State;
+  evolve: (state: State, event: RecordedEvent<E>) => State;
   /** Start from the snapshot saved under this tag, if any (snapshots with other tags are ignored). */
   schemaTag?: string;
 }

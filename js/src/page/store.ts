@@ -17,6 +17,7 @@ import {
   type AppendResult,
   type EventHandler,
   type EventInput,
+  type EventType,
   type ExpectedVersion,
   type LoadSnapshotOptions,
   type LogPage,
@@ -133,8 +134,11 @@ const defaultOnError = (error: unknown, event: RecordedEvent | undefined): void 
   console.error('eventlite: a subscription handler failed', event ? `at position ${event.position}` : '', error);
 };
 
-/** An open event store. Every method returns a promise; errors are {@link EventLiteError} subclasses. */
-export class EventStore {
+/**
+ * An open event store. Every method returns a promise; errors are {@link EventLiteError} subclasses. `E` is the
+ * union of the application's events (see {@link EventType}); reads take a narrower one when a stream holds fewer.
+ */
+export class EventStore<E extends EventType = EventType> {
   readonly #client: Client;
   readonly #subscriptions: Subscribers<StoreSubscriber>;
   #closed = false;
@@ -179,7 +183,7 @@ export class EventStore {
    * after the transaction has committed to storage. A retry of a batch with the same `eventId`s returns the original
    * result with `alreadyAppended: true` and writes nothing.
    */
-  async appendToStream(stream: string, events: EventInput[], options?: AppendOptions): Promise<AppendResult> {
+  async appendToStream(stream: string, events: EventInput<E>[], options?: AppendOptions): Promise<AppendResult> {
     this.#check();
     checkStream(stream);
     const expected = checkExpected(checkObject(options, 'options', ['expectedVersion']).expectedVersion);
@@ -193,7 +197,7 @@ export class EventStore {
    * `before` (backwards; default from the last). Both bounds are exclusive, as everywhere in the API. A stream that
    * does not exist reads as empty at version 0.
    */
-  async readStream<Data = unknown>(stream: string, options?: ReadStreamOptions): Promise<StreamPage<Data>> {
+  async readStream<S extends E = E>(stream: string, options?: ReadStreamOptions): Promise<StreamPage<S>> {
     this.#check();
     checkStream(stream);
     const given = pick(options, 'options', ['after', 'before', 'fromVersion', 'direction', 'maxCount']) ?? {};
@@ -203,14 +207,14 @@ export class EventStore {
     if (exclusive !== undefined) wire.fromVersion = direction === 'backwards' ? Math.max(exclusive - 1, 0) : exclusive + 1;
     for (const key of Object.keys(wire)) if (wire[key] === undefined) delete wire[key];
     const page = await this.#client.call('readStream', stream, wire);
-    return { events: decodeEvents<RecordedEvent<Data>>(page.events), version: page.version };
+    return { events: decodeEvents<RecordedEvent<S>>(page.events), version: page.version };
   }
 
   /**
    * Reads a page of the whole log (or of the events `filter` selects): after position `after` (forwards, default
    * from the start) or before `before` (backwards, default from the end); both exclusive.
    */
-  async readAll<Data = unknown>(options?: ReadAllOptions): Promise<LogPage<Data>> {
+  async readAll<S extends E = E>(options?: ReadAllOptions): Promise<LogPage<S>> {
     this.#check();
     const given = pick(options, 'options', ['after', 'before', 'fromPosition', 'direction', 'maxCount', 'filter']) ?? {};
     const { direction, exclusive } = bound(given, 'fromPosition');
@@ -220,7 +224,7 @@ export class EventStore {
     for (const key of Object.keys(wire)) if (wire[key] === undefined) delete wire[key];
     pickFilter(wire, 'options.filter');
     const page = await this.#client.call('readAll', wire);
-    return { events: decodeEvents<RecordedEvent<Data>>(page.events), headPosition: page.headPosition };
+    return { events: decodeEvents<RecordedEvent<S>>(page.events), headPosition: page.headPosition };
   }
 
   /** The highest position stored (0 when empty). */
@@ -236,34 +240,34 @@ export class EventStore {
   }
 
   /** Subscribes to the log: history first, then live events, in order, without gap or duplicate. */
-  subscribeToAll<Data = unknown>(options: SubscriptionOptions, handler: EventHandler<Data>): Promise<Subscription>;
-  subscribeToAll<Data = unknown>(handler: EventHandler<Data>): Promise<Subscription>;
-  async subscribeToAll<Data = unknown>(
-    options: SubscriptionOptions | EventHandler<Data>,
-    handler?: EventHandler<Data>,
+  subscribeToAll<S extends E = E>(options: SubscriptionOptions, handler: EventHandler<S>): Promise<Subscription>;
+  subscribeToAll<S extends E = E>(handler: EventHandler<S>): Promise<Subscription>;
+  async subscribeToAll<S extends E = E>(
+    options: SubscriptionOptions | EventHandler<S>,
+    handler?: EventHandler<S>,
   ): Promise<Subscription> {
     return this.#subscribe(undefined, options, handler);
   }
 
   /** Subscribes to one stream; a numeric `from` is an exclusive stream version. */
-  subscribeToStream<Data = unknown>(
+  subscribeToStream<S extends E = E>(
     stream: string,
     options: SubscriptionOptions,
-    handler: EventHandler<Data>,
+    handler: EventHandler<S>,
   ): Promise<Subscription>;
-  subscribeToStream<Data = unknown>(stream: string, handler: EventHandler<Data>): Promise<Subscription>;
-  async subscribeToStream<Data = unknown>(
+  subscribeToStream<S extends E = E>(stream: string, handler: EventHandler<S>): Promise<Subscription>;
+  async subscribeToStream<S extends E = E>(
     stream: string,
-    options: SubscriptionOptions | EventHandler<Data>,
-    handler?: EventHandler<Data>,
+    options: SubscriptionOptions | EventHandler<S>,
+    handler?: EventHandler<S>,
   ): Promise<Subscription> {
     return this.#subscribe(checkStream(stream), options, handler);
   }
 
-  async #subscribe<Data>(
+  async #subscribe<S extends EventType>(
     stream: string | undefined,
-    options: SubscriptionOptions | EventHandler<Data>,
-    handler: EventHandler<Data> | undefined,
+    options: SubscriptionOptions | EventHandler<S>,
+    handler: EventHandler<S> | undefined,
   ): Promise<Subscription> {
     this.#check();
     if (typeof options === 'function') [options, handler] = [{}, options];
@@ -351,9 +355,9 @@ export class EventStore {
    * `initial`, applying `evolve` to each later event in version order. Reads in pages of 1,000; `evolve` runs on
    * the caller's thread.
    */
-  async aggregateStream<State, Data = unknown>(
+  async aggregateStream<State, S extends E = E>(
     stream: string,
-    options: AggregateOptions<State, Data>,
+    options: AggregateOptions<State, S>,
   ): Promise<Aggregate<State>> {
     this.#check();
     checkStream(stream);
@@ -367,10 +371,10 @@ export class EventStore {
     let version = snapshot ? snapshot.version : 0;
     let eventsFolded = 0;
     for (;;) {
-      const page = await this.readStream<Data>(stream, { after: version, maxCount: 1000 });
+      const page = await this.readStream<S>(stream, { after: version, maxCount: 1000 });
       if (page.events.length === 0) break;
       for (const event of page.events) {
-        state = (evolve as AggregateOptions<State, Data>['evolve'])(state, event);
+        state = (evolve as AggregateOptions<State, S>['evolve'])(state, event);
         eventsFolded++;
         version = event.version;
       }
@@ -383,9 +387,9 @@ export class EventStore {
    * follows its live notifications, from where the database lives (the worker in the browser). Resolves with the
    * {@link SyncClient}: status, conflicts (events the server rejected), `syncNow`, `setOnline`, `stop`.
    */
-  async sync(options: SyncOptions): Promise<SyncClient> {
+  async sync(options: SyncOptions): Promise<SyncClient<E>> {
     this.#check();
-    return startSync(this.#client, options);
+    return startSync<E>(this.#client, options);
   }
 
   /**
@@ -450,7 +454,7 @@ export function openRequest(options: unknown): OpenRequest {
 }
 
 /** @internal Opens a store over a transport (used by the entry points). */
-export async function connect(request: OpenRequest, transport: Transport): Promise<EventStore> {
+export async function connect<E extends EventType>(request: OpenRequest, transport: Transport): Promise<EventStore<E>> {
   const client = new Client(transport);
   try {
     const { storageMode } = await client.call('open', request);
@@ -458,7 +462,7 @@ export async function connect(request: OpenRequest, transport: Transport): Promi
       // Another tab owns this store and could not persist it: do not pretend.
       throw toEventLiteError({ code: 'STORAGE_UNAVAILABLE', message: 'the store is open in memory in another tab' });
     }
-    return new EventStore(client, request.name, storageMode);
+    return new EventStore<E>(client, request.name, storageMode);
   } catch (error) {
     client.terminate();
     throw error instanceof EventLiteError ? error : toEventLiteError({ code: 'INTERNAL', message: String(error) });

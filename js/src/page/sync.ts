@@ -9,6 +9,7 @@ import { decodeConflicts, toPosition } from '../common/encode.js';
 import { EventLiteError, SYNC_STOPPED, toEventLiteError } from '../common/errors.js';
 import type { SyncNotice, SyncStartRequest } from '../common/protocol.js';
 import type {
+  EventType,
   RecordedEvent,
   SyncConflict,
   SyncedSubscription,
@@ -45,7 +46,7 @@ type Listeners = {
  * The caller's handle on a store's sync (from `store.sync({ url, token })`). The transport runs where the database
  * lives; this object mirrors its status and relays its conflicts.
  */
-export class SyncClient {
+export class SyncClient<E extends EventType = EventType> {
   #status: SyncStatus;
   #stopped = false;
   readonly #listeners: { [K in keyof Listeners]: Set<Listeners[K]> } = {
@@ -140,9 +141,9 @@ export class SyncClient {
    * notices (see {@link SyncedSubscriptionOptions.mode}). History first, then live: events the server sends and
    * this store's appends. Delivery runs on the caller's side, one page at a time.
    */
-  async subscribe(
+  async subscribe<S extends E = E>(
     options: SyncedSubscriptionOptions,
-    handler: (event: RecordedEvent) => void | Promise<void>,
+    handler: (event: RecordedEvent<S>) => void | Promise<void>,
   ): Promise<SyncedSubscription> {
     if (typeof options !== 'object' || options === null) throw invalidSync('options', 'must be an object');
     for (const key of Object.keys(options)) {
@@ -158,7 +159,16 @@ export class SyncClient {
       if (typeof value !== 'function') throw invalidSync(`options.${name}`, 'must be a function');
     }
     const id = await this.client.call('syncSubscribe', mode, wire);
-    const state: SyncedSubscriber = { id, mode, wire, handler, onRewound, onError, position: 0, closed: false };
+    const state: SyncedSubscriber = {
+      id,
+      mode,
+      wire,
+      handler: handler as SyncedSubscriber['handler'],
+      onRewound,
+      onError,
+      position: 0,
+      closed: false,
+    };
     this.#subscribers.start(state);
     return {
       get position() {
@@ -279,7 +289,7 @@ export class SyncClient {
  * @internal Starts syncing the store behind `client` (used by `EventStore.sync`) and routes the host's sync notices to the
  * returned {@link SyncClient}.
  */
-export async function startSync(client: Client, options: SyncOptions): Promise<SyncClient> {
+export async function startSync<E extends EventType>(client: Client, options: SyncOptions): Promise<SyncClient<E>> {
   if (typeof options !== 'object' || options === null) throw invalidSync('options', 'must be an object');
   const { url, token, batchSize = 500, online = true, limits = {}, onConflict, onStatus } = options;
   if (typeof url !== 'string' || url === '') throw invalidSync('options.url', 'must be a URL');
@@ -298,7 +308,7 @@ export async function startSync(client: Client, options: SyncOptions): Promise<S
   } catch {
     throw invalidSync('options.url', 'must be an absolute URL (or relative to the page)');
   }
-  let sync: SyncClient | undefined;
+  let sync: SyncClient<E> | undefined;
   const early: SyncNotice[] = [];
   client.onSync = (notice) => {
     if (sync) sync._receive(notice);
@@ -306,7 +316,7 @@ export async function startSync(client: Client, options: SyncOptions): Promise<S
   };
   const request: SyncStartRequest = { url: absolute, token, batchSize, online: Boolean(online), limits: { ...limits } };
   const status = await client.call('syncStart', request);
-  sync = new SyncClient(client, status, { onConflict, onStatus });
+  sync = new SyncClient<E>(client, status, { onConflict, onStatus });
   for (const notice of early.splice(0)) sync._receive(notice);
   client.onReconnect(() => void sync?._reconnected(request));
   return sync;

@@ -18,6 +18,12 @@ interface Placed {
   total: number;
 }
 
+/** An app's events: a discriminated union of { type, data }. */
+type OrderEvent =
+  | { type: 'Placed'; data: Placed }
+  | { type: 'Paid'; data: { amount: number; currency: 'EUR' | 'USD' } }
+  | { type: 'Cancelled'; data: null };
+
 export async function usage(): Promise<void> {
   const store: EventStore = await openEventStore({ name: 'app', storage: 'auto', synchronous: 'normal' });
   const mode: StorageMode = store.storageMode;
@@ -34,9 +40,13 @@ export async function usage(): Promise<void> {
     expectedVersion: STREAM_EXISTS,
   });
 
-  const { events, version } = await store.readStream<Placed>('order-1', { direction: 'backwards', maxCount: 10 });
+  const { events, version } = await store.readStream<{ type: 'Placed'; data: Placed }>('order-1', {
+    direction: 'backwards',
+    maxCount: 10,
+  });
   const total: number | undefined = events[0]?.data.total;
-  const page = await store.readAll({ fromPosition: 0, filter: { categories: ['order'], eventTypes: ['Placed'] } });
+  const page = await store.readAll({ after: 0, filter: { categories: ['order'], eventTypes: ['Placed'] } });
+  await store.readStream('order-1', { before: 3 });
   const head: number = page.headPosition;
 
   const subscription: Subscription = await store.subscribeToAll(
@@ -50,10 +60,11 @@ export async function usage(): Promise<void> {
   });
   await subscription.unsubscribe();
 
-  await store.saveSnapshot('order-1', version, { total: 42 }, 'v1');
+  await store.saveSnapshot('order-1', { version, state: { total: 42 }, schemaTag: 'v1' });
+  await store.subscribeToAll({ after: head }, () => {});
   const snapshot = await store.loadSnapshot<Placed>('order-1', { schemaTag: 'v1' });
   const fromSnapshot: number | undefined = snapshot?.state.total;
-  const aggregate = await store.aggregateStream<number, Placed>('order-1', {
+  const aggregate = await store.aggregateStream<number, { type: 'Placed'; data: Placed }>('order-1', {
     initial: 0,
     evolve: (sum, event) => sum + event.data.total,
     schemaTag: 'v1',
@@ -86,5 +97,54 @@ export async function usage(): Promise<void> {
   await store.readStream('order-1', { direction: 'sideways' });
 
   await store.close();
-  console.log(mode, ids, total, head, fromSnapshot, state, snapshotVersion);
+  console.log(mode, ids, total, head, fromSnapshot, state, snapshotVersion, result.version);
+}
+
+/** A store typed by the app's events: appends, reads, subscriptions and folds without casts. */
+export async function typedEvents(): Promise<void> {
+  const store = await openEventStore<OrderEvent>({ name: 'orders' });
+  await store.appendToStream('order-1', [
+    { type: 'Placed', data: { total: 42 } },
+    { type: 'Paid', data: { amount: 42, currency: 'EUR' }, metadata: { correlationId: 'c' } },
+  ]);
+  const describe = (event: RecordedEvent<OrderEvent>): string => {
+    switch (event.type) {
+      case 'Placed':
+        return `placed ${event.data.total}`; // narrowed: data is Placed
+      case 'Paid':
+        return `paid ${event.data.amount} ${event.data.currency}`;
+      case 'Cancelled': {
+        const none: null = event.data;
+        return `cancelled ${none}`;
+      }
+    }
+  };
+  const { events } = await store.readStream('order-1');
+  console.log(events.map(describe));
+  const page = await store.readAll({ after: 0 });
+  console.log(page.events.map(describe));
+  await store.subscribeToAll((event) => console.log(describe(event)));
+  await store.subscribeToStream('order-1', { after: 0 }, async (event) => {
+    if (event.type === 'Paid') console.log(event.data.currency);
+  });
+  const { state } = await store.aggregateStream('order-1', {
+    initial: { total: 0, paid: 0 },
+    evolve: (sum, event) =>
+      event.type === 'Placed' ? { ...sum, total: event.data.total } : event.type === 'Paid' ? { ...sum, paid: event.data.amount } : sum,
+  });
+  const paid: number = state.paid;
+  const sync = await store.sync({ url: 'https://sync.example.com', token: 't', online: false });
+  await sync.subscribe({ mode: 'pending' }, (event) => console.log(describe(event)));
+
+  // @ts-expect-error: a payload that does not match its type's data fails to compile
+  await store.appendToStream('order-1', [{ type: 'Placed', data: { total: '42' } }]);
+  // @ts-expect-error: Paid needs a currency
+  await store.appendToStream('order-1', [{ type: 'Paid', data: { amount: 1 } }]);
+  // @ts-expect-error: an event type the app does not have
+  await store.appendToStream('order-1', [{ type: 'Shipped', data: null }]);
+  await store.subscribeToAll((event) => {
+    // @ts-expect-error: data is not narrowed before checking the type
+    console.log(event.data.total);
+  });
+  console.log(paid);
 }
