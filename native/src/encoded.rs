@@ -1,4 +1,4 @@
-//! The compact append encoding: one byte buffer in, one byte buffer out, for [`crate::EventStore::append_encoded`].
+//! The compact append encoding: one byte buffer in, one number out, for [`crate::append_encoded`].
 //!
 //! The generated bindings lower a `Vec<NewEvent>` field by field (Python: a `struct.pack` and a `memmove` per
 //! primitive, an FFI allocation per string; Kotlin: a JNA call per buffer). The language packages instead write a
@@ -180,7 +180,7 @@ pub(crate) fn take_full_result() -> Vec<u8> {
     FULL_RESULT.with(|slot| std::mem::take(&mut *slot.borrow_mut()))
 }
 
-/// The result an [`crate::EventStore::append_encoded`] of `count` events answered with `packed` (the reference for
+/// The result an [`crate::append_encoded`] of `count` events answered with `packed` (the reference for
 /// the packages' decoders): `None` for 0 (take the full result) or a value that is not a packed result.
 pub fn unpack_result(packed: u64, count: usize) -> Option<crate::AppendResult> {
     if packed & PACKED == 0 {

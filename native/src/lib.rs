@@ -42,7 +42,9 @@ mod subscription;
 mod sync;
 mod types;
 
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock, Weak};
 
 use eventlite::{Location, Store};
 use tokio::sync::watch;
@@ -77,7 +79,25 @@ pub fn binary_event(event_type: String, content_type: String, bytes: Vec<u8>, me
     NewEvent { event_type, data: EventData::Binary { content_type, bytes }, metadata, event_id: Some(new_event_id()) }
 }
 
-/// The full result of this thread's last [`EventStore::append_encoded`] that answered 0 (it did not fit a `u64`), in
+/// [`EventStore::append_to_stream`] in one FFI call with one buffer, on the store whose
+/// [`EventStore::append_handle`] is `store` (a number, so the call lowers no object: no handle clone, no extra FFI
+/// call). `payload` is the whole append in the compact encoding (stream, expectation and events; see [`encoded`]),
+/// passed without a copy. The answer is the `AppendResult` packed into a `u64` (see [`encoded::unpack_result`]) when
+/// it fits, which is nearly always; otherwise 0, and [`take_append_result`] on the same thread gives it encoded in
+/// full. The language packages' `append_to_stream` (Python) and `append` (Kotlin) use it, with the generated path's
+/// results and errors. A buffer that does not follow the encoding is `INVALID_ARGUMENT` (`payload`), a store that
+/// was closed or released `STORE_CLOSED`; nothing is written then.
+#[uniffi::export]
+pub fn append_encoded(store: u64, payload: &[u8]) -> Result<u64, EventLiteError> {
+    let append = encoded::decode_append(payload)?;
+    // The table's lock is released before the store can be dropped (its `Drop` takes the lock to leave the table).
+    let handle = APPEND_HANDLES.read().unwrap_or_else(PoisonError::into_inner).get(&store).and_then(Weak::upgrade);
+    let handle = handle.ok_or_else(EventLiteError::closed)?;
+    let result = handle.store()?.append_to_stream(append.stream, &append.events, append.expected)?;
+    Ok(encoded::pack_result(&result, append.events.len()))
+}
+
+/// The full result of this thread's last [`append_encoded`] that answered 0 (it did not fit a `u64`), in
 /// the compact encoding ([`encoded::decode_result`]); empty when there is none. Taking it clears it.
 #[uniffi::export]
 pub fn take_append_result() -> Vec<u8> {
@@ -99,7 +119,15 @@ pub struct EventStore {
     live: Mutex<Option<sync::LiveSync>>,
     /// Turns true on close: cuts a running `sync_once` short.
     closed: watch::Sender<bool>,
+    /// This store's key in [`APPEND_HANDLES`].
+    append_handle: u64,
 }
+
+/// Every live store by its [`EventStore::append_handle`], for [`append_encoded`]: weak, so the table never keeps a
+/// store alive. Handles count up from 1 and are never reused, so a stale one finds nothing (`STORE_CLOSED`), never
+/// another store.
+static APPEND_HANDLES: LazyLock<RwLock<HashMap<u64, Weak<EventStore>>>> = LazyLock::new(Default::default);
+static NEXT_APPEND_HANDLE: AtomicU64 = AtomicU64::new(1);
 
 impl std::fmt::Debug for EventStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -112,6 +140,7 @@ impl std::fmt::Debug for EventStore {
 impl Drop for EventStore {
     fn drop(&mut self) {
         self.close();
+        APPEND_HANDLES.write().unwrap_or_else(PoisonError::into_inner).remove(&self.append_handle);
     }
 }
 
@@ -121,11 +150,16 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl EventStore {
     fn new(store: Store) -> Arc<EventStore> {
-        Arc::new(EventStore {
-            store: RwLock::new(Some(store)),
-            subscriptions: Mutex::new(Vec::new()),
-            live: Mutex::new(None),
-            closed: watch::channel(false).0,
+        let append_handle = NEXT_APPEND_HANDLE.fetch_add(1, Ordering::Relaxed);
+        Arc::new_cyclic(|weak| {
+            APPEND_HANDLES.write().unwrap_or_else(PoisonError::into_inner).insert(append_handle, weak.clone());
+            EventStore {
+                store: RwLock::new(Some(store)),
+                subscriptions: Mutex::new(Vec::new()),
+                live: Mutex::new(None),
+                closed: watch::channel(false).0,
+                append_handle,
+            }
         })
     }
 
@@ -186,16 +220,9 @@ impl EventStore {
         Ok(self.store()?.append_to_stream(&stream, &events, expected.into())?.into())
     }
 
-    /// [`EventStore::append_to_stream`] in one FFI call with one buffer: `payload` is the whole append in the
-    /// compact encoding (stream, expectation and events; see [`encoded`]), passed without a copy. The answer is the
-    /// `AppendResult` packed into a `u64` (see [`encoded::unpack_result`]) when it fits, which is nearly always;
-    /// otherwise 0, and [`take_append_result`] on the same thread gives it encoded in full. The language packages'
-    /// `append_to_stream` (Python) and `append` (Kotlin) use it, with the generated path's results and errors. A
-    /// buffer that does not follow the encoding is `INVALID_ARGUMENT` (`payload`); nothing is written then.
-    pub fn append_encoded(&self, payload: &[u8]) -> Result<u64, EventLiteError> {
-        let append = encoded::decode_append(payload)?;
-        let result = self.store()?.append_to_stream(append.stream, &append.events, append.expected)?;
-        Ok(encoded::pack_result(&result, append.events.len()))
+    /// This store's key for [`append_encoded`] (the fast append path): unique in the process, never reused.
+    pub fn append_handle(&self) -> u64 {
+        self.append_handle
     }
 
     /// Reads a page of one stream, forwards or backwards. A stream that does not exist reads as empty at version 0.

@@ -1,8 +1,9 @@
 // Shipped beside the generated bindings (native/generate-bindings.sh copies it to kotlin/io/github/eventlite/).
 //
 // `EventStore.append` is `appendToStream` in one FFI call: the whole append is written in one pass into one direct
-// ByteBuffer (the compact encoding of native/src/encoded.rs, passed to Rust without a copy) and the answer read
-// from one byte array, instead of the generated code lowering every string into a RustBuffer of its own.
+// ByteBuffer (the compact encoding of native/src/encoded.rs, passed to Rust without a copy) with the store named by
+// a number (its `appendHandle()`, so no object is lowered), and the answer comes back packed in a u64, instead of the
+// generated code lowering every string into a RustBuffer of its own.
 
 package io.github.eventlite
 
@@ -17,11 +18,12 @@ import java.nio.charset.CodingErrorAction
 /**
  * Appends [events] to [stream] if its version satisfies [expected]: the same results and exceptions as
  * [EventStore.appendToStream] (an [EventLiteException] with its code; a [CharacterCodingException] for a string with
- * a lone surrogate), in one FFI call.
+ * a lone surrogate), in one FFI call. One difference: on a store whose handle was released (`close()` / `use { }`
+ * ended), it throws `EventLiteException.StoreClosed` where the generated method throws `IllegalStateException`.
  */
 @Throws(EventLiteException::class, CharacterCodingException::class)
 fun EventStore.append(stream: String, events: List<NewEvent>, expected: ExpectedVersion): AppendResult {
-    val packed = appendEncoded(AppendEncoder.current.get().encode(stream, events, expected))
+    val packed = appendEncoded(cachedAppendHandle(), AppendEncoder.current.get().encode(stream, events, expected))
     if (packed == 0UL) return decodeFullResult(takeAppendResult())
     // Bit 62 already_appended, bits 38-61 the stream version, bits 0-37 the first of consecutive positions.
     val first = packed and ((1UL shl 38) - 1UL)
@@ -31,6 +33,12 @@ fun EventStore.append(stream: String, events: List<NewEvent>, expected: Expected
         alreadyAppended = (packed shr 62) and 1UL == 1UL,
     )
 }
+
+/** Each store's [EventStore.appendHandle], asked once (weak keys: the map keeps no store alive). */
+private val appendHandles = java.util.WeakHashMap<EventStore, ULong>()
+
+private fun EventStore.cachedAppendHandle(): ULong =
+    synchronized(appendHandles) { appendHandles.getOrPut(this) { appendHandle() } }
 
 private fun decodeFullResult(answer: ByteArray): AppendResult {
     val result = ByteBuffer.wrap(answer).order(ByteOrder.LITTLE_ENDIAN)

@@ -325,7 +325,9 @@ fun main(args: Array<String>) {
         phone.syncOnce(options)
         expectEqual(1uL, laptop.syncStatus().pending, "pending while in the background")
         laptop.startSync(options, listener)
+        // The rejection (its push) and the phone's "jam" (a pull) may arrive in different rounds: wait for both.
         expect(waitUntil { laptop.syncStatus().pending == 0uL && listener.conflicts.size == 1 }) { "resumed: ${laptop.syncStatus()}" }
+        expect(waitUntil { laptop.streamVersion(todo) == 3uL }) { "resumed: the phone's event pulled" }
         expectEqual(todo, listener.conflicts[0].stream, "conflict callback")
         laptop.stopSync()
         expect(listener.reports.isNotEmpty()) { "onSync called" }

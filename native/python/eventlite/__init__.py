@@ -7,8 +7,8 @@ callables as subscription handlers (``subscribe_to_all``, ``subscribe_to_stream`
 ``EventStore.aggregate`` folding Python values.
 
 ``EventStore.append_to_stream`` takes the generated method's arguments and gives its results and errors, in one FFI
-call: the whole append is packed into one ``bytes`` (``EventStore.append_encoded``, see native/src/encoded.rs) instead
-of being lowered field by field; arguments the packer does not recognise go through the generated method
+call: the whole append is packed into one ``bytes`` (``append_encoded(store.append_handle(), payload)``, see
+native/src/encoded.rs) instead of being lowered field by field; arguments the packer does not recognise go through the generated method
 (``EventStore.append_to_stream_generated``), which stays the reference.
 
     import eventlite
@@ -38,6 +38,7 @@ from ._native import (
     SyncedHandler,
     SyncListener,
     SyncMode,
+    append_encoded as _append_encoded,
     take_append_result,
 )
 
@@ -176,7 +177,6 @@ def _decode_result(answer):
 
 
 _generated_append_to_stream = EventStore.append_to_stream
-_append_encoded = EventStore.append_encoded
 _POSITION_MASK = (1 << 38) - 1
 
 
@@ -187,7 +187,11 @@ def _append_to_stream(self, stream, events, expected):
         payload = None  # a lone surrogate: the generated method raises its own error for it
     if payload is None:
         return _generated_append_to_stream(self, stream, events, expected)
-    packed = _append_encoded(self, payload)
+    try:
+        handle = self._eventlite_append_handle
+    except AttributeError:
+        handle = self._eventlite_append_handle = self.append_handle()
+    packed = _append_encoded(handle, payload)
     if not packed:
         return _decode_result(take_append_result())
     # Bit 62 already_appended, bits 38-61 the stream version, bits 0-37 the first of consecutive positions.

@@ -379,6 +379,8 @@ def test_sync_two_stores_through_the_server_with_a_conflict(server, tmp_path):
     assert wait_until(lambda: resumed.sync_status().pending == 0)
     assert wait_until(lambda: len(listener.conflicts) == 1)
     assert listener.conflicts[0].stream == todo and '"tea"' in listener.conflicts[0].data.json
+    # The rejection (its push) and the phone's "jam" (a pull) may arrive in different rounds: wait for both.
+    assert wait_until(lambda: resumed.stream_version(todo) == 3)
     resumed.stop_sync()
     phone.sync_once(options)
     phone_log = [(e.stream, e.version, e.event_id) for e in phone.read_all(ReadAllOptions(max_count=10_000)).events]

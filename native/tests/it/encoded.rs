@@ -2,7 +2,8 @@
 
 use eventlite_native::encoded::{decode_result, encode_append, unpack_result};
 use eventlite_native::{
-    EventData, EventLiteError, EventStore, ExpectedVersion, NewEvent, ReadAllOptions, StoreOptions, take_append_result,
+    EventData, EventLiteError, EventStore, ExpectedVersion, NewEvent, ReadAllOptions, StoreOptions, append_encoded,
+    take_append_result,
 };
 
 use crate::event;
@@ -14,7 +15,7 @@ fn append_fast(
     events: &[NewEvent],
     expected: ExpectedVersion,
 ) -> Result<eventlite_native::AppendResult, EventLiteError> {
-    let packed = store.append_encoded(&encode_append(stream, events, expected))?;
+    let packed = append_encoded(store.append_handle(), &encode_append(stream, events, expected))?;
     Ok(match unpack_result(packed, events.len()) {
         Some(result) => result,
         None => decode_result(&take_append_result()).expect("a full result"),
@@ -95,7 +96,7 @@ fn a_malformed_buffer_or_a_closed_store_is_refused_and_nothing_is_written() {
     let mut payload = encode_append("order-1", &[event("Placed", "{}")], ExpectedVersion::Any);
     payload.push(0);
     for bad in [&payload[..], &payload[..payload.len() - 2], &[], &[9]] {
-        let error = store.append_encoded(bad).unwrap_err();
+        let error = append_encoded(store.append_handle(), bad).unwrap_err();
         assert!(
             matches!(&error, EventLiteError::InvalidArgument { argument, .. } if argument == "payload"),
             "{error:?}"
@@ -104,14 +105,27 @@ fn a_malformed_buffer_or_a_closed_store_is_refused_and_nothing_is_written() {
     assert_eq!(store.head_position().unwrap(), 0);
     store.close();
     let payload = encode_append("order-1", &[event("Placed", "{}")], ExpectedVersion::Any);
-    assert_eq!(store.append_encoded(&payload).unwrap_err().code(), "STORE_CLOSED");
+    assert_eq!(append_encoded(store.append_handle(), &payload).unwrap_err().code(), "STORE_CLOSED");
+}
+
+#[test]
+fn an_append_handle_names_one_store_and_goes_stale_when_it_is_released() {
+    let (first, second) = (EventStore::open_in_memory().unwrap(), EventStore::open_in_memory().unwrap());
+    assert_ne!(first.append_handle(), second.append_handle());
+    let payload = encode_append("order-1", &[event("Placed", "{}")], ExpectedVersion::NoStream);
+    append_encoded(second.append_handle(), &payload).unwrap();
+    assert_eq!((first.head_position().unwrap(), second.head_position().unwrap()), (0, 1));
+    let released = first.append_handle();
+    drop(first);
+    assert_eq!(append_encoded(released, &payload).unwrap_err().code(), "STORE_CLOSED");
+    assert_eq!(append_encoded(0, &payload).unwrap_err().code(), "STORE_CLOSED");
 }
 
 #[test]
 fn a_packed_answer_leaves_no_full_result_behind() {
     let store = EventStore::open_in_memory().unwrap();
     let payload = encode_append("order-1", &[event("Placed", "{}"), event("Paid", "{}")], ExpectedVersion::NoStream);
-    let packed = store.append_encoded(&payload).unwrap();
+    let packed = append_encoded(store.append_handle(), &payload).unwrap();
     let result = unpack_result(packed, 2).unwrap();
     assert_eq!((result.stream_version, result.positions, result.already_appended), (2, vec![1, 2], false));
     assert!(take_append_result().is_empty());
