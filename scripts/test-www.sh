@@ -5,6 +5,7 @@
 #   3. the package's SyncClient in Node against a real `eventlite serve` (js/test/sync.test.mjs)
 #   4. the demo in Debian's Chromium (Playwright): two browser contexts = two devices, offline then online,
 #      convergence with the server's log, a conflict, and OPFS across a reload (www/test/demo.test.mjs)
+#   5. `vite dev` on the demo with the linked package (www/test/dev.test.mjs)
 # Idempotent: `npm ci` runs only when node_modules is missing or older than its package-lock.json.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,6 +39,9 @@ step "js: SyncClient in Node against a real server"
 
 step "www: the demo in Chromium (two devices, offline, convergence, conflict, reload)"
 (cd www && node --test --test-reporter=spec test/demo.test.mjs)
+
+step "www: vite dev with the linked package (file:../js) serves the worker and the wasm"
+(cd www && node --test --test-reporter=spec test/dev.test.mjs)
 
 echo
 echo "www tests passed"

@@ -3,4 +3,7 @@ import { defineConfig } from 'vite';
 
 export default defineConfig({
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022' },
+  // `eventlite` is linked (`file:../js`), so its worker and wasm live outside this app: let `vite dev` serve them.
+  // Not needed for `vite build`, nor for a package installed from the registry or a tarball.
+  server: { fs: { allow: ['.', '../js'] } },
 });
