@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Binding overhead in one run: 1-event and 100-event appends through Python and Kotlin against core called directly
 # from Rust, same file settings; prints a table with ratios (see native/benches/overhead.rs).
-#   bash native/bench/run.sh            (EVENTLITE_BENCH_SCALE=0.1 for a quick look)
+#   bash native/bench/run.sh            (EVENTLITE_BENCH_SCALE=0.1 for a quick look, EVENTLITE_BENCH_ROUNDS=5 when noisy)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"

@@ -8,7 +8,7 @@
 //! `json_event` + `store.append_to_stream`, Kotlin's `NewEvent.json` + `store.append`. Workloads, identical in every
 //! language: 1-event appends with an `Exact` expectation over 100 streams, and 100-event appends to fresh streams;
 //! payloads ~80-byte JSON text. Each figure is
-//! the best of `ROUNDS` rounds, the languages interleaved so machine noise hits all alike; timing is taken inside
+//! the best of 3 rounds (`EVENTLITE_BENCH_ROUNDS`), the languages interleaved so machine noise hits all alike; timing is taken inside
 //! each program around the append loop only (no process start, no open). `EVENTLITE_BENCH_SCALE=0.1` shrinks it.
 
 use std::path::Path;
@@ -17,7 +17,10 @@ use std::time::Instant;
 
 use eventlite::{ExpectedVersion, NewEvent, Store};
 
-const ROUNDS: usize = 3;
+/// Rounds per figure (the best is kept); `EVENTLITE_BENCH_ROUNDS` overrides it on a noisy machine.
+fn rounds() -> usize {
+    std::env::var("EVENTLITE_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(3)
+}
 const STREAMS: usize = 100;
 
 fn scaled(n: usize) -> usize {
@@ -118,7 +121,8 @@ fn main() {
         }
     }
     let mut best = vec![(0.0f64, 0.0f64); labels.len()];
-    for _ in 0..ROUNDS {
+    let rounds = rounds();
+    for _ in 0..rounds {
         let mut row = 0;
         for run in &runners {
             let dir = tempfile::tempdir().unwrap();
@@ -129,7 +133,7 @@ fn main() {
         }
     }
     println!("binding overhead: {singles} 1-event appends (Exact, {STREAMS} streams), {batches} 100-event appends;");
-    println!("events/s, best of {ROUNDS} interleaved rounds, fresh WAL file, synchronous=NORMAL\n");
+    println!("events/s, best of {rounds} interleaved rounds, fresh WAL file, synchronous=NORMAL\n");
     println!("| caller | 1-event append | ratio to core | 100-event append | ratio to core |");
     println!("|---|---|---|---|---|");
     let (core_single, core_batch) = best[0];
