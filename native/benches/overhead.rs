@@ -7,9 +7,9 @@
 //! its idiomatic API, which the packages route through the one-buffer fast path (`append_encoded`): Python's
 //! `json_event` + `store.append_to_stream`, Kotlin's `NewEvent.json` + `store.append`. Workloads, identical in every
 //! language: 1-event appends with an `Exact` expectation over 100 streams, and 100-event appends to fresh streams;
-//! payloads ~80-byte JSON text. Each figure is
-//! the best of 3 rounds (`EVENTLITE_BENCH_ROUNDS`), the languages interleaved so machine noise hits all alike; timing is taken inside
-//! each program around the append loop only (no process start, no open). `EVENTLITE_BENCH_SCALE=0.1` shrinks it.
+//! payloads ~80-byte JSON text. Each figure is the best of 3 rounds (`EVENTLITE_BENCH_ROUNDS`), the languages
+//! interleaved so machine noise hits all alike; timing is taken inside each program around the append loop only (no
+//! process start, no open). `EVENTLITE_BENCH_SCALE=0.1` shrinks it.
 
 use std::path::Path;
 use std::process::Command;
