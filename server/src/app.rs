@@ -409,8 +409,18 @@ async fn with_timeout<T>(
     }
 }
 
-async fn push(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
     let tenant = state.inner.auth.authenticate(&headers)?;
+    // `after`: the pushing replica's pull cursor. Empty or absent (a replica that never pulled): not checked.
+    let mut after = None;
+    for (_, value) in query_pairs(query.as_deref(), &["after"])? {
+        after = cursor::decode(tenant.as_str(), &value)?;
+    }
     check_json_content_type(&headers)?;
     let body = match read_body(&state, &headers, body).await {
         Ok(body) => body,
@@ -426,7 +436,8 @@ async fn push(State(state): State<AppState>, headers: HeaderMap, body: Body) -> 
     let replica = request.replica_id;
     let count = request.events.len();
     let limits = state.inner.config.limits;
-    let (response, head) = with_timeout(&state, state.inner.backend.push(&tenant, request, limits)).await?;
+    let (response, head) =
+        with_timeout(&state, state.inner.backend.push(&tenant, request, limits, after.as_ref())).await?;
     let metrics = &state.inner.metrics;
     metrics.pushes.fetch_add(1, Ordering::Relaxed);
     let mut stored = 0u64;
@@ -450,7 +461,8 @@ async fn push(State(state): State<AppState>, headers: HeaderMap, body: Body) -> 
 }
 
 struct PullQuery {
-    after: u64,
+    /// The cursor as sent (an empty page answers with it) and as decoded; `None`: from the start.
+    after: Option<(String, cursor::Cursor)>,
     limit: usize,
 }
 
@@ -478,10 +490,10 @@ fn query_pairs(query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, Str
 }
 
 fn parse_pull_query(tenant: &Tenant, query: Option<&str>, max: usize) -> Result<PullQuery, ApiError> {
-    let mut parsed = PullQuery { after: 0, limit: max };
+    let mut parsed = PullQuery { after: None, limit: max };
     for (key, value) in query_pairs(query, &["after", "limit", "access_token"])? {
         match key.as_str() {
-            "after" => parsed.after = cursor::decode(tenant.as_str(), &value)?,
+            "after" => parsed.after = cursor::decode(tenant.as_str(), &value)?.map(|decoded| (value, decoded)),
             "limit" => {
                 parsed.limit = Some(value.as_str())
                     .filter(|value| !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
@@ -503,19 +515,25 @@ async fn pull(
     let tenant = state.inner.auth.authenticate(&headers)?;
     let query = parse_pull_query(&tenant, query.as_deref(), state.inner.config.max_pull)?;
     let max_bytes = state.inner.config.max_pull_bytes;
-    let page = with_timeout(&state, state.inner.backend.pull(&tenant, query.after, query.limit, max_bytes)).await?;
-    if query.after > page.head {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_CURSOR",
-            format!("the cursor is at position {}, after the server's head {}", query.after, page.head),
-        ));
+    let position = query.after.as_ref().map_or(0, |(_, after)| after.position());
+    let pulled = with_timeout(&state, state.inner.backend.pull(&tenant, position, query.limit, max_bytes)).await?;
+    if let Some((_, after)) = &query.after {
+        // A cursor beyond the head has no event at its position: the data was reset, so this is `LOG_RESET` too.
+        after.verify(tenant.as_str(), pulled.log_id, pulled.event_at_after)?;
     }
     let metrics = &state.inner.metrics;
     metrics.pulls.fetch_add(1, Ordering::Relaxed);
-    metrics.events_pulled.fetch_add(page.events.len() as u64, Ordering::Relaxed);
-    let name = tenant.as_str().to_owned();
-    let response: PullResponse = page.into_response(|position| cursor::encode(&name, position));
+    metrics.events_pulled.fetch_add(pulled.page.events.len() as u64, Ordering::Relaxed);
+    // The page's last event, or (an empty page) the cursor sent, or the start.
+    let cursor = match (pulled.page.events.last(), query.after) {
+        (Some(last), _) => {
+            let mark = cursor::EventMark { event_id: last.event_id, recorded_at: last.recorded_at };
+            cursor::encode(tenant.as_str(), pulled.log_id, Some((last.position, mark)))
+        }
+        (None, Some((sent, _))) => sent,
+        (None, None) => cursor::encode(tenant.as_str(), pulled.log_id, None),
+    };
+    let response: PullResponse = pulled.page.into_response(|_| cursor.clone());
     Ok(Json(response).into_response())
 }
 
@@ -544,7 +562,7 @@ async fn live(
         let left = exp.saturating_sub(now_seconds());
         tokio::time::Instant::now() + Duration::from_secs(left)
     });
-    let stream = head_stream(slot, tenant, receiver, deadline);
+    let stream = head_stream(slot, receiver, deadline);
     let keep_alive = Duration::from_secs(15).min(state.inner.config.idle_timeout / 3).max(Duration::from_millis(10));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(keep_alive)).into_response())
 }
@@ -592,15 +610,14 @@ impl Drop for LiveSlot {
 
 fn head_stream(
     slot: LiveSlot,
-    tenant: Tenant,
     receiver: watch::Receiver<u64>,
     deadline: Option<tokio::time::Instant>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let shutdown = slot.state.inner.shutdown.subscribe();
     let initial = true;
     futures_util::stream::unfold(
-        (receiver, shutdown, slot, initial, tenant),
-        move |(mut receiver, mut shutdown, slot, initial, tenant)| async move {
+        (receiver, shutdown, slot, initial),
+        move |(mut receiver, mut shutdown, slot, initial)| async move {
             let expired = async {
                 match deadline {
                     Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -618,9 +635,10 @@ fn head_stream(
                 return None;
             }
             let head = *receiver.borrow_and_update();
-            let data = serde_json::json!({ "cursor": cursor::encode(tenant.as_str(), head), "position": head });
+            // No cursor: clients sync from their stored one (a cursor would cost a lookup of the event at the head).
+            let data = serde_json::json!({ "position": head });
             let event = Event::default().event("head").data(data.to_string());
-            Some((Ok(event), (receiver, shutdown, slot, false, tenant)))
+            Some((Ok(event), (receiver, shutdown, slot, false)))
         },
     )
 }

@@ -77,6 +77,7 @@ impl From<BackendError> for ApiError {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE", message)
             }
             BackendError::Internal(message) => ApiError::internal(message),
+            BackendError::LogReset(reset) => reset.into(),
         }
     }
 }

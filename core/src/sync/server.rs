@@ -9,10 +9,15 @@
 //!   the rest of the push's events in the same stream;
 //! - server positions come from the store's single-writer `AUTOINCREMENT`, so they become visible in commit order
 //!   and a pull after a position never skips an event committed later.
+//!
+//! A server binds its cursors to the log they came from with [`log_id`] and [`event_at`]: a log started again has
+//! another identity, and a log restored from an older backup lacks the event a later cursor points at (or holds it
+//! stored again, with a later recorded time).
 
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, TransactionBehavior};
+use uuid::Uuid;
 
 use crate::clock;
 use crate::error::InvalidArgument;
@@ -25,6 +30,53 @@ use crate::sync::message::{
     PullResponse, PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent, WireEvent,
 };
 use crate::sync::replica::{Row, insert_row};
+
+/// The `sync_state` key of the server log's identity.
+const LOG_ID: &str = "server_log_id";
+
+/// The identity of the server's log kept in `store`: a random UUID (v7) created with the log, on the first call, and
+/// kept in the store's `sync_state`. A log lost and started again (a new database) has another identity; a copy of
+/// the database (a backup) keeps it.
+pub fn log_id(store: &Store) -> Result<Uuid, SyncError> {
+    store.with_writer(|connection| -> Result<Uuid, SyncError> {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored: Option<String> = transaction
+            .prepare_cached("SELECT value FROM sync_state WHERE key = ?1")?
+            .query_row([LOG_ID], |row| row.get(0))
+            .optional()?;
+        let id = match stored {
+            Some(text) => Uuid::parse_str(&text).map_err(|_| {
+                SyncError::Storage(crate::error::StorageError::new(
+                    crate::ErrorCode::Corrupt,
+                    "the stored server log id is not a UUID",
+                ))
+            })?,
+            None => {
+                let id = clock::new_event_id(&transaction, clock::now_millis(&transaction)?)?;
+                transaction.execute("INSERT INTO sync_state (key, value) VALUES (?1, ?2)", [LOG_ID, id.to_string().as_str()])?;
+                id
+            }
+        };
+        transaction.commit()?;
+        Ok(id)
+    })
+}
+
+/// The id and recorded time (ms since the Unix epoch) of the event at `position` in the server's log, if there is
+/// one. Together they tell the stored event from the same event stored again later (a log restored from an older
+/// backup and refilled by replicas pushing their events again).
+pub fn event_at(store: &Store, position: u64) -> Result<Option<(Uuid, i64)>, SyncError> {
+    let Ok(position) = i64::try_from(position) else {
+        return Ok(None);
+    };
+    store.with_reader(|connection| {
+        let row: Option<(Vec<u8>, i64)> = connection
+            .prepare_cached("SELECT event_id, recorded_at FROM events WHERE position = ?1")?
+            .query_row([position], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        Ok(row.and_then(|(id, recorded_at)| Some((Uuid::from_slice(&id).ok()?, recorded_at))))
+    })
+}
 
 /// Bounds on what one push may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -509,6 +561,20 @@ mod tests {
             "INVALID_ARGUMENT"
         );
         assert_eq!(hub.head_position().unwrap(), 0);
+    }
+
+    #[test]
+    fn the_log_id_is_created_once_and_events_are_found_by_position() {
+        let hub = Store::open_in_memory().unwrap();
+        let id = log_id(&hub).unwrap();
+        assert_eq!(log_id(&hub).unwrap(), id, "kept");
+        assert_ne!(log_id(&Store::open_in_memory().unwrap()).unwrap(), id, "another log, another identity");
+        apply_push(&hub, &push(vec![wire(1, "a-1", WireExpected::Any)]), &Limits::default()).unwrap();
+        let stored = &read_pull(&hub, 0, 1).unwrap().events[0];
+        assert_eq!(event_at(&hub, 1).unwrap(), Some((Uuid::from_u128(1), stored.recorded_at)));
+        assert_eq!(event_at(&hub, 0).unwrap(), None);
+        assert_eq!(event_at(&hub, 2).unwrap(), None);
+        assert_eq!(event_at(&hub, u64::MAX).unwrap(), None);
     }
 
     #[test]

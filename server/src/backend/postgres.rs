@@ -7,6 +7,11 @@
 //! contrast, are visible out of order). Each push ends with `pg_notify`, delivered at commit to every server process
 //! that `LISTEN`s on the schema's channel: that is how a client connected to one process sees pushes made through
 //! another.
+//!
+//! Each tenant's log has an identity, `tenants.log_id`: a random UUID created with the tenant's row, by its first
+//! push or pull. Two processes creating it at once both insert under the row's unique key, so one insert wins and
+//! the other reads the winner's identity. A push's cursor is checked under the tenant row's lock, in the push's
+//! transaction, before anything is stored.
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,7 +26,8 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use uuid::Uuid;
 
 use crate::auth::Tenant;
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, Pulled};
+use crate::cursor::{Cursor, EventMark};
 use crate::live::Hub;
 
 /// The PostgreSQL backend.
@@ -76,8 +82,11 @@ impl PostgresBackend {
                 "CREATE SCHEMA IF NOT EXISTS {s};
                  CREATE TABLE IF NOT EXISTS {s}.tenants (
                      tenant TEXT PRIMARY KEY,
-                     head   BIGINT NOT NULL DEFAULT 0
+                     head   BIGINT NOT NULL DEFAULT 0,
+                     log_id UUID
                  );
+                 -- Schemas made before logs had identities: their tenants get one on first use.
+                 ALTER TABLE {s}.tenants ADD COLUMN IF NOT EXISTS log_id UUID;
                  CREATE TABLE IF NOT EXISTS {s}.events (
                      tenant       TEXT   NOT NULL,
                      position     BIGINT NOT NULL,
@@ -140,31 +149,61 @@ impl Backend for PostgresBackend {
         tenant: &Tenant,
         request: PushRequest,
         limits: Limits,
+        after: Option<&Cursor>,
     ) -> Result<(PushResponse, u64), BackendError> {
         let events = validate_push(&request, &limits)?;
         let s = &self.schema;
         let tenant = tenant.as_str();
         let mut client = self.pool.get().await.map_err(unavailable)?;
         let transaction = client.transaction().await.map_err(db_error)?;
+        let new_log_id = Uuid::new_v4();
         transaction
             .execute(
                 &statement(
                     &transaction,
-                    &format!("INSERT INTO {s}.tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING"),
+                    &format!("INSERT INTO {s}.tenants (tenant, log_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"),
                 )
                 .await?,
-                &[&tenant],
+                &[&tenant, &new_log_id],
             )
             .await
             .map_err(db_error)?;
-        let head: i64 = transaction
+        let after_position = after.map_or(0, |cursor| i64::try_from(cursor.position()).unwrap_or(i64::MAX));
+        let row = transaction
             .query_one(
-                &statement(&transaction, &format!("SELECT head FROM {s}.tenants WHERE tenant = $1 FOR UPDATE")).await?,
-                &[&tenant],
+                &statement(
+                    &transaction,
+                    &format!(
+                        "SELECT t.head, t.log_id, e.event_id, e.recorded_at
+                         FROM {s}.tenants t LEFT JOIN {s}.events e ON e.tenant = t.tenant AND e.position = $2
+                         WHERE t.tenant = $1 FOR UPDATE OF t"
+                    ),
+                )
+                .await?,
+                &[&tenant, &after_position],
             )
             .await
-            .map_err(db_error)?
-            .get(0);
+            .map_err(db_error)?;
+        let head: i64 = row.get(0);
+        let log_id = match row.get::<_, Option<Uuid>>(1) {
+            Some(log_id) => log_id,
+            None => {
+                // A row from before logs had identities; the row lock makes this the only writer of it.
+                transaction
+                    .execute(
+                        &statement(&transaction, &format!("UPDATE {s}.tenants SET log_id = $2 WHERE tenant = $1"))
+                            .await?,
+                        &[&tenant, &new_log_id],
+                    )
+                    .await
+                    .map_err(db_error)?;
+                new_log_id
+            }
+        };
+        if let Some(after) = after {
+            // Nothing is stored: the transaction rolls back when dropped.
+            after.verify(tenant, log_id, event_mark(&row, 2))?;
+        }
         let ids: Vec<Uuid> = request.events.iter().map(|event| event.event_id).collect();
         let mut stored: HashMap<Uuid, Stored> = HashMap::new();
         for row in transaction
@@ -316,18 +355,34 @@ impl Backend for PostgresBackend {
         Ok((PushResponse { outcomes }, next as u64))
     }
 
-    async fn pull(
-        &self,
-        tenant: &Tenant,
-        after: u64,
-        limit: usize,
-        max_bytes: usize,
-    ) -> Result<PullPage, BackendError> {
+    async fn pull(&self, tenant: &Tenant, after: u64, limit: usize, max_bytes: usize) -> Result<Pulled, BackendError> {
         let s = &self.schema;
         let tenant = tenant.as_str();
         let client = self.pool.get().await.map_err(unavailable)?;
-        let head = head_of(&client, s, tenant).await?;
         let after_i64 = i64::try_from(after).unwrap_or(i64::MAX);
+        let row = client
+            .query_opt(
+                &statement(
+                    &client,
+                    &format!(
+                        "SELECT t.head, t.log_id, e.event_id, e.recorded_at
+                         FROM {s}.tenants t LEFT JOIN {s}.events e ON e.tenant = t.tenant AND e.position = $2
+                         WHERE t.tenant = $1"
+                    ),
+                )
+                .await?,
+                &[&tenant, &after_i64],
+            )
+            .await
+            .map_err(db_error)?;
+        let (head, log_id, event_at_after) = match row {
+            Some(row) => (row.get::<_, i64>(0) as u64, row.get::<_, Option<Uuid>>(1), event_mark(&row, 2)),
+            None => (0, None, None),
+        };
+        let log_id = match log_id {
+            Some(log_id) => log_id,
+            None => create_log_id(&client, s, tenant).await?,
+        };
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
         // The byte budget is applied in SQL: a running sum of the events' sizes over the page, cut where it passes
@@ -376,11 +431,10 @@ impl Backend for PostgresBackend {
             };
             events.push(ServerEvent::from_recorded(&recorded));
         }
-        // `head` was read before the page: events committed in between can make the page end beyond it. An empty
-        // page keeps the head as read, so a cursor beyond it is seen (and refused) as such.
+        // `head` was read before the page: events committed in between can make the page end beyond it.
         let through = events.last().map_or(after, |event| event.position);
         let head = events.last().map_or(head, |event| head.max(event.position));
-        Ok(PullPage { events, through, head })
+        Ok(Pulled { page: PullPage { events, through, head }, log_id, event_at_after })
     }
 
     async fn head(&self, tenant: &Tenant) -> Result<u64, BackendError> {
@@ -457,6 +511,34 @@ async fn head_of(client: &deadpool_postgres::Client, schema: &str, tenant: &str)
         .await
         .map_err(db_error)?;
     Ok(row.map_or(0, |row| row.get::<_, i64>(0) as u64))
+}
+
+/// The event in columns `first` (id) and `first + 1` (recorded time) of a row left-joined to `events`.
+fn event_mark(row: &tokio_postgres::Row, first: usize) -> Option<EventMark> {
+    let event_id: Option<Uuid> = row.get(first);
+    let recorded_at: Option<i64> = row.get(first + 1);
+    Some(EventMark { event_id: event_id?, recorded_at: recorded_at? })
+}
+
+/// Gives the tenant's log its identity if it has none (no row yet, or a row from before logs had identities) and
+/// returns the identity it has then: a process racing this one may have created it first, and its identity stays.
+async fn create_log_id(client: &deadpool_postgres::Client, schema: &str, tenant: &str) -> Result<Uuid, BackendError> {
+    let row = client
+        .query_one(
+            &statement(
+                client,
+                &format!(
+                    "INSERT INTO {schema}.tenants AS t (tenant, log_id) VALUES ($1, $2)
+                     ON CONFLICT (tenant) DO UPDATE SET log_id = coalesce(t.log_id, excluded.log_id)
+                     RETURNING t.log_id"
+                ),
+            )
+            .await?,
+            &[&tenant, &Uuid::new_v4()],
+        )
+        .await
+        .map_err(db_error)?;
+    Ok(row.get(0))
 }
 
 /// A prepared statement from the connection's cache: one round trip fewer per query.

@@ -3,18 +3,25 @@
 //! Tenants are isolated by file; every push is fsynced before it is acknowledged (`synchronous=FULL`). Opening a
 //! store, pushes and pulls run on the blocking pool: core is synchronous. The store's single writer assigns positions
 //! in commit order, so pulls never skip an event.
+//!
+//! The log's identity is kept in the tenant's database (core's `eventlite::sync::server::log_id`), created with it,
+//! and read once when the store is opened. A push's cursor is checked before the push's transaction: what the check
+//! reads (the identity, the event at a position) only ever changes when the database is replaced, which this
+//! process never does while it has the store open.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use eventlite::sync::server::{self, Limits, PullPage};
-use eventlite::sync::{PushRequest, PushResponse};
+use eventlite::sync::server::{self, Limits};
+use eventlite::sync::{PushRequest, PushResponse, SyncError};
 use eventlite::{Location, Store, StoreOptions, Synchronous};
+use uuid::Uuid;
 
 use crate::auth::Tenant;
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, Pulled};
+use crate::cursor::{Cursor, EventMark};
 use crate::live::Hub;
 
 /// The embedded SQLite backend.
@@ -24,7 +31,14 @@ pub struct SqliteBackend {
 
 struct Stores {
     dir: Option<PathBuf>,
-    open: Mutex<HashMap<String, Store>>,
+    open: Mutex<HashMap<String, TenantLog>>,
+}
+
+/// A tenant's open store and its log's identity.
+#[derive(Clone)]
+struct TenantLog {
+    store: Store,
+    id: Uuid,
 }
 
 impl SqliteBackend {
@@ -43,7 +57,7 @@ impl SqliteBackend {
     async fn blocking<T: Send + 'static>(
         &self,
         tenant: &Tenant,
-        f: impl FnOnce(Store) -> Result<T, BackendError> + Send + 'static,
+        f: impl FnOnce(TenantLog) -> Result<T, BackendError> + Send + 'static,
     ) -> Result<T, BackendError> {
         let stores = Arc::clone(&self.stores);
         let tenant = tenant.clone();
@@ -54,11 +68,11 @@ impl SqliteBackend {
 }
 
 impl Stores {
-    /// The tenant's store, opened (and migrated) on first use.
-    fn get(&self, tenant: &Tenant) -> Result<Store, BackendError> {
+    /// The tenant's store, opened (and migrated) on first use, and its log's identity (created then if new).
+    fn get(&self, tenant: &Tenant) -> Result<TenantLog, BackendError> {
         let mut stores = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(store) = stores.get(tenant.as_str()) {
-            return Ok(store.clone());
+        if let Some(log) = stores.get(tenant.as_str()) {
+            return Ok(log.clone());
         }
         let location = match &self.dir {
             Some(dir) => Location::File(dir.join(format!("{}.db", tenant.as_str()))),
@@ -69,8 +83,9 @@ impl Stores {
         let options = StoreOptions { synchronous: Synchronous::Full, ..StoreOptions::default() };
         let store = Store::open_with(location, options)
             .map_err(|error| BackendError::Unavailable(format!("opening the tenant's store: {error}")))?;
-        stores.insert(tenant.as_str().to_owned(), store.clone());
-        Ok(store)
+        let log = TenantLog { id: server::log_id(&store)?, store };
+        stores.insert(tenant.as_str().to_owned(), log.clone());
+        Ok(log)
     }
 }
 
@@ -85,27 +100,37 @@ impl Backend for SqliteBackend {
         tenant: &Tenant,
         request: PushRequest,
         limits: Limits,
+        after: Option<&Cursor>,
     ) -> Result<(PushResponse, u64), BackendError> {
-        self.blocking(tenant, move |store| {
-            let response = server::apply_push(&store, &request, &limits)?;
-            let head = store.head_position().map_err(eventlite::sync::SyncError::from)?;
+        let (name, after) = (tenant.as_str().to_owned(), after.cloned());
+        self.blocking(tenant, move |log| {
+            if let Some(after) = after {
+                let event_at = server::event_at(&log.store, after.position())?.map(EventMark::from);
+                if let Err(reset) = after.verify(&name, log.id, event_at) {
+                    // A malformed push is refused as such first, as `apply_push` (and every backend) would.
+                    server::validate_push(&request, &limits)?;
+                    return Err(reset.into());
+                }
+            }
+            let response = server::apply_push(&log.store, &request, &limits)?;
+            let head = log.store.head_position().map_err(SyncError::from)?;
             Ok((response, head))
         })
         .await
     }
 
-    async fn pull(
-        &self,
-        tenant: &Tenant,
-        after: u64,
-        limit: usize,
-        max_bytes: usize,
-    ) -> Result<PullPage, BackendError> {
-        self.blocking(tenant, move |store| Ok(server::read_pull_within(&store, after, limit, max_bytes)?)).await
+    async fn pull(&self, tenant: &Tenant, after: u64, limit: usize, max_bytes: usize) -> Result<Pulled, BackendError> {
+        self.blocking(tenant, move |log| {
+            // Read before the page: an event, once stored, stays at its position.
+            let event_at_after = server::event_at(&log.store, after)?.map(EventMark::from);
+            let page = server::read_pull_within(&log.store, after, limit, max_bytes)?;
+            Ok(Pulled { page, log_id: log.id, event_at_after })
+        })
+        .await
     }
 
     async fn head(&self, tenant: &Tenant) -> Result<u64, BackendError> {
-        self.blocking(tenant, |store| Ok(store.head_position().map_err(eventlite::sync::SyncError::from)?)).await
+        self.blocking(tenant, |log| Ok(log.store.head_position().map_err(SyncError::from)?)).await
     }
 
     async fn listen(&self, _hub: Hub) -> Result<(), BackendError> {

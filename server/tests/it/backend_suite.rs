@@ -2,10 +2,11 @@
 //! storage. `suite!` instantiates each case for the embedded SQLite backend and for PostgreSQL (a fresh schema per
 //! test, dropped afterwards even when the case fails).
 
-use eventlite::sync::server::Limits;
+use eventlite::sync::server::{Limits, PullPage};
 use eventlite::sync::{PushOutcome, PushRequest, RejectionCode, WireEvent, WireExpected};
 use eventlite_server::auth::Tenant;
 use eventlite_server::backend::{Backend, BackendError};
+use eventlite_server::cursor::{self, EventMark};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -23,6 +24,17 @@ fn wire(n: u128, stream: &str, expected: WireExpected) -> WireEvent {
 
 fn push(events: Vec<WireEvent>) -> PushRequest {
     PushRequest { replica_id: Uuid::from_u128(42), events }
+}
+
+/// The page of a pull (the cursor checks have cases of their own).
+async fn pull(
+    backend: &dyn Backend,
+    tenant: &Tenant,
+    after: u64,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<PullPage, BackendError> {
+    backend.pull(tenant, after, limit, max_bytes).await.map(|pulled| pulled.page)
 }
 
 fn summary(outcomes: &[PushOutcome]) -> Vec<String> {
@@ -45,10 +57,10 @@ pub async fn push_then_pull_round_trips_events_in_order(backend: &dyn Backend) {
     binary.content_type = Some("image/png".into());
     let request =
         push(vec![wire(1, "todo-1", WireExpected::NoStream), wire(2, "todo-1", WireExpected::Exact(1)), binary]);
-    let (response, head) = backend.push(&acme, request.clone(), Limits::default()).await.unwrap();
+    let (response, head) = backend.push(&acme, request.clone(), Limits::default(), None).await.unwrap();
     assert_eq!(summary(&response.outcomes), ["p1 v1 dup=false", "p2 v2 dup=false", "p3 v1 dup=false"]);
     assert_eq!(head, 3);
-    let page = backend.pull(&acme, 0, 10, usize::MAX).await.unwrap();
+    let page = pull(backend, &acme, 0, 10, usize::MAX).await.unwrap();
     assert_eq!((page.through, page.head, page.more()), (3, 3, false));
     for (sent, got) in request.events.iter().zip(&page.events) {
         assert_eq!((sent.event_id, &sent.stream, &sent.event_type), (got.event_id, &got.stream, &got.event_type));
@@ -63,15 +75,15 @@ pub async fn push_then_pull_round_trips_events_in_order(backend: &dyn Backend) {
 pub async fn pulls_page_by_exclusive_position(backend: &dyn Backend) {
     let acme = tenant("acme");
     let events = (1..=7).map(|n| wire(n, "s-1", WireExpected::Any)).collect();
-    backend.push(&acme, push(events), Limits::default()).await.unwrap();
-    let first = backend.pull(&acme, 0, 3, usize::MAX).await.unwrap();
+    backend.push(&acme, push(events), Limits::default(), None).await.unwrap();
+    let first = pull(backend, &acme, 0, 3, usize::MAX).await.unwrap();
     assert_eq!((first.events.len(), first.through, first.more()), (3, 3, true));
-    let second = backend.pull(&acme, first.through, 3, usize::MAX).await.unwrap();
+    let second = pull(backend, &acme, first.through, 3, usize::MAX).await.unwrap();
     let positions: Vec<u64> = second.events.iter().map(|e| e.position).collect();
     assert_eq!(positions, [4, 5, 6]);
-    let last = backend.pull(&acme, 6, 3, usize::MAX).await.unwrap();
+    let last = pull(backend, &acme, 6, 3, usize::MAX).await.unwrap();
     assert_eq!((last.events.len(), last.through, last.more()), (1, 7, false));
-    let empty = backend.pull(&acme, 7, 3, usize::MAX).await.unwrap();
+    let empty = pull(backend, &acme, 7, 3, usize::MAX).await.unwrap();
     assert_eq!((empty.events.len(), empty.through), (0, 7));
     assert_eq!(backend.head(&acme).await.unwrap(), 7);
 }
@@ -79,23 +91,25 @@ pub async fn pulls_page_by_exclusive_position(backend: &dyn Backend) {
 pub async fn retries_answer_with_the_original_positions(backend: &dyn Backend) {
     let acme = tenant("acme");
     let request = push(vec![wire(1, "a-1", WireExpected::NoStream), wire(2, "a-1", WireExpected::Exact(1))]);
-    backend.push(&acme, request.clone(), Limits::default()).await.unwrap();
-    backend.push(&acme, push(vec![wire(3, "a-1", WireExpected::Any)]), Limits::default()).await.unwrap();
+    backend.push(&acme, request.clone(), Limits::default(), None).await.unwrap();
+    backend.push(&acme, push(vec![wire(3, "a-1", WireExpected::Any)]), Limits::default(), None).await.unwrap();
     // The expectations no longer hold, but the ids are recognised first.
-    let (again, head) = backend.push(&acme, request, Limits::default()).await.unwrap();
+    let (again, head) = backend.push(&acme, request, Limits::default(), None).await.unwrap();
     assert_eq!(summary(&again.outcomes), ["p1 v1 dup=true", "p2 v2 dup=true"]);
     assert_eq!(head, 3);
     let mut changed = wire(1, "a-1", WireExpected::Any);
     changed.event_type = "Other".into();
-    let (conflict, _) =
-        backend.push(&acme, push(vec![changed, wire(4, "a-1", WireExpected::Any)]), Limits::default()).await.unwrap();
+    let (conflict, _) = backend
+        .push(&acme, push(vec![changed, wire(4, "a-1", WireExpected::Any)]), Limits::default(), None)
+        .await
+        .unwrap();
     assert_eq!(summary(&conflict.outcomes), ["IDEMPOTENCY_CONFLICT None", "FOLLOWS_REJECTED None"]);
     assert_eq!(backend.head(&acme).await.unwrap(), 3);
 }
 
 pub async fn expectations_are_checked_and_rejections_cascade_per_stream(backend: &dyn Backend) {
     let acme = tenant("acme");
-    backend.push(&acme, push(vec![wire(1, "a-1", WireExpected::NoStream)]), Limits::default()).await.unwrap();
+    backend.push(&acme, push(vec![wire(1, "a-1", WireExpected::NoStream)]), Limits::default(), None).await.unwrap();
     let (response, head) = backend
         .push(
             &acme,
@@ -108,6 +122,7 @@ pub async fn expectations_are_checked_and_rejections_cascade_per_stream(backend:
                 wire(7, "a-1", WireExpected::Exact(1)),
             ]),
             Limits::default(),
+            None,
         )
         .await
         .unwrap();
@@ -148,7 +163,7 @@ pub async fn invalid_pushes_store_nothing(backend: &dyn Backend) {
         (vec![wire(1, "a-1", WireExpected::Any), big], "EVENT_TOO_LARGE"),
     ];
     for (events, code) in cases {
-        match backend.push(&acme, push(events), limits).await {
+        match backend.push(&acme, push(events), limits, None).await {
             Err(BackendError::Sync(error)) => assert_eq!(error.code().as_str(), code),
             other => panic!("expected {code}, got {other:?}"),
         }
@@ -158,16 +173,18 @@ pub async fn invalid_pushes_store_nothing(backend: &dyn Backend) {
 
 pub async fn tenants_are_isolated(backend: &dyn Backend) {
     let (acme, globex) = (tenant("acme"), tenant("globex"));
-    backend.push(&acme, push(vec![wire(1, "a-1", WireExpected::NoStream)]), Limits::default()).await.unwrap();
+    backend.push(&acme, push(vec![wire(1, "a-1", WireExpected::NoStream)]), Limits::default(), None).await.unwrap();
     // The same id and stream in another tenant is another event: stored, version 1, not a duplicate.
-    let (response, head) =
-        backend.push(&globex, push(vec![wire(1, "a-1", WireExpected::NoStream)]), Limits::default()).await.unwrap();
+    let (response, head) = backend
+        .push(&globex, push(vec![wire(1, "a-1", WireExpected::NoStream)]), Limits::default(), None)
+        .await
+        .unwrap();
     assert_eq!(summary(&response.outcomes), ["p1 v1 dup=false"]);
     assert_eq!(head, 1);
-    assert_eq!(backend.pull(&acme, 0, 10, usize::MAX).await.unwrap().events.len(), 1);
-    assert_eq!(backend.pull(&globex, 0, 10, usize::MAX).await.unwrap().events.len(), 1);
+    assert_eq!(pull(backend, &acme, 0, 10, usize::MAX).await.unwrap().events.len(), 1);
+    assert_eq!(pull(backend, &globex, 0, 10, usize::MAX).await.unwrap().events.len(), 1);
     assert_eq!(backend.head(&tenant("initech")).await.unwrap(), 0);
-    assert!(backend.pull(&tenant("initech"), 0, 10, usize::MAX).await.unwrap().events.is_empty());
+    assert!(pull(backend, &tenant("initech"), 0, 10, usize::MAX).await.unwrap().events.is_empty());
 }
 
 /// Item: a pull page is bounded by bytes as well as by count, with at least one event per page, on every backend.
@@ -182,11 +199,11 @@ pub async fn pull_pages_are_bounded_by_bytes_with_at_least_one_event(backend: &d
     // Sizes (type + data): 1 + 1,002 each, but the third is 1 + 30,002.
     let events = vec![sized(1, 1_000), sized(2, 1_000), sized(3, 30_000), sized(4, 1_000), sized(5, 1_000)];
     let limits = Limits { max_event_size: 64 * 1024, ..Limits::default() };
-    backend.push(&acme, push(events), limits).await.unwrap();
+    backend.push(&acme, push(events), limits, None).await.unwrap();
     let mut pages = Vec::new();
     let mut after = 0;
     loop {
-        let page = backend.pull(&acme, after, 100, 2_500).await.unwrap();
+        let page = pull(backend, &acme, after, 100, 2_500).await.unwrap();
         if page.events.is_empty() {
             break;
         }
@@ -195,9 +212,9 @@ pub async fn pull_pages_are_bounded_by_bytes_with_at_least_one_event(backend: &d
         after = page.through;
     }
     assert_eq!(pages, [vec![1, 2], vec![3], vec![4, 5]]);
-    let tight = backend.pull(&acme, 0, 100, 1).await.unwrap();
+    let tight = pull(backend, &acme, 0, 100, 1).await.unwrap();
     assert_eq!(tight.events.len(), 1, "at least one event, whatever the budget");
-    assert_eq!(backend.pull(&acme, 0, 3, usize::MAX).await.unwrap().events.len(), 3, "the count bound holds");
+    assert_eq!(pull(backend, &acme, 0, 3, usize::MAX).await.unwrap().events.len(), 3, "the count bound holds");
 }
 
 /// Items 10-12 on every backend: a retry re-serialised (key order, whitespace, `1.0` for `1`, `{}` metadata for
@@ -211,22 +228,24 @@ pub async fn retries_are_recognised_by_json_value_and_keep_the_first_text(backen
         event
     };
     let first = event(r#"{"title":"milk","tags":["a","b"],"n":1}"#, None);
-    backend.push(&acme, push(vec![first]), Limits::default()).await.unwrap();
+    backend.push(&acme, push(vec![first]), Limits::default(), None).await.unwrap();
     for (data, metadata) in [
         ("{ \"n\": 1.0, \"tags\": [\"a\", \"b\"],\n \"title\": \"m\\u0069lk\" }", Some("{}")),
         (r#"{"tags":["a","b"],"title":"milk","n":1}"#, Some(" { } ")),
     ] {
-        let (response, _) = backend.push(&acme, push(vec![event(data, metadata)]), Limits::default()).await.unwrap();
+        let (response, _) =
+            backend.push(&acme, push(vec![event(data, metadata)]), Limits::default(), None).await.unwrap();
         assert_eq!(summary(&response.outcomes), ["p1 v1 dup=true"], "{data} {metadata:?}");
     }
     for (data, metadata) in [
         (r#"{"title":"milk","tags":["b","a"],"n":1}"#, None),
         (r#"{"title":"milk","tags":["a","b"],"n":1}"#, Some(r#"{"x":1}"#)),
     ] {
-        let (response, _) = backend.push(&acme, push(vec![event(data, metadata)]), Limits::default()).await.unwrap();
+        let (response, _) =
+            backend.push(&acme, push(vec![event(data, metadata)]), Limits::default(), None).await.unwrap();
         assert_eq!(summary(&response.outcomes), ["IDEMPOTENCY_CONFLICT None"], "{data} {metadata:?}");
     }
-    let page = backend.pull(&acme, 0, 10, usize::MAX).await.unwrap();
+    let page = pull(backend, &acme, 0, 10, usize::MAX).await.unwrap();
     assert_eq!(page.events.len(), 1);
     assert_eq!(page.events[0].data.as_ref().unwrap().get(), r#"{"title":"milk","tags":["a","b"],"n":1}"#);
     assert!(page.events[0].metadata.is_none(), "stored and returned verbatim: absent");
@@ -241,7 +260,7 @@ pub async fn json_content_types_and_deep_json_are_refused(backend: &dyn Backend)
         binary.data = None;
         binary.data_base64 = Some("AA==".into());
         binary.content_type = Some(content_type.into());
-        let error = backend.push(&acme, push(vec![binary]), Limits::default()).await.unwrap_err();
+        let error = backend.push(&acme, push(vec![binary]), Limits::default(), None).await.unwrap_err();
         assert!(matches!(&error, BackendError::Sync(e) if e.code().as_str() == "INVALID_ARGUMENT"), "{error}");
     }
     let nested = |depth: usize| format!("{}0{}", "[".repeat(depth), "]".repeat(depth));
@@ -249,10 +268,54 @@ pub async fn json_content_types_and_deep_json_are_refused(backend: &dyn Backend)
         let mut event = wire(depth as u128, "deep-1", WireExpected::Any);
         event.data = serde_json::value::RawValue::from_string(nested(depth)).ok();
         let limits = Limits { max_event_size: 1 << 20, ..Limits::default() };
-        let result = backend.push(&acme, push(vec![event]), limits).await;
+        let result = backend.push(&acme, push(vec![event]), limits, None).await;
         assert_eq!(result.is_ok(), ok, "depth {depth}");
     }
     assert_eq!(backend.head(&acme).await.unwrap(), 1);
+}
+
+/// Issue 8 item 3 on every backend: each tenant's log has an identity, kept; a pull reports the event at its
+/// position; a push whose cursor does not match the log (another identity; no event, another event, or the event
+/// stored at another time at its position) is refused with `LOG_RESET` and stores nothing, after a malformed push's
+/// own error.
+pub async fn cursors_are_checked_against_the_log_and_a_refused_push_stores_nothing(backend: &dyn Backend) {
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    let log_id = backend.pull(&acme, 0, 10, usize::MAX).await.unwrap().log_id;
+    assert_eq!(backend.pull(&acme, 0, 10, usize::MAX).await.unwrap().log_id, log_id, "created once, kept");
+    assert_ne!(backend.pull(&globex, 0, 10, usize::MAX).await.unwrap().log_id, log_id, "one identity per tenant");
+    let decoded = |text: String| cursor::decode("acme", &text).unwrap().unwrap();
+    let start = decoded(cursor::encode("acme", log_id, None));
+    let events = (1..=3).map(|n| wire(n, "s-1", WireExpected::Any)).collect();
+    let (_, head) = backend.push(&acme, push(events), Limits::default(), Some(&start)).await.unwrap();
+    assert_eq!(head, 3, "a start cursor of this log is accepted");
+    let stored = pull(backend, &acme, 0, 10, usize::MAX).await.unwrap().events;
+    let mark = |n: usize| EventMark { event_id: stored[n - 1].event_id, recorded_at: stored[n - 1].recorded_at };
+    let pulled = backend.pull(&acme, 2, 10, usize::MAX).await.unwrap();
+    assert_eq!((pulled.log_id, pulled.event_at_after), (log_id, Some(mark(2))));
+    assert_eq!(backend.pull(&acme, 9, 10, usize::MAX).await.unwrap().event_at_after, None);
+    let at = |position: u64, event: EventMark, log: Uuid| decoded(cursor::encode("acme", log, Some((position, event))));
+    let next = push(vec![wire(4, "s-1", WireExpected::Any)]);
+    let (response, head) = backend.push(&acme, next, Limits::default(), Some(&at(3, mark(3), log_id))).await.unwrap();
+    assert_eq!((summary(&response.outcomes), head), (vec!["p4 v4 dup=false".to_owned()], 4));
+    let stored_again = EventMark { recorded_at: mark(3).recorded_at - 1, ..mark(3) };
+    for (refused, why) in [
+        (at(3, mark(3), Uuid::from_u128(1)), "another log"),
+        (decoded(cursor::encode("acme", Uuid::from_u128(1), None)), "another log's start"),
+        (at(3, mark(2), log_id), "another event at the position"),
+        (at(3, stored_again, log_id), "the event stored again"),
+        (at(9, mark(3), log_id), "beyond the head"),
+    ] {
+        let request = push(vec![wire(5, "s-1", WireExpected::Any)]);
+        let result = backend.push(&acme, request, Limits::default(), Some(&refused)).await;
+        assert!(matches!(result, Err(BackendError::LogReset(_))), "{why}: {result:?}");
+    }
+    let mut malformed = wire(5, "s-1", WireExpected::Any);
+    malformed.event_type = String::new();
+    match backend.push(&acme, push(vec![malformed]), Limits::default(), Some(&at(9, mark(3), log_id))).await {
+        Err(BackendError::Sync(error)) => assert_eq!(error.code().as_str(), "INVALID_ARGUMENT"),
+        other => panic!("a malformed push is refused as such first: {other:?}"),
+    }
+    assert_eq!(backend.head(&acme).await.unwrap(), 4, "refused pushes stored nothing");
 }
 
 macro_rules! suite {
@@ -295,4 +358,5 @@ suite!(
     pull_pages_are_bounded_by_bytes_with_at_least_one_event,
     retries_are_recognised_by_json_value_and_keep_the_first_text,
     json_content_types_and_deep_json_are_refused,
+    cursors_are_checked_against_the_log_and_a_refused_push_stores_nothing,
 );

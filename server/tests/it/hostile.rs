@@ -197,22 +197,26 @@ pub async fn tenants_never_see_or_write_each_others_events(backend: Arc<dyn Back
 
 pub async fn malformed_pulls_and_unknown_routes_are_refused_with_json(backend: Arc<dyn Backend>) {
     let router = router(&backend, Config::default());
-    // A cursor beyond the head of an empty tenant, and of one with events (the page after it is empty either way).
-    let cursor_ahead = eventlite_server::cursor::encode("acme", 99);
+    // A cursor beyond the head of an empty tenant, and of one with events: no event at its position, so the data
+    // was reset (`LOG_RESET`).
+    let mark = eventlite_server::cursor::EventMark { event_id: uuid::Uuid::from_u128(99), recorded_at: 0 };
+    let cursor_ahead = eventlite_server::cursor::encode("acme", uuid::Uuid::from_u128(1), Some((99, mark)));
     let (got, body) = call(&router, "GET", &format!("/v1/pull?after={cursor_ahead}"), Some(TOKEN_A), Vec::new()).await;
-    assert_error(got, &body, StatusCode::BAD_REQUEST, "INVALID_CURSOR", "a cursor beyond an empty tenant's head");
+    assert_error(got, &body, StatusCode::GONE, "LOG_RESET", "a cursor beyond an empty tenant's head");
     let (status, body) = call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(1)])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let at_head = eventlite_server::cursor::encode("acme", 1);
+    let (_, page) = call(&router, "GET", "/v1/pull", Some(TOKEN_A), Vec::new()).await;
+    let at_head = page["cursor"].as_str().unwrap();
     let (got, body) = call(&router, "GET", &format!("/v1/pull?after={at_head}"), Some(TOKEN_A), Vec::new()).await;
     assert_eq!((got, body["events"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{body}");
+    assert_eq!(body["cursor"], at_head, "an empty page answers with the cursor sent");
     let cases = [
         ("/v1/pull?limit=0", StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
         ("/v1/pull?limit=abc", StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
         ("/v1/pull?limit=100000", StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
         ("/v1/pull?since=3", StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
         ("/v1/pull?after=garbage", StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
-        (&format!("/v1/pull?after={cursor_ahead}"), StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
+        (&format!("/v1/pull?after={cursor_ahead}"), StatusCode::GONE, "LOG_RESET"),
         ("/v2/everything", StatusCode::NOT_FOUND, "NOT_FOUND"),
     ];
     for (uri, status, code) in cases {
@@ -359,7 +363,7 @@ pub async fn the_live_stream_takes_its_token_from_the_query_for_browsers(backend
     let mut body = response.into_body();
     let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
     let text = String::from_utf8(first.to_vec()).unwrap();
-    assert!(text.starts_with("event: head\ndata: {\"cursor\":\""), "{text}");
+    assert!(text.starts_with("event: head\ndata: {\"position\":0}"), "{text}");
     let (status, body) = call(&router, "GET", "/v1/live?access_token=nope", None, Vec::new()).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "wrong query token");
 }

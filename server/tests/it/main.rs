@@ -9,5 +9,6 @@ mod limits;
 mod live;
 mod postgres;
 mod protocol;
+mod reset;
 mod resources;
 mod support;

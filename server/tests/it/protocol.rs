@@ -80,7 +80,8 @@ pub async fn pull_queries_are_parsed_as_documented(backend: Arc<dyn Backend>) {
     let router = router(&backend, Config::default());
     let events = (1..=3).map(|n| event(n, "s-1")).collect();
     assert_eq!(push(&router, events).await.0, StatusCode::OK);
-    let cursor = eventlite_server::cursor::encode("acme", 1);
+    let (_, first) = get(&router, "/v1/pull?limit=1").await;
+    let cursor = first["cursor"].as_str().unwrap().to_owned();
     let encoded = cursor.replace('.', "%2E");
     let count = |body: &Value| body["events"].as_array().map_or(usize::MAX, Vec::len);
     for (uri, events) in [
