@@ -53,7 +53,10 @@ pub fn log_id(store: &Store) -> Result<Uuid, SyncError> {
             })?,
             None => {
                 let id = clock::new_event_id(&transaction, clock::now_millis(&transaction)?)?;
-                transaction.execute("INSERT INTO sync_state (key, value) VALUES (?1, ?2)", [LOG_ID, id.to_string().as_str()])?;
+                transaction.execute(
+                    "INSERT INTO sync_state (key, value) VALUES (?1, ?2)",
+                    [LOG_ID, id.to_string().as_str()],
+                )?;
                 id
             }
         };
