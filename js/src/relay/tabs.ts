@@ -18,12 +18,18 @@ type ChannelMessage =
   | { kind: 'owner'; tab: string }
   | { kind: 'bye'; from: string };
 
+/** The owner's messages to itself while followers are active (see `followerSeenAt`). */
+type Loopback = { kind: 'request'; request: Request } | { kind: 'answer'; message: Response };
+
 /** Where a relayed request's answer goes: this tab, a follower, or the transport itself. */
 type Route =
-  | { to: 'local'; id: number; method: Request['method'] }
+  | { to: 'local'; id: number; method: Request['method']; looped?: boolean }
   | { to: 'tab'; tab: string; id: number; method: Request['method'] }
   | { to: 'open'; resolve: (response: Response) => void }
   | { to: 'none' };
+
+/** How long after a follower's last request the owner still routes its own requests like a follower's. */
+const FOLLOWERS_ACTIVE_MS = 1000;
 
 export function canShare(): boolean {
   return typeof BroadcastChannel !== 'undefined' && typeof navigator !== 'undefined' && !!navigator.locks;
@@ -51,6 +57,15 @@ export class SharedTransport implements Transport {
   private nextRelayId = 1;
   private releaseLock: (() => void) | undefined;
   private closed = false;
+  /**
+   * Owner only: when a follower last sent a request. While followers are active the owner's own requests take the
+   * same hop theirs do (a BroadcastChannel message, through `loopback`), so a tab in a tight loop cannot win every
+   * race just by being the owner: the worker serves requests in arrival order, and arrival is then fair.
+   */
+  private followerSeenAt = -Infinity;
+  private loopback: { send: BroadcastChannel; receive: BroadcastChannel } | undefined;
+  /** Own requests still on the loopback hop: later ones follow them there, so this tab's calls keep their order. */
+  private looping = 0;
 
   private constructor(
     private readonly request: OpenRequest,
@@ -114,7 +129,10 @@ export class SharedTransport implements Transport {
     }
     if (request.method !== 'close') this.unanswered.set(request.id, request);
     try {
-      if (this.worker) {
+      if (this.worker && (this.looping > 0 || performance.now() - this.followerSeenAt < FOLLOWERS_ACTIVE_MS)) {
+        this.loop().send.postMessage({ kind: 'request', request } satisfies Loopback);
+        this.looping++;
+      } else if (this.worker) {
         this.relay(request, undefined);
       } else {
         // Answered by the owner; if it is not serving yet, re-sent when it announces itself.
@@ -141,7 +159,28 @@ export class SharedTransport implements Transport {
     this.worker?.terminate();
     this.worker = undefined;
     this.channel.close();
+    this.loopback?.send.close();
+    this.loopback?.receive.close();
     this.releaseLock?.();
+  }
+
+  /** The owner's channel to itself: the same delay a follower's request has. */
+  private loop(): { send: BroadcastChannel; receive: BroadcastChannel } {
+    if (!this.loopback) {
+      const name = `eventlite-loop:${this.request.name}:${this.tab}`;
+      const receive = new BroadcastChannel(name);
+      receive.onmessage = ({ data }: MessageEvent<Loopback>) => {
+        if (this.closed) return;
+        if (data.kind === 'answer') {
+          this.deliver(undefined, data.message);
+          return;
+        }
+        this.looping--;
+        if (this.worker) this.relay(data.request, undefined, true);
+      };
+      this.loopback = { send: new BroadcastChannel(name), receive };
+    }
+    return this.loopback;
   }
 
   private async becomeOwner(): Promise<void> {
@@ -188,7 +227,7 @@ export class SharedTransport implements Transport {
   }
 
   /** Owner: sends a request (this tab's or a follower's) to the worker under a fresh id. */
-  private relay(request: Request, tab: string | undefined): void {
+  private relay(request: Request, tab: string | undefined, looped = false): void {
     if (request.method === 'open') {
       this.answerOpen(request, tab);
       return;
@@ -201,7 +240,7 @@ export class SharedTransport implements Transport {
     const id = this.nextRelayId++;
     const route: Route =
       tab === undefined
-        ? { to: 'local', id: request.id, method: request.method }
+        ? { to: 'local', id: request.id, method: request.method, looped }
         : { to: 'tab', tab, id: request.id, method: request.method };
     this.routes.set(id, route);
     this.worker?.postMessage({ ...request, id });
@@ -227,7 +266,12 @@ export class SharedTransport implements Transport {
         if (tab !== undefined && message.ok && route.method === 'syncSubscribe') {
           this.syncSubscriptionTabs.set(message.value as number, tab);
         }
-        this.deliver(tab, { ...message, id: route.id });
+        if (route.to === 'local' && route.looped) {
+          // The answer takes the hop back too, as a follower's does.
+          this.loop().send.postMessage({ kind: 'answer', message: { ...message, id: route.id } } satisfies Loopback);
+        } else {
+          this.deliver(tab, { ...message, id: route.id });
+        }
       }
     } else if (message.kind === 'sync') {
       if (message.type === 'page' || message.type === 'pageError') {
@@ -274,7 +318,10 @@ export class SharedTransport implements Transport {
     if (this.closed) return;
     switch (message.kind) {
       case 'request':
-        if (this.worker && this.owner === this.tab) this.relay(message.request, message.from);
+        if (this.worker && this.owner === this.tab) {
+          this.followerSeenAt = performance.now();
+          this.relay(message.request, message.from);
+        }
         break;
       case 'message':
         if (message.to !== this.tab && message.to !== '*') break;

@@ -357,6 +357,47 @@ describe('several tabs', () => {
     await context.close();
   });
 
+  test('followers get a fair share: three tabs appending in tight loops each commit a similar number', async () => {
+    const context = await browser.newContext();
+    const name = unique('fair');
+    const tabs = [];
+    for (let i = 0; i < 3; i++) {
+      const page = await context.newPage();
+      await openApp(page, base);
+      await page.evaluate(async (name) => {
+        window.store = await window.eventlite.openEventStore({ name });
+      }, name);
+      tabs.push(page);
+    }
+    const start = Date.now() + 500;
+    const counts = await Promise.all(
+      tabs.map((page, i) =>
+        page.evaluate(
+          async ([start, i]) => {
+            while (Date.now() < start) await new Promise((r) => setTimeout(r, 1));
+            let done = 0;
+            let races = 0;
+            while (Date.now() < start + 3000) {
+              done++;
+              // A read-then-append race on a shared stream: won by whoever's append lands first.
+              const { version } = await window.store.readStream('shared-1', { before: 1 });
+              try {
+                await window.store.appendToStream('shared-1', [{ type: 'T', data: i }], { expectedVersion: version });
+                races++;
+              } catch {}
+            }
+            return [done, races];
+          },
+          [start, i],
+        ),
+      ),
+    );
+    console.log('attempts and races won per tab (owner first):', JSON.stringify(counts));
+    const won = counts.map(([, races]) => races);
+    assert.ok(Math.min(...won) >= Math.max(...won) / 4, `races won per tab: ${won}`);
+    await context.close();
+  });
+
   test('closing the owning store hands it to another tab, whose reads and writes carry on', async () => {
     const { context, a, b } = await twoTabs();
     const name = unique('handover');
