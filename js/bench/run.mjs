@@ -2,11 +2,14 @@
 // `bash js/scripts/build.sh --bench-wasm`; `bash js/bench/run.sh` does all three).
 // Headless Debian Chromium, dedicated worker, OPFS. Prints each workload for EventLite and for raw SQLite in the same
 // worker, with the ratio, then the same workloads through the package API from the main thread.
-import { cpus } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { launch } from '../test/browser/chromium.mjs';
+import { chromium } from 'playwright-core';
+
+import { args, executablePath } from '../test/browser/chromium.mjs';
 import { serve } from '../test/browser/server.mjs';
 
 const js = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,9 +27,15 @@ const server = await serve(js, '127.0.0.1', {
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-embedder-policy': 'require-corp',
 });
-const browser = await launch();
+// A regular profile on disk, as users have (`BENCH_PROFILE=incognito`: a Playwright newContext(), where every OPFS
+// write is an IPC to the browser process, as in a private window).
+const incognito = process.env.BENCH_PROFILE === 'incognito';
+const profile = mkdtempSync(join(tmpdir(), 'eventlite-bench-'));
+const context = incognito
+  ? await (await chromium.launch({ executablePath, args })).newContext()
+  : await chromium.launchPersistentContext(profile, { executablePath, args });
 try {
-  const page = await browser.newPage();
+  const page = await context.newPage();
   await page.goto(`http://127.0.0.1:${server.port}/bench/index.html`);
   await page.waitForFunction(() => window.benchReady === true);
   const { worker, pkg, isolated, userAgent } = await page.evaluate((r) => window.runBenchmark(r), request);
@@ -35,7 +44,7 @@ try {
   const rate = (x) => `${Math.round(x).toLocaleString('en-US')} ev/s`;
   const row = (what, store, raw, ratio) =>
     console.log(`${what.padEnd(44)} ${store.padStart(16)} ${raw.padStart(16)} ${ratio.padStart(8)}`);
-  console.log(`eventlite browser benchmark — ${userAgent.match(/Chrome\/\S+/)?.[0]}, ${cpus().length} CPUs, OPFS sahpool, WAL + EXCLUSIVE, cross-origin isolated: ${isolated}`);
+  console.log(`eventlite browser benchmark — ${userAgent.match(/Chrome\/\S+/)?.[0]}, ${cpus().length} CPUs, ${incognito ? 'incognito-like context (newContext)' : 'persistent profile'}, OPFS sahpool, WAL + EXCLUSIVE, cross-origin isolated: ${isolated}`);
   console.log(`\nIn one dedicated worker: EventLite (WasmStore) vs raw SQLite (same VFS, schema, pragmas); ratio = raw time / EventLite time (1.0 = as fast as raw)`);
   row('workload', 'EventLite', 'raw SQLite', 'ratio');
   const { single, singleFull, batch, open } = worker;
@@ -56,6 +65,8 @@ try {
   row('  (new worker, wasm compile, OPFS, open, read) p95', ms(pkg.coldOpen.p95), '', '');
   console.log(`\nstorageMode: ${pkg.mode}`);
 } finally {
-  await browser.close();
+  await (context.browser() ?? context).close();
+  await context.close().catch(() => {});
   await server.close();
+  rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
 }
