@@ -8,7 +8,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION};
 use tokio::sync::watch;
 
 use crate::ClientError;
-use crate::sync_client::{SyncClient, describe, random_seed};
+use crate::sync_client::{SyncClient, describe, failure, random_seed};
 
 /// Rounds a head notice may take to succeed before the connection is dropped and made again.
 const ROUND_ATTEMPTS: usize = 5;
@@ -49,7 +49,7 @@ impl SyncClient {
             .header(ACCEPT, "text/event-stream");
         let response = match tokio::time::timeout(self.request_timeout, connect.send()).await {
             Err(_) => return ClientError::Transport("the live endpoint did not answer in time".into()),
-            Ok(Err(error)) => return ClientError::Transport(format!("GET /v1/live: {}", describe(&error))),
+            Ok(Err(error)) => return failure("GET /v1/live", &error),
             Ok(Ok(response)) => response,
         };
         if response.status().as_u16() != 200 {

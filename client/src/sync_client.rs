@@ -191,7 +191,7 @@ impl SyncClient {
                         .local(move |store| {
                             match answer {
                                 Ok((status, body)) => driver.on_response(store, status, &body),
-                                Err(message) => driver.on_transport_error(store, message),
+                                Err(error) => driver.on_error(store, error),
                             }
                             driver
                         })
@@ -225,8 +225,10 @@ impl SyncClient {
             .map_err(|error| ClientError::Transport(format!("local task failed: {error}")))
     }
 
-    /// Sends one request; the status and body of any answer, or why there was none.
-    async fn send(&self, request: &SyncRequest) -> Result<(u16, Vec<u8>), String> {
+    /// Sends one request; the status and body of any answer, or why there was none: a transport failure, or
+    /// `INVALID_ARGUMENT` for a request that cannot even be made (a URL without `http://`, a token that is not a
+    /// valid header value), which retrying cannot fix.
+    async fn send(&self, request: &SyncRequest) -> Result<(u16, Vec<u8>), ClientError> {
         let url = format!("{}{}", self.base, request.path_and_query());
         let builder = match request.method {
             HttpMethod::Get => self.http.get(url),
@@ -242,12 +244,10 @@ impl SyncClient {
             .timeout(self.request_timeout)
             .send()
             .await
-            .map_err(|error| format!("{what} {}: {}", request.path_and_query(), describe(&error)))?;
+            .map_err(|error| failure(&format!("{what} {}", request.path_and_query()), &error))?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| format!("{what} {}: {}", request.path_and_query(), describe(&error)))?;
+        let body =
+            response.bytes().await.map_err(|error| failure(&format!("{what} {}", request.path_and_query()), &error))?;
         Ok((status, body.to_vec()))
     }
 
@@ -269,11 +269,21 @@ impl SyncClient {
     }
 
     async fn expect_ok(&self, request: &SyncRequest) -> Result<Vec<u8>, ClientError> {
-        match self.send(request).await.map_err(ClientError::Transport)? {
+        match self.send(request).await? {
             (200, body) => Ok(body),
             (status, body) => Err(ClientError::from_http(status, &body)),
         }
     }
+}
+
+/// What a failed request means: `INVALID_ARGUMENT` when reqwest could not even build it (the base URL or the token
+/// is malformed), a transport failure otherwise.
+pub(crate) fn failure(what: &str, error: &reqwest::Error) -> ClientError {
+    if error.is_builder() {
+        let invalid = eventlite::InvalidArgument::new("url or token", format!("{what}: {}", describe(error)));
+        return ClientError::Sync(SyncError::InvalidArgument(invalid));
+    }
+    ClientError::Transport(format!("{what}: {}", describe(error)))
 }
 
 /// `error` with its causes: reqwest's own message names only the step ("error sending request for url ..."); the

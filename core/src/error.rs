@@ -81,7 +81,8 @@ pub struct InvalidArgument {
 }
 
 impl InvalidArgument {
-    pub(crate) fn new(argument: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// `argument` is malformed because of `reason` (transports and bindings use it for their own arguments).
+    pub fn new(argument: impl Into<String>, reason: impl Into<String>) -> Self {
         InvalidArgument { argument: argument.into(), reason: reason.into() }
     }
 }

@@ -234,21 +234,35 @@ fn categories_with_prefix(
     prefix: &str,
     limit: usize,
 ) -> rusqlite::Result<Vec<String>> {
-    // Written without OR so that each `min()` is one index seek (`category < NULL` matches nothing, so a prefix with
-    // no upper bound gets the largest string instead).
-    let upper = prefix_upper_bound(prefix).unwrap_or_else(|| char::MAX.to_string().repeat(prefix.chars().count() + 1));
-    let mut statement = connection.prepare_cached(
-        "WITH RECURSIVE found(category) AS (
-             SELECT (SELECT min(category) FROM events WHERE category >= ?1 AND category < ?2)
-             UNION ALL
-             SELECT (SELECT min(category) FROM events WHERE category > found.category AND category < ?2)
-             FROM found WHERE found.category IS NOT NULL
-         )
-         SELECT category FROM found WHERE category IS NOT NULL LIMIT ?3",
-    )?;
-    let rows = statement
-        .query_map(rusqlite::params![prefix, upper, i64::try_from(limit).unwrap_or(i64::MAX)], |row| row.get(0))?;
-    rows.collect()
+    // Written without OR so that each `min()` is one index seek; a prefix of U+10FFFF characters has no upper bound.
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = match prefix_upper_bound(prefix) {
+        Some(upper) => connection
+            .prepare_cached(
+                "WITH RECURSIVE found(category) AS (
+                     SELECT (SELECT min(category) FROM events WHERE category >= ?1 AND category < ?2)
+                     UNION ALL
+                     SELECT (SELECT min(category) FROM events WHERE category > found.category AND category < ?2)
+                     FROM found WHERE found.category IS NOT NULL
+                 )
+                 SELECT category FROM found WHERE category IS NOT NULL LIMIT ?3",
+            )?
+            .query_map(rusqlite::params![prefix, upper, limit], |row| row.get(0))?
+            .collect(),
+        None => connection
+            .prepare_cached(
+                "WITH RECURSIVE found(category) AS (
+                     SELECT (SELECT min(category) FROM events WHERE category >= ?1)
+                     UNION ALL
+                     SELECT (SELECT min(category) FROM events WHERE category > found.category)
+                     FROM found WHERE found.category IS NOT NULL
+                 )
+                 SELECT category FROM found WHERE category IS NOT NULL LIMIT ?2",
+            )?
+            .query_map(rusqlite::params![prefix, limit], |row| row.get(0))?
+            .collect(),
+    };
+    rows
 }
 
 /// Builds the page query for a resolved filter. `cursor` is exclusive; `None` means unbounded.
@@ -379,6 +393,20 @@ mod tests {
         assert_eq!(sql.matches("LIMIT 50").count(), 5);
         assert_eq!(sql.matches("INDEXED BY events_by_category_type").count(), 4);
         assert_eq!(params.len(), 12);
+    }
+
+    #[test]
+    fn a_prefix_with_no_upper_bound_finds_every_category_it_starts() {
+        use crate::{ExpectedVersion, NewEvent, Store};
+        let store = Store::open_in_memory().unwrap();
+        for stream in ["\u{10FFFF}", "\u{10FFFF}\u{10FFFF}", "\u{10FFFF}a-1", "z-1"] {
+            store.append_to_stream(stream, &[NewEvent::json("T", &1)], ExpectedVersion::Any).unwrap();
+        }
+        let filter = EventFilter::all().stream_prefix("\u{10FFFF}");
+        let events = store.read_all(&ReadAllOptions::forwards().filter(filter.clone())).unwrap().events;
+        let streams: Vec<&str> = events.iter().map(|event| event.stream.as_str()).collect();
+        assert_eq!(streams, ["\u{10FFFF}", "\u{10FFFF}\u{10FFFF}", "\u{10FFFF}a-1"]);
+        assert!(events.iter().all(|event| filter.matches(event)));
     }
 
     #[test]

@@ -84,9 +84,10 @@ CREATE TABLE sync_rewrites (
 ";
 
 /// Version 3: an index per (category, event type), so a filter with both reads one page whatever the log's size
-/// (`crate::log`).
+/// (`crate::log`); rewrites that come from a server log reset are marked (confirmed-only subscribers see those).
 const V3: &str = "
 CREATE INDEX events_by_category_type ON events (category, event_type, position);
+ALTER TABLE sync_rewrites ADD COLUMN log_reset INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// Brings the database to [`VERSION`]. Reads first and writes nothing when the file is foreign or too new.

@@ -449,11 +449,17 @@ fn has_wal_frames(path: &Path) -> bool {
 
 /// A read-only connection that treats the file as unchangeable (`immutable=1`): no locks, no WAL, no shared memory.
 fn open_immutable(path: &Path, options: &StoreOptions) -> Result<Connection, StorageError> {
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = path.to_string_lossy().into_owned().into_bytes();
+    // A URI names the file by its bytes, percent-encoded but for unreserved characters and separators.
     let mut uri = String::from("file:");
-    for byte in path.to_string_lossy().bytes() {
-        match byte {
-            b'?' | b'#' | b'%' => uri.push_str(&format!("%{byte:02X}")),
-            _ => uri.push(byte as char),
+    for byte in bytes {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'/' | b'-' | b'.' | b'_' | b'~') {
+            uri.push(byte as char);
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
         }
     }
     uri.push_str("?immutable=1");

@@ -170,3 +170,13 @@ async fn a_refused_connection_is_a_retryable_transport_error() {
     assert!(matches!(error, ClientError::Transport(_)) && error.is_retryable(), "{error:?}");
     assert_eq!(client.store().sync_status().unwrap().pending, 1, "nothing was lost");
 }
+
+#[tokio::test]
+async fn a_request_that_cannot_be_made_is_an_invalid_argument_not_a_network_error() {
+    for (url, token) in [("localhost:8080", "t"), ("htp://127.0.0.1:9", "t"), ("http://127.0.0.1:9", "bad\ntoken")] {
+        let client = SyncClient::new(url, token, device_with("a-1", 1, ExpectedVersion::Any));
+        let error = client.sync_with_retry(5).await.unwrap_err();
+        assert_eq!((error.code(), error.is_retryable()), ("INVALID_ARGUMENT", false), "{url:?} {token:?}: {error}");
+        assert_eq!(client.store().sync_status().unwrap().pending, 1);
+    }
+}

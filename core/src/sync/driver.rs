@@ -150,6 +150,15 @@ impl SyncDriver {
         self.collect();
     }
 
+    /// The last request failed for a reason the transport classified itself (a request it could not even build,
+    /// say: `INVALID_ARGUMENT`); the next step says what follows.
+    pub fn on_error(&mut self, store: &Store, error: RoundError) {
+        if let Some(Err(error)) = self.round.as_mut().map(|round| round.on_failure(store, error)) {
+            self.round_error = Some(error);
+        }
+        self.collect();
+    }
+
     /// Whether the driver is between a failed round and the next (a `Wait` was returned and not yet followed).
     pub fn is_waiting(&self) -> bool {
         self.waiting

@@ -101,6 +101,7 @@ impl RoundError {
         #[derive(serde::Deserialize)]
         struct Body {
             code: String,
+            #[serde(default)]
             message: String,
         }
         match serde_json::from_slice::<Body>(body) {
@@ -114,12 +115,15 @@ impl RoundError {
         }
     }
 
-    /// Transport failures, timeouts, `5xx` and `429` answers, and a busy local store are worth retrying with
-    /// backoff; other `4xx` answers and protocol violations are not (retrying soon cannot fix them).
+    /// Transport failures, timeouts (`408` included), `5xx` and `429` answers, `LOG_RESET` (the next round starts
+    /// over against the new log), and a busy local store are worth retrying with backoff; other `4xx` answers and
+    /// protocol violations are not (retrying soon cannot fix them).
     pub fn is_retryable(&self) -> bool {
         match self {
             RoundError::Transport(_) => true,
-            RoundError::Server { status, .. } => *status >= 500 || *status == 429,
+            RoundError::Server { status, code, .. } => {
+                *status >= 500 || *status == 429 || *status == 408 || code == Self::LOG_RESET
+            }
             RoundError::Sync(error) => error.code() == ErrorCode::StorageBusy,
         }
     }

@@ -2,7 +2,9 @@
 //!
 //! Confirmed events form a prefix of the local log that a pull only ever extends, so a
 //! [`SyncMode::ConfirmedOnly`] subscription is an ordinary position cursor bounded by that prefix: stable, never
-//! rewound. A [`SyncMode::IncludePending`] subscription also delivers pending events as soon as they are appended
+//! rewound — except after a server log reset (its data was lost or restored from a backup,
+//! [`crate::Store::restart_sync_after_log_reset`]), when the confirmed prefix is rebuilt from the new log and every
+//! subscriber receives [`SyncedItem::Rewound`] from position 0. A [`SyncMode::IncludePending`] subscription also delivers pending events as soon as they are appended
 //! (optimistic); when a rebase or a rejection rewrites the pending tail, it first delivers
 //! [`SyncedItem::Rewound`] with the position after which the log was rewritten: every event it delivered after that
 //! position is void, and the log's current events after it follow (their positions are new: positions are never
@@ -20,7 +22,7 @@ use crate::sync::replica::confirmed_through;
 /// Which events a [`SyncedSubscription`] delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncMode {
-    /// Only events the server confirmed: never rewound.
+    /// Only events the server confirmed: never rewound, but after a server log reset (a rewind to 0).
     ConfirmedOnly,
     /// Confirmed and pending events, with [`SyncedItem::Rewound`] notices when the pending tail is rewritten.
     IncludePending,
@@ -106,12 +108,15 @@ impl SyncedSubscription {
             let mut items = Vec::new();
             let mut position = self.position;
             let mut epoch = self.epoch;
-            if self.mode == SyncMode::IncludePending {
+            {
+                // Pending mode sees every rewrite; confirmed-only mode only the log resets.
+                let resets_only = i64::from(self.mode == SyncMode::ConfirmedOnly);
                 let (newest, from): (i64, Option<i64>) = transaction
                     .prepare_cached(
-                        "SELECT coalesce(max(epoch), 0), min(from_position) FROM sync_rewrites WHERE epoch > ?1",
+                        "SELECT coalesce(max(epoch), 0), min(from_position) FROM sync_rewrites
+                         WHERE epoch > ?1 AND log_reset >= ?2",
                     )?
-                    .query_row([epoch], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                    .query_row([epoch, resets_only], |row| Ok((row.get(0)?, row.get(1)?)))?;
                 if let Some(from) = from {
                     epoch = newest;
                     let from = from as u64;

@@ -157,6 +157,11 @@ pub struct PushBudget {
     pub max_event_size: usize,
 }
 
+impl PushBudget {
+    /// The smallest `max_bytes` a round accepts ([`crate::sync::RoundSettings::validate`]).
+    pub const MIN_BYTES: usize = 1024;
+}
+
 impl Default for PushBudget {
     fn default() -> Self {
         PushBudget { max_events: 1_000, max_bytes: 16 * 1024 * 1024, max_event_size: 1024 * 1024 }
@@ -254,7 +259,8 @@ impl Store {
     /// from other replicas, which recorded none, with `Any`), and the cursor goes back to the start. The next round
     /// pulls the new log from its start, confirms the events it already has, and pushes the others again, so the
     /// devices refill a server restored from an older backup; an expectation that no longer holds there becomes a
-    /// conflict as usual. One transaction.
+    /// conflict as usual. Synced subscribers of both modes receive [`crate::sync::SyncedItem::Rewound`] from 0:
+    /// the confirmed prefix is rebuilt from the new log. One transaction.
     pub fn restart_sync_after_log_reset(&self) -> Result<(), SyncError> {
         self.with_writer(|connection| -> Result<(), SyncError> {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -265,6 +271,8 @@ impl Store {
             )?;
             set_state(&transaction, CONFIRMED_THROUGH, "0")?;
             transaction.execute("DELETE FROM sync_state WHERE key = ?1", [CURSOR])?;
+            // Every subscriber starts over: the confirmed prefix itself may now be rewritten.
+            transaction.execute("INSERT INTO sync_rewrites (from_position, log_reset) VALUES (0, 1)", [])?;
             let resets: u64 = get_state(&transaction, LOG_RESETS)?.and_then(|text| text.parse().ok()).unwrap_or(0);
             set_state(&transaction, LOG_RESETS, &(resets + 1).to_string())?;
             transaction.commit()?;
@@ -562,6 +570,13 @@ fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Resu
             applied.rewound_from = Some(through);
         }
         let mut confirmed_ids = HashSet::new();
+        // This replica's own events keep the expectation (and batch marker) they were appended with: a later log
+        // reset pushes them again with it.
+        let own_codes: HashMap<Uuid, i64> = pending
+            .iter()
+            .filter(|row| !conflicted.contains(&row.event.event_id))
+            .map(|row| (row.event.event_id, row.code))
+            .collect();
         for server in fresh {
             check_version(connection, &mut versions, server, initial_through)?;
             let data = server_data(server)?;
@@ -575,7 +590,7 @@ fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Resu
                     data: &data,
                     metadata: server.metadata.as_ref().map(|raw| raw.get()),
                     recorded_at: server.recorded_at,
-                    sync_expected: None,
+                    sync_expected: own_codes.get(&server.event_id).copied(),
                     server_position: Some(server.position),
                 },
             )?;

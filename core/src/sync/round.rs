@@ -69,6 +69,27 @@ pub struct RoundSettings {
 impl RoundSettings {
     /// The default events per push and per pull page.
     pub const BATCH_SIZE: usize = 500;
+    /// The most events a pull page may ask for (the reference server's `limit` bound).
+    pub const MAX_PULL: usize = 1_000;
+
+    /// Refuses settings no round could work with: they would set every pending batch aside as too large.
+    pub fn validate(&self) -> Result<(), crate::error::InvalidArgument> {
+        use crate::error::InvalidArgument;
+        let budget = &self.budget;
+        if budget.max_events == 0 {
+            return Err(InvalidArgument::new("budget.max_events", "must be at least 1"));
+        }
+        if budget.max_event_size == 0 {
+            return Err(InvalidArgument::new("budget.max_event_size", "must be at least 1"));
+        }
+        if budget.max_bytes < PushBudget::MIN_BYTES {
+            return Err(InvalidArgument::new(
+                "budget.max_bytes",
+                format!("must be at least {} (a push's envelope alone is ~80 bytes)", PushBudget::MIN_BYTES),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for RoundSettings {
@@ -234,7 +255,8 @@ pub struct SyncRound {
 }
 
 impl SyncRound {
-    /// A round that has sent nothing yet.
+    /// A round that has sent nothing yet. Its first step fails with `INVALID_ARGUMENT` (and sets nothing aside) when
+    /// the settings are unusable ([`RoundSettings::validate`]).
     pub fn new(settings: RoundSettings) -> SyncRound {
         let settings = RoundSettings { batch_size: settings.batch_size.max(1), ..settings };
         SyncRound {
@@ -280,6 +302,9 @@ impl SyncRound {
         if self.in_flight.is_some() || self.pulling {
             return Err(self.fail(SyncError::Protocol("the previous request of this round is not answered yet".into())));
         }
+        if let Err(invalid) = self.settings.validate() {
+            return Err(self.fail(SyncError::InvalidArgument(invalid)));
+        }
         loop {
             match self.phase {
                 Phase::Over => {
@@ -288,7 +313,8 @@ impl SyncRound {
                 Phase::Pull => {
                     let after = store.pull_cursor().map_err(|error| self.fail(error))?;
                     self.pulling = true;
-                    let message = SyncMessage::Pull { after, limit: self.settings.batch_size };
+                    let limit = self.settings.batch_size.min(RoundSettings::MAX_PULL);
+                    let message = SyncMessage::Pull { after, limit };
                     return Ok(SyncStep::Send(SyncRequest { method: HttpMethod::Get, message }));
                 }
                 Phase::Push => {
@@ -407,6 +433,10 @@ impl SyncRound {
 
     /// Applies a pull page (for transports that decode it themselves).
     pub fn on_pull_response(&mut self, store: &Store, page: &PullResponse) -> Result<(), RoundError> {
+        if page.more && page.events.is_empty() {
+            // Pulling the same cursor again would get the same answer forever.
+            return Err(self.fail(SyncError::Protocol("a pull page with no events said more follow".into())));
+        }
         let applied = store.apply_pull(page).map_err(|error| self.fail(error))?;
         self.report.pulled += applied.applied;
         if applied.applied > 0 {
@@ -555,6 +585,44 @@ mod tests {
         round.next_step(&device).unwrap();
         let error = round.on_response(&device, 200, b"{not json").unwrap_err();
         assert_eq!(error.code(), "SYNC_PROTOCOL");
+    }
+
+    #[test]
+    fn unusable_settings_fail_the_first_step_and_set_nothing_aside() {
+        let device = Store::open_in_memory().unwrap();
+        append(&device, "a-1", 2);
+        for budget in [
+            PushBudget { max_events: 0, ..PushBudget::default() },
+            PushBudget { max_bytes: 10, ..PushBudget::default() },
+            PushBudget { max_event_size: 0, ..PushBudget::default() },
+        ] {
+            let mut round = SyncRound::new(RoundSettings { budget, ..RoundSettings::default() });
+            assert_eq!(round.next_step(&device).unwrap_err().code(), "INVALID_ARGUMENT", "{budget:?}");
+            assert_eq!(device.sync_status().unwrap().pending, 2, "nothing was set aside");
+        }
+        // A batch size over what a pull page may ask for is clamped for pulls.
+        let store = Store::open_in_memory().unwrap();
+        let mut round = SyncRound::new(RoundSettings { batch_size: 5_000, ..RoundSettings::default() });
+        let SyncStep::Send(request) = round.next_step(&store).unwrap() else { panic!("a pull") };
+        assert_eq!(request.path_and_query(), "/v1/pull?limit=1000");
+    }
+
+    #[test]
+    fn a_page_with_no_events_that_says_more_follow_is_a_protocol_error() {
+        let device = Store::open_in_memory().unwrap();
+        let mut round = SyncRound::new(RoundSettings::default());
+        round.next_step(&device).unwrap();
+        let error = round.on_response(&device, 200, br#"{"events":[],"cursor":"0","more":true}"#).unwrap_err();
+        assert_eq!(error.code(), "SYNC_PROTOCOL");
+    }
+
+    #[test]
+    fn timeouts_and_log_resets_are_retryable() {
+        let timeout = RoundError::from_http(408, br#"{"code":"REQUEST_TIMEOUT","message":"slow"}"#);
+        assert!(timeout.is_retryable());
+        let reset = RoundError::from_http(410, br#"{"code":"LOG_RESET"}"#);
+        assert_eq!((reset.code(), reset.is_retryable()), ("LOG_RESET", true), "a body without a message is read");
+        assert!(!RoundError::from_http(400, br#"{"code":"INVALID_CURSOR","message":""}"#).is_retryable());
     }
 
     #[test]

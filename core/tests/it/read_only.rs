@@ -77,8 +77,9 @@ fn a_missing_or_foreign_file_is_refused_read_only_without_creating_anything() {
 #[test]
 fn a_store_on_a_read_only_mount_can_be_read() {
     let dir = tempfile::tempdir().unwrap();
-    let source = dir.path().join("source");
-    let mount = dir.path().join("mount");
+    // A non-ASCII directory name: the immutable fallback names the file by a URI.
+    let source = dir.path().join("Données");
+    let mount = dir.path().join("montée");
     std::fs::create_dir_all(&source).unwrap();
     std::fs::create_dir_all(&mount).unwrap();
     store_with_events(&source.join("app.db"), 5);

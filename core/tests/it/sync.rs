@@ -439,6 +439,10 @@ fn devices_recover_from_a_server_restored_from_an_older_backup_and_refill_it() {
     server::apply_push(&restored.store, &replay, &Limits::default()).unwrap();
     b.append_to_stream("todo-1", &[event(5)], ExpectedVersion::Exact(3)).unwrap();
 
+    let mut confirmed = a.subscribe_synced(SyncMode::ConfirmedOnly, SubscriptionOptions::default()).unwrap();
+    let seen = confirmed.poll().unwrap();
+    assert!(seen.iter().all(|item| matches!(item, SyncedItem::Event(_))) && seen.len() == 4);
+
     let report = restored.round(&b);
     assert!(report.log_reset, "b noticed the reset on its first pull");
     assert_eq!(b.sync_status().unwrap().log_resets, 1);
@@ -449,6 +453,9 @@ fn devices_recover_from_a_server_restored_from_an_older_backup_and_refill_it() {
     );
     let report = restored.round(&a);
     assert!(report.log_reset && report.conflicts.is_empty());
+    // A confirmed-only subscriber is told the confirmed prefix was rebuilt, then reads it again.
+    let items = confirmed.poll().unwrap();
+    assert_eq!(items.first(), Some(&SyncedItem::Rewound { from_position: 0 }), "{items:?}");
     restored.round(&b);
     let ids = |store: &Store| log(store).iter().map(|e| e.event_id.as_u128()).collect::<HashSet<_>>();
     assert_eq!(ids(&restored.store), (1..=5).collect(), "the devices refilled the restored server");
@@ -457,4 +464,30 @@ fn devices_recover_from_a_server_restored_from_an_older_backup_and_refill_it() {
     assert_eq!((a.sync_status().unwrap().pending, b.sync_status().unwrap().pending), (0, 0));
     // A second round against the same log is an ordinary one.
     assert!(!restored.round(&a).log_reset);
+}
+
+/// This replica's events confirmed after another replica's (the rebase path) keep the expectation they were appended
+/// with: a later log reset pushes them again with it, so a restored server judges them as the first one did.
+#[test]
+fn own_events_confirmed_after_a_rebase_are_pushed_again_with_their_expectation_after_a_reset() {
+    let old = Hub { log: "old", store: Store::open_in_memory().unwrap() };
+    let (a, b, d) =
+        (Store::open_in_memory().unwrap(), Store::open_in_memory().unwrap(), Store::open_in_memory().unwrap());
+    b.append_to_stream("x-1", &[event(1)], ExpectedVersion::Any).unwrap();
+    old.round(&b);
+    a.append_to_stream("s-1", &[event(2), event(3)], ExpectedVersion::NoStream).unwrap();
+    let report = old.round(&a);
+    assert_eq!((report.conflicts.len(), report.pulled), (0, 3), "a's batch was confirmed after b's event");
+    let restored = Hub { log: "restored", store: Store::open_in_memory().unwrap() };
+    d.append_to_stream("s-1", &[event(4)], ExpectedVersion::NoStream).unwrap();
+    restored.round(&d);
+    let report = restored.round(&a);
+    assert!(report.log_reset);
+    let codes: Vec<(u128, RejectionCode)> =
+        report.conflicts.iter().map(|conflict| (conflict.event_id.as_u128(), conflict.code)).collect();
+    assert_eq!(
+        codes,
+        [(2, RejectionCode::WrongExpectedVersion), (3, RejectionCode::FollowsRejected)],
+        "a's NoStream batch meets d's stream on the restored server"
+    );
 }
