@@ -236,7 +236,7 @@ fn categories_with_prefix(
 ) -> rusqlite::Result<Vec<String>> {
     // Written without OR so that each `min()` is one index seek; a prefix of U+10FFFF characters has no upper bound.
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = match prefix_upper_bound(prefix) {
+    match prefix_upper_bound(prefix) {
         Some(upper) => connection
             .prepare_cached(
                 "WITH RECURSIVE found(category) AS (
@@ -261,8 +261,7 @@ fn categories_with_prefix(
             )?
             .query_map(rusqlite::params![prefix, limit], |row| row.get(0))?
             .collect(),
-    };
-    rows
+    }
 }
 
 /// Builds the page query for a resolved filter. `cursor` is exclusive; `None` means unbounded.
