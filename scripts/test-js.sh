@@ -2,7 +2,8 @@
 # Builds the wasm crate and the `eventlite` npm package, then runs every wasm, JS and browser test:
 #   1. eventlite-wasm: fmt, clippy (wasm32), wasm-bindgen tests in Node and in headless Chromium (dedicated worker, OPFS)
 #   2. js: build (js/scripts/build.sh), tsc --noEmit of the published types, node:test over the built package
-#   3. js: Vite packaging test + Playwright tests in Debian's Chromium (OPFS persistence across reload and relaunch)
+#   3. js: Vite packaging test + Playwright tests in Debian's Chromium (OPFS persistence across reload and relaunch;
+#      browser sync against `eventlite serve`: the server binary, built here when target/debug/eventlite is missing)
 #   4. js: size report (gzipped wasm + JS)
 # Idempotent: `npm ci` runs only when js/node_modules is missing or older than js/package-lock.json.
 set -euo pipefail
@@ -40,7 +41,10 @@ step "js: published types under strict (tsc --noEmit)"
 step "js: node:test over the built package (Node 20, memory store)"
 (cd js && node --test --test-reporter=spec test/node/)
 
-step "js: Vite packaging test and Playwright tests in Chromium (worker, OPFS)"
+step "js: Vite packaging test and Playwright tests in Chromium (worker, OPFS, sync against eventlite serve)"
+if [ -z "${EVENTLITE_BIN:-}" ] && [ ! -x "${CARGO_TARGET_DIR:-$ROOT/target}/debug/eventlite" ]; then
+    cargo build --locked -p eventlite-server --bin eventlite
+fi
 (cd js && node --test --test-timeout=180000 --test-reporter=spec test/browser/)
 
 step "js: package size"

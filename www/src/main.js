@@ -45,11 +45,11 @@ function refresh() {
     do {
       again = false;
       const events = [];
-      for (let fromPosition = 0; ; ) {
-        const page = await store.readAll({ fromPosition, maxCount: 1000 });
+      for (let after = 0; ; ) {
+        const page = await store.readAll({ after, maxCount: 1000 });
         events.push(...page.events);
         if (page.events.length < 1000) break;
-        fromPosition = page.events.at(-1).position;
+        after = page.events.at(-1).position;
       }
       view.log = events;
       view.todos = fold(events);
