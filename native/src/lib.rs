@@ -271,10 +271,11 @@ impl EventStore {
     }
 
     /// Subscribes to the log of a syncing store in `mode`: `ConfirmedOnly` delivers only events the server
-    /// confirmed (in the server's order, never rewound: what a view that must not show retracted events wants);
-    /// `IncludePending` also delivers local events as soon as they are appended, and `on_rewound(from_position)` when
-    /// a sync rewrites them. Delivered to `handler` on a library thread, like the other subscriptions;
-    /// `options.name` must be none (persist `position()` of a confirmed-only subscription yourself: it is stable).
+    /// confirmed (in the server's order, never rewound but after a server log reset: what a view that must not show
+    /// retracted events wants); `IncludePending` also delivers local events as soon as they are appended, and
+    /// `on_rewound(from_position)` when a sync rewrites them. Delivered to `handler` on a library thread, like the
+    /// other subscriptions; `options.name` must be none (persist `position()` of a confirmed-only subscription
+    /// yourself: it is stable until a log reset rewinds it to 0).
     pub fn subscribe_synced(
         &self,
         mode: SyncMode,

@@ -28,8 +28,9 @@ const STOP_CHECK: Duration = Duration::from_millis(100);
 pub trait SyncedHandler: Send + Sync {
     /// The next event: a confirmed one (`ConfirmedOnly`), or a confirmed or pending one (`IncludePending`).
     fn on_event(&self, event: RecordedEvent) -> Result<(), EventLiteError>;
-    /// (`IncludePending` only.) A sync rewrote the local log after `from_position`: discard what was derived from
-    /// the events delivered after it; the log's current events after it follow (with new positions).
+    /// A sync rewrote the local log after `from_position`: discard what was derived from the events delivered after
+    /// it; the log's current events after it follow (with new positions). `IncludePending`: after a rebase or a
+    /// rejection; both modes: `from_position` 0 after a server log reset.
     fn on_rewound(&self, from_position: u64) -> Result<(), EventLiteError>;
 }
 

@@ -398,7 +398,8 @@ impl From<SubscriptionOptions> for CoreSubscriptionOptions {
 /// Which events a synced subscription ([`crate::EventStore::subscribe_synced`]) delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum SyncMode {
-    /// Only events the server confirmed, in the server's order: never rewound.
+    /// Only events the server confirmed, in the server's order: never rewound, except after a server log reset
+    /// (`SyncReport.log_reset`), when the confirmed prefix is rebuilt from the new log: then `on_rewound(0)`.
     ConfirmedOnly,
     /// Confirmed and pending events (optimistic), with an `on_rewound` notice when a sync rewrites the pending tail.
     IncludePending,

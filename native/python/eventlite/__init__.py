@@ -263,8 +263,7 @@ class _CallableSyncedHandler(SyncedHandler):
         self._on_event(event)
 
     def on_rewound(self, from_position):
-        if self._on_rewound is not None:
-            self._on_rewound(from_position)
+        self._on_rewound(from_position)
 
 
 _subscribe_synced_generated = EventStore.subscribe_synced
@@ -272,12 +271,13 @@ _subscribe_synced_generated = EventStore.subscribe_synced
 
 def _subscribe_synced(self, mode, options, handler, on_rewound=None):
     """Subscribes to a syncing store's log in ``mode``: ``SyncMode.CONFIRMED_ONLY`` delivers only events the server
-    confirmed (never rewound), ``SyncMode.INCLUDE_PENDING`` also pending ones, calling ``on_rewound(from_position)``
-    when a sync rewrites them. ``handler`` is a ``SyncedHandler`` or a callable taking each event (then
-    ``on_rewound`` is required with ``INCLUDE_PENDING``). Delivered on a library thread."""
+    confirmed, ``SyncMode.INCLUDE_PENDING`` also pending ones, calling ``on_rewound(from_position)`` when a sync
+    rewrites them (and, in both modes, ``on_rewound(0)`` after a server log reset). ``handler`` is a
+    ``SyncedHandler``, or a callable taking each event together with ``on_rewound``. Delivered on a library
+    thread."""
     if not isinstance(handler, SyncedHandler):
-        if on_rewound is None and mode == SyncMode.INCLUDE_PENDING:
-            raise TypeError("a subscription that includes pending events needs on_rewound")
+        if on_rewound is None:
+            raise TypeError("subscribe_synced needs on_rewound: both modes can be rewound (a log reset)")
         handler = _CallableSyncedHandler(handler, on_rewound)
     return _subscribe_synced_generated(self, mode, options, handler)
 

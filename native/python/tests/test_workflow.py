@@ -503,7 +503,10 @@ def test_a_confirmed_only_subscriber_sees_events_only_once_the_server_confirmed_
     only_ours = SubscriptionOptions(filter=EventFilter(stream_prefix=stream))
     confirmed, optimistic = [], []
     confirmed_sub = device.subscribe_synced(
-        eventlite.SyncMode.CONFIRMED_ONLY, only_ours, lambda e: confirmed.append((e.event_id, e.position))
+        eventlite.SyncMode.CONFIRMED_ONLY,
+        only_ours,
+        lambda e: confirmed.append((e.event_id, e.position)),
+        on_rewound=lambda position: confirmed.append(("rewound", position)),
     )
     optimistic_sub = device.subscribe_synced(
         eventlite.SyncMode.INCLUDE_PENDING,
@@ -535,9 +538,11 @@ def test_a_confirmed_only_subscriber_sees_events_only_once_the_server_confirmed_
     assert confirmed_sub.position() == after_sync[-1][1]
 
     with pytest.raises(TypeError):
-        device.subscribe_synced(eventlite.SyncMode.INCLUDE_PENDING, only_ours, lambda e: None)
+        device.subscribe_synced(eventlite.SyncMode.CONFIRMED_ONLY, only_ours, lambda e: None)
     with pytest.raises(EventLiteError.InvalidArgument) as raised:
-        device.subscribe_synced(eventlite.SyncMode.CONFIRMED_ONLY, SubscriptionOptions(name="view"), lambda e: None)
+        device.subscribe_synced(
+            eventlite.SyncMode.CONFIRMED_ONLY, SubscriptionOptions(name="view"), lambda e: None, on_rewound=print
+        )
     assert raised.value.argument == "name"
     confirmed_sub.stop()
     optimistic_sub.stop()
