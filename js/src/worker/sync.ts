@@ -75,8 +75,14 @@ export class SyncHost {
   call(method: keyof SyncMethods, args: unknown[]): unknown {
     switch (method) {
       case 'syncStart': {
-        this.#disconnect();
         const options = args[0] as SyncStartRequest;
+        const same = (a: SyncStartRequest) => JSON.stringify({ ...a, online: undefined });
+        if (this.#options && same(options) === same(this.#options)) {
+          // The same sync again (another tab restarting it after an owner change): keep the round in progress.
+          this.#setOnline(options.online);
+          return this.#status();
+        }
+        this.#disconnect();
         // The wasm layer checks the options (unknown limits, zero values) now, not at the first round.
         new this.wasm.SyncDriver(this.#store(), { batchSize: options.batchSize, limits: options.limits }).free();
         this.#options = options;
