@@ -389,7 +389,7 @@ impl EventStore {
     /// calling thread until done (call it off the UI thread). Rejected events are in the report and the conflicts
     /// list. Throws `Sync` errors (`NETWORK`, `UNAUTHORIZED`, ...); nothing is lost, call it again.
     pub fn sync_once(&self, options: SyncOptions) -> Result<SyncReport, EventLiteError> {
-        let client = sync::client(self.store()?, &options);
+        let client = sync::client(self.store()?, &options)?;
         sync::sync_once(client, self.closed.subscribe())
     }
 
@@ -401,7 +401,7 @@ impl EventStore {
         options: SyncOptions,
         listener: Option<Arc<dyn SyncListener>>,
     ) -> Result<(), EventLiteError> {
-        let client = sync::client(self.store()?, &options);
+        let client = sync::client(self.store()?, &options)?;
         let previous = lock(&self.live).take();
         if let Some(previous) = previous {
             previous.stop();

@@ -59,13 +59,16 @@ where
     receiver.recv().map_err(|_| EventLiteError::internal("a sync task panicked"))
 }
 
-/// Builds the device client for `store`.
-pub(crate) fn client(store: Store, options: &SyncOptions) -> SyncClient {
-    let client = SyncClient::new(&options.url, &options.token, store);
-    match options.batch_size {
-        Some(batch) => client.with_batch_size(batch as usize),
-        None => client,
+/// Builds the device client for `store`: HTTPS with the built-in roots plus `root_certificate_pem` when given.
+pub(crate) fn client(store: Store, options: &SyncOptions) -> Result<SyncClient, EventLiteError> {
+    let mut client = SyncClient::new(&options.url, &options.token, store);
+    if let Some(batch) = options.batch_size {
+        client = client.with_batch_size(batch as usize);
     }
+    if let Some(pem) = &options.root_certificate_pem {
+        client = client.with_root_certificate_pem(pem.as_bytes())?;
+    }
+    Ok(client)
 }
 
 /// One round, cut short (`SYNC_STOPPED`) when `closed` turns true.

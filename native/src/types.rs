@@ -571,6 +571,10 @@ pub struct SyncOptions {
     /// Events per push, at most; none: the client's default.
     #[uniffi(default = None)]
     pub batch_size: Option<u32>,
+    /// PEM text of one or more extra root certificates to trust for `https://` (a private deployment's CA),
+    /// besides the built-in Mozilla roots. Malformed PEM is `INVALID_ARGUMENT` (`root_certificate_pem`).
+    #[uniffi(default = None)]
+    pub root_certificate_pem: Option<String>,
 }
 
 /// Parses a UUID argument; a malformed one is `INVALID_ARGUMENT` naming `argument`.

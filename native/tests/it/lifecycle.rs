@@ -92,10 +92,21 @@ fn bad_input_leaves_the_data_unchanged() {
 fn sync_failures_carry_codes_and_keep_events_pending() {
     let store = EventStore::open_in_memory().unwrap();
     store.append_to_stream("todo-1".into(), vec![event("Added", "{}")], ExpectedVersion::NoStream).unwrap();
-    let options =
-        eventlite_native::SyncOptions { url: "http://127.0.0.1:9".into(), token: "t".into(), batch_size: None };
-    match store.sync_once(options) {
+    let options = eventlite_native::SyncOptions {
+        url: "http://127.0.0.1:9".into(),
+        token: "t".into(),
+        batch_size: None,
+        root_certificate_pem: None,
+    };
+    match store.sync_once(options.clone()) {
         Err(EventLiteError::Sync { code, retryable: true, .. }) => assert_eq!(code, "NETWORK"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.sync_status().unwrap().pending, 1);
+    // A private CA's root is checked before anything is sent: malformed PEM is an argument error.
+    let bad_root = eventlite_native::SyncOptions { root_certificate_pem: Some("not a certificate".into()), ..options };
+    match store.sync_once(bad_root) {
+        Err(EventLiteError::InvalidArgument { argument, .. }) => assert_eq!(argument, "root_certificate_pem"),
         other => panic!("{other:?}"),
     }
     assert_eq!(store.sync_status().unwrap().pending, 1);
