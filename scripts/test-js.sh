@@ -6,7 +6,12 @@
 #      browser sync against `eventlite serve`: the server binary, built here when target/debug/eventlite is missing)
 #   4. js: size report (gzipped wasm + JS)
 # Idempotent: `npm ci` runs only when js/node_modules is missing or older than js/package-lock.json.
+# `bash scripts/test-js.sh node` runs what needs no browser (1 without the Chromium half, 2), `browser` what does
+# (the wasm tests in Chromium, 3, 4); no argument runs everything.
 set -euo pipefail
+PART="${1:-all}"
+case "$PART" in all|node|browser) ;; *) echo "usage: $0 [node|browser]" >&2; exit 2 ;; esac
+want() { [ "$PART" = all ] || [ "$PART" = "$1" ]; }
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
@@ -26,8 +31,14 @@ step "eventlite-wasm: fmt and clippy (wasm32)"
 cargo fmt -p eventlite-wasm -- --check
 cargo clippy -p eventlite-wasm --all-targets --all-features --target wasm32-unknown-unknown --locked -- -D warnings
 
-step "eventlite-wasm: wasm-bindgen tests (Node, then headless Chromium in a dedicated worker with OPFS)"
-cargo test -p eventlite-wasm --target wasm32-unknown-unknown --locked
+if want node; then
+    step "eventlite-wasm: wasm-bindgen tests in Node"
+    cargo test -p eventlite-wasm --target wasm32-unknown-unknown --locked --lib --test node
+fi
+if want browser; then
+    step "eventlite-wasm: wasm-bindgen tests in headless Chromium (a dedicated worker with OPFS)"
+    cargo test -p eventlite-wasm --target wasm32-unknown-unknown --locked --test browser
+fi
 
 step "js: npm dependencies"
 npm_ci js
@@ -35,17 +46,21 @@ npm_ci js
 step "js: build the package"
 bash js/scripts/build.sh
 
-step "js: published types under strict (tsc --noEmit)"
-(cd js && node_modules/.bin/tsc -p test/types)
+if want node; then
+    step "js: published types under strict (tsc --noEmit)"
+    (cd js && node_modules/.bin/tsc -p test/types)
 
-step "js: node:test over the built package (Node 20, memory store)"
-(cd js && node --test --test-reporter=spec test/node/)
-
-step "js: Vite packaging test and Playwright tests in Chromium (worker, OPFS, sync against eventlite serve)"
-if [ -z "${EVENTLITE_BIN:-}" ] && [ ! -x "${CARGO_TARGET_DIR:-$ROOT/target}/debug/eventlite" ]; then
-    cargo build --locked -p eventlite-server --bin eventlite
+    step "js: node:test over the built package (Node 20, memory store)"
+    (cd js && node --test --test-reporter=spec test/node/)
 fi
-(cd js && node --test --test-timeout=180000 --test-reporter=spec test/browser/)
+
+if want browser; then
+    step "js: Vite packaging test and Playwright tests in Chromium (worker, OPFS, sync against eventlite serve)"
+    if [ -z "${EVENTLITE_BIN:-}" ] && [ ! -x "${CARGO_TARGET_DIR:-$ROOT/target}/debug/eventlite" ]; then
+        cargo build --locked -p eventlite-server --bin eventlite
+    fi
+    (cd js && node --test --test-timeout=180000 --test-reporter=spec test/browser/)
+fi
 
 step "js: package size"
 node js/scripts/size.mjs --vite

@@ -5,7 +5,8 @@
 #
 # Installs schemathesis into target/schemathesis-venv the first time (PyPI); quick when it is there.
 # Environment: EVENTLITE_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test),
-# SCHEMATHESIS_MAX_EXAMPLES (default 40 per operation and phase).
+# SCHEMATHESIS_MAX_EXAMPLES (default 40 per operation and phase), EVENTLITE_API_BACKENDS (default "sqlite postgres";
+# `cargo xtask test-server` sets "sqlite" when PostgreSQL is down).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -68,6 +69,11 @@ run_against() {
     SERVER_PID=""
 }
 
-run_against sqlite --data-dir "$WORK/data"
-PG_SCHEMA="schemathesis_$$_$RANDOM"
-run_against postgres --postgres "$PG_URL" --postgres-schema "$PG_SCHEMA"
+BACKENDS="${EVENTLITE_API_BACKENDS:-sqlite postgres}"
+if [[ " $BACKENDS " == *" sqlite "* ]]; then
+    run_against sqlite --data-dir "$WORK/data"
+fi
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+    PG_SCHEMA="schemathesis_$$_$RANDOM"
+    run_against postgres --postgres "$PG_URL" --postgres-schema "$PG_SCHEMA"
+fi
