@@ -117,7 +117,7 @@ async fn a_cursor_from_a_wiped_server_is_a_log_reset_on_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_creating_a_tenants_log_at_once_agree_on_its_identity() {
+async fn two_postgres_processes_creating_a_tenants_log_at_once_agree_on_its_identity() {
     let schema = PgSchema::create().await;
     let other = schema.connect_again().await;
     let result = std::panic::AssertUnwindSafe(async {
