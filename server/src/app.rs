@@ -112,6 +112,16 @@ impl Config {
         if let Some((flag, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
             return Err(format!("{flag} must be greater than 0"));
         }
+        // Deadlines are instants: a timeout of centuries would overflow them.
+        let day = Duration::from_secs(24 * 60 * 60);
+        let long = [
+            ("--header-timeout", self.header_timeout),
+            ("--body-timeout", self.body_timeout),
+            ("--idle-timeout", self.idle_timeout),
+        ];
+        if let Some((flag, _)) = long.iter().find(|(_, timeout)| *timeout > day) {
+            return Err(format!("{flag} must be at most a day (86400 s)"));
+        }
         Ok(())
     }
 }
@@ -279,7 +289,8 @@ async fn static_file(root: Arc<PathBuf>, request: Request) -> Response {
     let file = match tokio::fs::metadata(&file).await {
         Ok(metadata) if metadata.is_dir() => {
             if !path.ends_with('/') {
-                let location = format!("{path}/");
+                // One leading slash: `//host/` would be another host to a browser.
+                let location = format!("/{}/", path.trim_start_matches('/'));
                 return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response();
             }
             match resolve_under(&root, file.join("index.html")).await {
@@ -558,9 +569,10 @@ async fn live(
     let slot = LiveSlot::take(&state, &tenant)?;
     let head = with_timeout(&state, state.inner.backend.head(&tenant)).await?;
     let receiver = state.inner.hub.watch(tenant.as_str(), head);
-    let deadline = expires.map(|exp| {
+    // An `exp` too far away to represent as an instant is no deadline (it is never reached either).
+    let deadline = expires.and_then(|exp| {
         let left = exp.saturating_sub(now_seconds());
-        tokio::time::Instant::now() + Duration::from_secs(left)
+        tokio::time::Instant::now().checked_add(Duration::from_secs(left))
     });
     let stream = head_stream(slot, receiver, deadline);
     let keep_alive = Duration::from_secs(15).min(state.inner.config.idle_timeout / 3).max(Duration::from_millis(10));

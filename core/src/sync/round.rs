@@ -369,7 +369,8 @@ impl SyncRound {
         self.on_failure(store, RoundError::Transport(message.into()))
     }
 
-    /// The last request failed with `error`. A push refused as too large (`413`) is handled and the round goes on;
+    /// The last request failed with `error`. A push refused as too large (`413`) or timed out while uploading (`408`)
+    /// is halved and the round goes on (a single batch refused with `413` is set aside);
     /// so is a push or pull refused with `LOG_RESET` (once per round): the store starts sync over against the new log.
     /// Anything else ends the round with that error.
     pub fn on_failure(&mut self, store: &Store, error: RoundError) -> Result<(), RoundError> {
@@ -388,13 +389,18 @@ impl SyncRound {
         let Some((request, batches)) = self.in_flight.take() else {
             return Err(self.fail(error));
         };
-        let RoundError::Server { status: 413, code, message } = &error else {
+        let RoundError::Server { status: status @ (413 | 408), code, message } = &error else {
             return Err(self.fail(error));
         };
         if batches > 1 {
-            // Nothing was stored: smaller pushes, down to one local batch each.
+            // Nothing was stored: smaller pushes, down to one local batch each. A push whose body the server gave
+            // up waiting for (408, a slow link) is halved too: the same size would time out again.
             self.max_batches = (batches / 2).max(1);
             return Ok(());
+        }
+        if *status == 408 {
+            // One local batch too slow to upload now: retryable, a later round tries again.
+            return Err(self.fail(error));
         }
         // One whole local batch the server will never take: set it aside so the events behind it can go.
         let code = if code == "EVENT_TOO_LARGE" { RejectionCode::EventTooLarge } else { RejectionCode::BatchTooLarge };
@@ -605,6 +611,25 @@ mod tests {
         let mut round = SyncRound::new(RoundSettings { batch_size: 5_000, ..RoundSettings::default() });
         let SyncStep::Send(request) = round.next_step(&store).unwrap() else { panic!("a pull") };
         assert_eq!(request.path_and_query(), "/v1/pull?limit=1000");
+    }
+
+    #[test]
+    fn a_push_that_timed_out_uploading_is_halved_then_retried_later() {
+        let device = Store::open_in_memory().unwrap();
+        append(&device, "a-1", 4);
+        let mut round = SyncRound::new(RoundSettings::default());
+        let SyncStep::Send(request) = round.next_step(&device).unwrap() else { panic!("a push") };
+        let SyncMessage::Push { push, .. } = &request.message else { panic!("a push") };
+        assert_eq!(push.events.len(), 4);
+        round.on_response(&device, 408, br#"{"code":"REQUEST_TIMEOUT","message":"slow"}"#).unwrap();
+        let SyncStep::Send(request) = round.next_step(&device).unwrap() else { panic!("a push") };
+        let SyncMessage::Push { push, .. } = &request.message else { panic!("a push") };
+        assert_eq!(push.events.len(), 2, "halved");
+        round.on_response(&device, 408, br#"{"code":"REQUEST_TIMEOUT","message":"slow"}"#).unwrap();
+        let SyncStep::Send(_) = round.next_step(&device).unwrap() else { panic!("a push") };
+        let error = round.on_response(&device, 408, br#"{"code":"REQUEST_TIMEOUT","message":"slow"}"#).unwrap_err();
+        assert!(error.is_retryable(), "one batch that timed out is retried later, not set aside");
+        assert_eq!((device.sync_status().unwrap().pending, device.sync_status().unwrap().conflicts), (4, 0));
     }
 
     #[test]

@@ -144,4 +144,9 @@ fn ambiguous_tokens_and_bad_settings_are_refused_at_startup() {
         let stderr = serve(&["--tokens", "t:acme", flag, "0"]);
         assert!(stderr.contains(flag) && stderr.contains("greater than 0"), "{flag}: {stderr}");
     }
+    // Timeouts too long to be deadlines (they overflowed every connection's clock before).
+    for flag in ["--header-timeout", "--idle-timeout", "--body-timeout"] {
+        let stderr = serve(&["--tokens", "t:acme", flag, "18446744073709551615"]);
+        assert!(stderr.contains(flag) && stderr.contains("at most a day") && !stderr.contains("panicked"), "{stderr}");
+    }
 }

@@ -390,6 +390,9 @@ async fn the_static_directory_serves_only_files_under_its_canonical_path() {
     }
     let (status, headers, _) = fetch("/sub").await;
     assert_eq!((status, &headers["location"]), (StatusCode::TEMPORARY_REDIRECT, &"/sub/".parse().unwrap()));
+    // `//sub` must not redirect to `//sub/`, which a browser reads as the host `sub`.
+    let (status, headers, _) = fetch("//sub").await;
+    assert_eq!((status, &headers["location"]), (StatusCode::TEMPORARY_REDIRECT, &"/sub/".parse().unwrap()));
     assert_eq!(fetch("/sub/").await.2, b"<h1>sub</h1>");
     let long = format!("/{}", "a".repeat(300));
     for uri in [

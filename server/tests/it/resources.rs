@@ -170,6 +170,20 @@ async fn a_live_stream_ends_when_its_jwt_expires() {
     server.stop().await;
 }
 
+/// A JWT whose `exp` is too far away to be an instant (a review found it panicked the connection): the live stream
+/// opens and stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_stream_with_a_far_future_exp_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(sqlite_backend(dir.path()), Config::default()).await;
+    let jwt = mint_jwt(JWT_SECRET, "acme", Some(10_000_000_000_000_000_000));
+    let response = http().get(format!("{}/v1/live", server.url())).bearer_auth(&jwt).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let first = response.bytes_stream().next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: head"));
+    server.stop().await;
+}
+
 /// Item 2: 60 events of 1 MiB, pulled by six clients at once from a server process: every page stays within the
 /// byte budget (4 MiB by default; one event per page at least), and the server's peak memory grows by far less
 /// than the 60 MB each pull would have held in one page.
