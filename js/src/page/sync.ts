@@ -271,6 +271,10 @@ export class SyncClient<E extends EventType = EventType> {
 
   #setStatus(status: SyncStatus): void {
     this.#status = status;
+    // Offline (here or in another tab), no round runs: a syncNow still waiting for one would wait forever.
+    if (status.state === 'offline') {
+      for (const waiter of this.#waiters.splice(0)) waiter.reject(toEventLiteError(SYNC_STOPPED));
+    }
     this.#emit('status', status);
   }
 

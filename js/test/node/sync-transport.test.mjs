@@ -145,6 +145,31 @@ describe('sync transport (scripted fetch)', { timeout: 30_000 }, () => {
     await store.close();
   });
 
+  test('going offline rejects a syncNow still waiting for its round', async () => {
+    const store = await open();
+    const sync = await store.sync({ url: 'http://sync.test', token: 't', online: false });
+    await sync.setOnline(true);
+    await until(() => sync.status.state === 'online' && !sync.status.syncing, 'the first round');
+    // A pull that never answers keeps the round running; a second syncNow is promised the round after it.
+    let release;
+    const hanging = new Promise((resolve) => (release = resolve));
+    const fetch = globalThis.fetch;
+    globalThis.fetch = async (url, init) =>
+      new URL(url).pathname === '/v1/pull' ? (await hanging, fetch(url, init)) : fetch(url, init);
+    try {
+      const first = rejectsWith(sync.syncNow(), 'SYNC_STOPPED');
+      await until(() => sync.status.syncing, 'the round to start');
+      const second = rejectsWith(sync.syncNow(), 'SYNC_STOPPED');
+      await sync.setOnline(false);
+      await first;
+      await second;
+    } finally {
+      globalThis.fetch = fetch;
+      release();
+    }
+    await store.close();
+  });
+
   test('a push refused with 413 is halved, and a batch the server never takes is set aside as core says', async () => {
     const store = await open();
     server.maxBatch = 2;

@@ -23,7 +23,11 @@ import java.nio.charset.CodingErrorAction
  */
 @Throws(EventLiteException::class, CharacterCodingException::class)
 fun EventStore.append(stream: String, events: List<NewEvent>, expected: ExpectedVersion): AppendResult {
-    val packed = appendEncoded(cachedAppendHandle(), AppendEncoder.current.get().encode(stream, events, expected))
+    val buffer = AppendEncoder.current.get().encode(stream, events, expected)
+    val packed = appendEncoded(cachedAppendHandle(), buffer)
+    // The generated call passes the direct buffer as a bare pointer: keep a one-off (large) buffer reachable until
+    // Rust has read it, or the JIT may let the GC free it mid-call.
+    java.lang.ref.Reference.reachabilityFence(buffer)
     if (packed == 0UL) return decodeFullResult(takeAppendResult())
     // Bit 62 already_appended, bits 38-61 the stream version, bits 0-37 the first of consecutive positions.
     val first = packed and ((1UL shl 38) - 1UL)

@@ -61,6 +61,18 @@ _uuid_random = []
 _uuid_refill = _struct.Struct("<512Q").unpack
 
 
+def _reset_ids_after_fork():
+    # A forked child would otherwise draw the parent's remaining random bits (identical ids: a silent idempotent
+    # "retry" or an IDEMPOTENCY_CONFLICT), and could inherit the lock held by another thread of the parent.
+    global _uuid_lock
+    _uuid_lock = _threading.Lock()
+    _uuid_random.clear()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_reset_ids_after_fork)
+
+
 def _new_event_id():
     """A UUID v7 string made without an FFI call, increasing within this process as core's ``Uuid::now_v7``: 48 bits
     of Unix milliseconds and a 12-bit counter (RFC 9562 method 1), then 62 random bits (``os.urandom``, drawn 512

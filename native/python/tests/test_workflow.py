@@ -548,3 +548,27 @@ def test_a_confirmed_only_subscriber_sees_events_only_once_the_server_confirmed_
     optimistic_sub.stop()
     device.close()
     other.close()
+
+
+def test_event_ids_stay_unique_across_fork():
+    """A forked child must not draw the parent's remaining random bits (same ids: events silently dropped)."""
+    import os
+
+    import eventlite
+
+    eventlite.new_event("Warm", {})  # fill the parent's pool
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        ids = "\n".join(eventlite.new_event("T", {}).event_id for _ in range(200))
+        os.write(write_end, ids.encode())
+        os._exit(0)
+    os.close(write_end)
+    parent = {eventlite.new_event("T", {}).event_id for _ in range(200)}
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.waitpid(pid, 0)
+    child = set(b"".join(chunks).decode().split("\n"))
+    assert len(child) == 200 and not parent & child
