@@ -393,8 +393,12 @@ describe('several tabs', () => {
       ),
     );
     console.log('attempts and races won per tab (owner first):', JSON.stringify(counts));
+    // Fairness is about being served: every tab's calls complete at a similar rate (the defect: a follower got 0
+    // of ~4,000), and every tab wins races. Who wins each race is timing on a loaded machine, so it is not compared.
+    const attempts = counts.map(([done]) => done);
     const won = counts.map(([, races]) => races);
-    assert.ok(Math.min(...won) >= Math.max(...won) / 4, `races won per tab: ${won}`);
+    assert.ok(Math.min(...attempts) >= Math.max(...attempts) / 4, `calls served per tab: ${attempts}`);
+    assert.ok(won.every((races) => races > 0), `races won per tab: ${won}`);
     await context.close();
   });
 
