@@ -593,6 +593,17 @@ impl LiveSlot {
     fn take(state: &AppState, tenant: &Tenant) -> Result<LiveSlot, ApiError> {
         let max = state.inner.config.max_live_per_tenant;
         let mut streams = state.inner.live_streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Live streams hold their connection for good: all tenants' together leave a quarter of the connection
+        // bound to short requests (pushes, pulls, /health), or a few tenants' devices could starve everyone.
+        let cap = Self::server_cap(&state.inner.config);
+        let total: usize = streams.values().sum();
+        if total >= cap {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_LIVE_STREAMS",
+                format!("the server already has {cap} live streams open (three quarters of --max-connections)"),
+            ));
+        }
         let open = streams.entry(tenant.as_str().to_owned()).or_default();
         if *open >= max {
             return Err(ApiError::new(
@@ -604,6 +615,11 @@ impl LiveSlot {
         *open += 1;
         state.inner.metrics.live_clients.fetch_add(1, Ordering::Relaxed);
         Ok(LiveSlot { state: state.clone(), tenant: tenant.as_str().to_owned() })
+    }
+
+    /// The most live streams of all tenants together: three quarters of the connection bound, at least one.
+    fn server_cap(config: &Config) -> usize {
+        (config.max_connections / 4 * 3).max(1)
     }
 }
 

@@ -140,6 +140,35 @@ async fn live_streams_are_bounded_per_tenant() {
     server.stop().await;
 }
 
+/// All tenants' live streams together leave a quarter of the connection bound to short requests: with 8
+/// connections, the seventh live stream is refused and `/health` is still answered (a review found two tenants'
+/// devices could take every slot).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_streams_of_all_tenants_leave_room_for_short_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config { max_connections: 8, idle_timeout: Duration::from_secs(3), ..Config::default() };
+    let server = TestServer::start_with(sqlite_backend(dir.path()), config).await;
+    let http = http();
+    let open = |token: &'static str| http.get(format!("{}/v1/live", server.url())).bearer_auth(token).send();
+    let mut streams = Vec::new();
+    for token in [TOKEN_A, TOKEN_B, TOKEN_A, TOKEN_B, TOKEN_A, TOKEN_B] {
+        let stream = open(token).await.unwrap();
+        assert_eq!(stream.status(), 200);
+        streams.push(stream);
+    }
+    let refused = open(TOKEN_A).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let body: Value = serde_json::from_slice(&refused.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["code"], "TOO_MANY_LIVE_STREAMS", "{body}");
+    let health = tokio::time::timeout(Duration::from_secs(5), http.get(format!("{}/health", server.url())).send())
+        .await
+        .expect("/health is answered while the live streams are at their bound")
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    drop(streams);
+    server.stop().await;
+}
+
 /// Item 9: a live stream opened with a JWT ends when the token expires (not before), and a stream opened with a
 /// static token is not ended by that.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
