@@ -1,6 +1,6 @@
 //! Hostile and malformed input: the right 4xx with a JSON `{code, message}`, and nothing stored. Request decoding
 //! is fuzzed with proptest (random bytes, and valid pushes with random JSON grafted in at random places). The
-//! request cases run against both backends (`hostile_suite!` below); the fuzzers run against the embedded one.
+//! request cases run against both backends (`both_backends!` below); the fuzzers run against the embedded one.
 
 use std::sync::Arc;
 
@@ -368,39 +368,7 @@ pub async fn the_live_stream_takes_its_token_from_the_query_for_browsers(backend
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "wrong query token");
 }
 
-/// Each case above against both backends: the embedded SQLite one and PostgreSQL (a schema of its own per case).
-macro_rules! hostile_suite {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(eventlite_server::backend::sqlite::SqliteBackend::in_memory()))
-                        .await;
-                }
-            )*
-        }
-
-        mod postgres {
-            use futures_util::FutureExt;
-
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let schema = crate::support::PgSchema::create().await;
-                    let backend = schema.backend.clone() as std::sync::Arc<dyn eventlite_server::backend::Backend>;
-                    let result = std::panic::AssertUnwindSafe(super::$case(backend)).catch_unwind().await;
-                    schema.drop().await;
-                    if let Err(panic) = result {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-            )*
-        }
-    };
-}
-
-hostile_suite!(
+both_backends!(
     malformed_pushes_get_their_code_and_store_nothing,
     missing_and_wrong_tokens_are_refused,
     tenants_never_see_or_write_each_others_events,

@@ -1,5 +1,8 @@
 //! Integration tests of the sync server and the native client: end to end over loopback, both backends.
 
+#[macro_use]
+mod support;
+
 mod backend_suite;
 mod cli;
 mod convergence;
@@ -11,4 +14,3 @@ mod postgres;
 mod protocol;
 mod reset;
 mod resources;
-mod support;

@@ -1,7 +1,7 @@
 //! The rules `docs/sync-protocol.md` states, one test each where the hostile suite does not already hold them: the
 //! push's Content-Type, query parsing, the shape of pushes and pulled events, UUID spellings, stream-id characters,
 //! what counts in an event's size, JSON error bodies on every non-200 answer, CORS, and the static directory.
-//! Cases that touch storage run against both backends (`protocol_suite!`).
+//! Cases that touch storage run against both backends (`both_backends!`).
 
 use std::sync::Arc;
 
@@ -455,39 +455,7 @@ async fn oversized_request_heads_get_a_json_answer_from_a_real_server() {
     server.stop().await;
 }
 
-/// The cases above against both backends.
-macro_rules! protocol_suite {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(eventlite_server::backend::sqlite::SqliteBackend::in_memory()))
-                        .await;
-                }
-            )*
-        }
-
-        mod postgres {
-            use futures_util::FutureExt;
-
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let schema = crate::support::PgSchema::create().await;
-                    let backend = schema.backend.clone() as std::sync::Arc<dyn eventlite_server::backend::Backend>;
-                    let result = std::panic::AssertUnwindSafe(super::$case(backend)).catch_unwind().await;
-                    schema.drop().await;
-                    if let Err(panic) = result {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-            )*
-        }
-    };
-}
-
-protocol_suite!(
+both_backends!(
     the_push_content_type_must_be_json_when_given,
     pull_queries_are_parsed_as_documented,
     pushes_take_the_documented_shape,

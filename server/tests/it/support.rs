@@ -194,24 +194,20 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_eventlite"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(args)
-            .env("EVENTLITE_TOKENS", format!("{TOKEN_A}:acme"))
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        ServerProcess { child, url: format!("http://127.0.0.1:{port}") }
+        ServerProcess::spawn_command(Command::new(env!("CARGO_BIN_EXE_eventlite")), args, env)
     }
 
     /// `spawn` with the server's open-file limit lowered to `limit` (`ulimit -n`), as on a default machine.
     pub fn spawn_with_open_file_limit(limit: u32, args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        let mut shell = Command::new("sh");
+        shell.args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_eventlite")]);
+        ServerProcess::spawn_command(shell, args, env)
+    }
+
+    /// Runs `command serve` on a free port with tenant `acme`'s token, then `args` and `env`.
+    fn spawn_command(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("sh")
-            .args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_eventlite")])
+        let child = command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
             .env("EVENTLITE_TOKENS", format!("{TOKEN_A}:acme"))
@@ -278,4 +274,37 @@ impl Drop for ServerProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Each case `async fn case(backend: Arc<dyn Backend>)` as two tests: against the embedded SQLite backend and against
+/// PostgreSQL (a schema of its own per case, dropped afterwards even when the case panics).
+macro_rules! both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(std::sync::Arc::new(eventlite_server::backend::sqlite::SqliteBackend::in_memory()))
+                        .await;
+                }
+            )*
+        }
+
+        mod postgres {
+            use futures_util::FutureExt;
+
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let schema = crate::support::PgSchema::create().await;
+                    let backend = schema.backend.clone() as std::sync::Arc<dyn eventlite_server::backend::Backend>;
+                    let result = std::panic::AssertUnwindSafe(super::$case(backend)).catch_unwind().await;
+                    schema.drop().await;
+                    if let Err(panic) = result {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+            )*
+        }
+    };
 }
