@@ -7,12 +7,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-export CC_wasm32_unknown_unknown="${CC_wasm32_unknown_unknown:-clang}"
-export AR_wasm32_unknown_unknown="${AR_wasm32_unknown_unknown:-llvm-ar}"
-export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
-step() { printf '\n==> %s\n' "$*"; }
 # shellcheck source=lib.sh
 source scripts/lib.sh
 

@@ -15,15 +15,7 @@ want() { [ "$PART" = all ] || [ "$PART" = "$1" ]; }
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-export CC_wasm32_unknown_unknown=clang
-export AR_wasm32_unknown_unknown=llvm-ar
-export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
-export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}"
-export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
-step() { printf '\n==> %s\n' "$*"; }
 # shellcheck source=lib.sh
 source scripts/lib.sh
 

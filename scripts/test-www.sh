@@ -11,13 +11,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-export CC_wasm32_unknown_unknown="${CC_wasm32_unknown_unknown:-clang}"
-export AR_wasm32_unknown_unknown="${AR_wasm32_unknown_unknown:-llvm-ar}"
-export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
-step() { printf '\n==> %s\n' "$*"; }
 
 # shellcheck source=lib.sh
 source scripts/lib.sh
