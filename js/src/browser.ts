@@ -6,7 +6,7 @@
  */
 
 import { toEventLiteError, type ErrorShape } from './common/errors.js';
-import type { HostMessage } from './common/protocol.js';
+import type { HostMessage, OpenRequest } from './common/protocol.js';
 import type { EventType, OpenOptions } from './common/types.js';
 import type { Transport } from './page/client.js';
 import { connect, openRequest, type EventStore } from './page/store.js';
@@ -38,6 +38,28 @@ function workerTransport(): Transport {
   };
 }
 
+/**
+ * Where there is no `Worker` (a service worker, an edge runtime whose bundler picked this entry): the host runs on
+ * the caller's thread, as in Node, over a memory store. The wasm glue and the host are imported only here, so a page
+ * with workers never loads them on its main thread.
+ */
+async function openHere<E extends EventType>(request: OpenRequest): Promise<EventStore<E>> {
+  if (request.storage === 'opfs') {
+    throw toEventLiteError({
+      code: 'STORAGE_UNAVAILABLE',
+      message: 'OPFS needs a dedicated worker, and this context cannot start one (no Worker)',
+    });
+  }
+  const [wasm, { inProcessTransport }, { openMemory }] = await Promise.all([
+    import('./wasm/eventlite_wasm.js'),
+    import('./relay/inprocess.js'),
+    import('./worker/host.js'),
+  ]);
+  await wasm.default(); // once: fetches the wasm next to the glue (`new URL(..., import.meta.url)`)
+  const { WasmStore, checkStoreName, SyncDriver, LiveFeed } = wasm;
+  return connect<E>(request, inProcessTransport({ WasmStore, checkStoreName, SyncDriver, LiveFeed }, openMemory));
+}
+
 let warned = false;
 
 /** Says once per page that a store fell back to memory, and why: a store that forgets on reload must not be silent. */
@@ -45,9 +67,11 @@ function warnMemory(name: string): void {
   if (warned) return;
   warned = true;
   const why =
-    globalThis.isSecureContext === false
-      ? 'this page is not a secure context (plain http on a host other than localhost)'
-      : 'this browser offers no OPFS sync access handles';
+    typeof Worker === 'undefined'
+      ? 'this context cannot start a dedicated worker (no Worker), which OPFS needs'
+      : globalThis.isSecureContext === false
+        ? 'this page is not a secure context (plain http on a host other than localhost)'
+        : 'this browser offers no OPFS sync access handles';
   console.warn(
     `eventlite: the store ${JSON.stringify(name)} is in memory: its events are lost when the page closes or ` +
       `reloads. OPFS is not available because ${why}. Serve the page over https (or from localhost), or pass ` +
@@ -59,12 +83,15 @@ function warnMemory(name: string): void {
  * Opens the store `options.name`: in OPFS when the browser offers it (`storageMode: 'opfs'`), otherwise in memory
  * (`storageMode: 'memory'`, with a console warning) unless `storage: 'opfs'` or `'persistent'` demands persistence.
  * Tabs of one origin share a store: the first one's worker owns it and the others forward to it (see
- * `relay/tabs.ts`); a memory store is private to its tab.
+ * `relay/tabs.ts`); a memory store is private to its tab. Where there is no `Worker`, a memory store on the caller's
+ * thread.
  */
 export async function openEventStore<E extends EventType = EventType>(options: OpenOptions): Promise<EventStore<E>> {
   const request = openRequest(options);
   let store: EventStore<E>;
-  if (request.storage === 'memory' || !canShare()) {
+  if (typeof Worker === 'undefined') {
+    store = await openHere<E>(request);
+  } else if (request.storage === 'memory' || !canShare()) {
     store = await connect<E>(request, workerTransport());
   } else {
     let transport: Transport;

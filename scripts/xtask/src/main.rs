@@ -34,6 +34,11 @@ const TASKS: &[Task] = &[
     },
     Task { name: "build-js", about: "build the npm package into js/dist", run: build_js },
     Task { name: "test-js", about: "the wasm bindings and the npm package in Node (no browser)", run: test_js },
+    Task {
+        name: "test-js-runtimes",
+        about: "the packed npm package in workerd (wrangler dev), Deno and Bun; the Node-API addon's file stores",
+        run: test_js_runtimes,
+    },
     Task { name: "test-browser", about: "the package and the demo in Chromium (OPFS, tabs, sync)", run: test_browser },
     Task { name: "test-e2e", about: "one log across Python, Kotlin and the browser", run: test_e2e },
     Task { name: "ci", about: "everything above, in order: what scripts/test.sh and .ci/run run", run: ci },
@@ -228,6 +233,12 @@ fn test_js(context: &Context) -> Result<(), Failure> {
     run(context, "bash", &["scripts/test-js.sh", "node"])
 }
 
+fn test_js_runtimes(context: &Context) -> Result<(), Failure> {
+    build_js(context)?;
+    step("the packed npm package in other runtimes (scripts/test-js-runtimes.sh)");
+    bash(context, "scripts/test-js-runtimes.sh")
+}
+
 fn test_browser(context: &Context) -> Result<(), Failure> {
     step("the npm package in Chromium (scripts/test-js.sh browser)");
     run(context, "bash", &["scripts/test-js.sh", "browser"])?;
@@ -250,6 +261,8 @@ fn ci(context: &Context) -> Result<(), Failure> {
     test_native(context)?;
     step("wasm bindings, npm package, browser tests (scripts/test-js.sh)");
     bash(context, "scripts/test-js.sh")?;
+    step("the packed npm package in other runtimes (scripts/test-js-runtimes.sh)");
+    bash(context, "scripts/test-js-runtimes.sh")?;
     step("the demo and browser sync (scripts/test-www.sh)");
     bash(context, "scripts/test-www.sh")?;
     test_e2e(context)?;
