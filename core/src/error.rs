@@ -101,11 +101,13 @@ impl StorageError {
         self.code
     }
 
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         StorageError { code, message: message.into() }
     }
 
     /// Classifies a rusqlite error by its primary SQLite result code.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn from_sqlite(error: &rusqlite::Error) -> Self {
         use rusqlite::ErrorCode as Sqlite;
         let code = match error.sqlite_error_code() {
@@ -121,6 +123,7 @@ impl StorageError {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for StorageError {
     fn from(error: rusqlite::Error) -> Self {
         StorageError::from_sqlite(&error)
@@ -176,6 +179,7 @@ impl OpenError {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for OpenError {
     fn from(error: rusqlite::Error) -> Self {
         StorageError::from_sqlite(&error).into()
@@ -235,6 +239,7 @@ impl AppendError {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for AppendError {
     fn from(error: rusqlite::Error) -> Self {
         AppendError::Storage(error.into())
@@ -263,6 +268,7 @@ impl ReadError {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for ReadError {
     fn from(error: rusqlite::Error) -> Self {
         ReadError::Storage(error.into())
@@ -291,6 +297,7 @@ impl SnapshotError {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for SnapshotError {
     fn from(error: rusqlite::Error) -> Self {
         SnapshotError::Storage(error.into())

@@ -204,6 +204,7 @@ impl NewEvent {
     }
 
     /// Checks everything that can be checked without the database. `index` names the event in errors.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn validate(&self, index: usize) -> Result<(), InvalidArgument> {
         self.validate_names(index)?;
         self.validate_depth(index)?;
@@ -349,6 +350,7 @@ pub(crate) fn validate_name(name: &str, argument: &str, max_bytes: usize) -> Res
     Ok(())
 }
 
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn validate_json_object(text: &str, argument: &str) -> Result<(), InvalidArgument> {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(_)) => Ok(()),

@@ -43,24 +43,34 @@
 //! Never leave a `-wal` file from another store (or another copy of this one) beside `app.db`: SQLite cannot tell
 //! whose WAL it is and replays it over the database, replacing its contents.
 
+#[cfg(feature = "sqlite")]
 mod clock;
 pub mod error;
 pub mod event;
+#[cfg(feature = "sqlite")]
 pub mod log;
+#[cfg(feature = "sqlite")]
 pub mod schema;
+#[cfg(feature = "sqlite")]
 pub mod snapshot;
+#[cfg(feature = "sqlite")]
 pub mod store;
 pub mod stream;
+#[cfg(feature = "sqlite")]
 pub mod subscription;
 pub mod sync;
 
 pub use error::{AppendError, Error, ErrorCode, InvalidArgument, OpenError, ReadError, SnapshotError, StorageError};
 pub use event::{EventData, NewEvent, RecordedEvent, category_of};
+#[cfg(feature = "sqlite")]
 pub use log::{EventFilter, LogSlice, ReadAllOptions};
+#[cfg(feature = "sqlite")]
 pub use snapshot::{Aggregate, Snapshot};
+#[cfg(feature = "sqlite")]
 pub use store::{Location, Store, StoreOptions, Synchronous};
 pub use stream::{AppendResult, Direction, ExpectedVersion, ReadStreamOptions, StreamSlice};
-#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+#[cfg(all(feature = "sqlite", not(all(target_family = "wasm", target_os = "unknown"))))]
 pub use subscription::SubscriptionHandle;
+#[cfg(feature = "sqlite")]
 pub use subscription::{StartFrom, Subscription, SubscriptionOptions};
 pub use uuid::Uuid;

@@ -25,7 +25,11 @@ use tower_http::services::ServeFile;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::auth::{Auth, Tenant};
+use eventlite_protocol::request::{
+    check_json_content_type, parse_live_query, parse_pull_query, parse_push_body, parse_push_query, percent_decode,
+};
+
+use crate::auth::{self, Auth, Tenant};
 use crate::backend::Backend;
 use crate::cursor;
 use crate::error::{ApiError, ErrorCodeTag};
@@ -235,28 +239,14 @@ fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
 }
 
-/// The longest request target (path and query) answered: longer ones get `414 URI_TOO_LONG`.
-pub const MAX_URI_BYTES: usize = 8 * 1024;
-/// The most header fields, and header bytes (names and values), answered: more get `431 HEADERS_TOO_LARGE`.
-pub const MAX_HEADER_FIELDS: usize = 100;
-/// See [`MAX_HEADER_FIELDS`].
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+pub use eventlite_protocol::request::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS, MAX_URI_BYTES};
 
 async fn head_limits(request: Request, next: Next) -> Response {
     let target = request.uri().path_and_query().map_or(0, |target| target.as_str().len());
-    if target > MAX_URI_BYTES {
-        let message = format!("the request target is {target} bytes, more than {MAX_URI_BYTES}");
-        return ApiError::new(StatusCode::URI_TOO_LONG, "URI_TOO_LONG", message).into_response();
-    }
     let headers = request.headers();
     let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
-    if headers.len() > MAX_HEADER_FIELDS || bytes > MAX_HEADER_BYTES {
-        let message = format!(
-            "{} header fields of {bytes} bytes; at most {MAX_HEADER_FIELDS} fields and {MAX_HEADER_BYTES} bytes",
-            headers.len()
-        );
-        return ApiError::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "HEADERS_TOO_LARGE", message)
-            .into_response();
+    if let Err(error) = eventlite_protocol::request::check_head(target, headers.len(), bytes) {
+        return ApiError::from(error).into_response();
     }
     next.run(request).await
 }
@@ -319,25 +309,6 @@ async fn resolve_under(root: &std::path::Path, candidate: PathBuf) -> Option<Pat
     canonical.starts_with(root).then_some(canonical)
 }
 
-/// Decodes `%XX` escapes; `None` for a malformed escape. `+` is not a space.
-fn percent_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = bytes.get(index + 1..index + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    Some(out)
-}
-
 async fn count_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if let Some(ErrorCodeTag(code)) = response.extensions().get::<ErrorCodeTag>() {
@@ -381,35 +352,6 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
     }
 }
 
-/// A push's `Content-Type`, when given, must be `application/json` (any case; parameters such as
-/// `charset=utf-8` allowed, another charset is not): else `415 UNSUPPORTED_MEDIA_TYPE`.
-fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let unsupported = || {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "the body must be JSON: Content-Type: application/json",
-        )
-    };
-    let value = value.to_str().map_err(|_| unsupported())?;
-    let mut parts = value.split(';');
-    let essence = parts.next().unwrap_or_default().trim();
-    if !essence.eq_ignore_ascii_case("application/json") {
-        return Err(unsupported());
-    }
-    for parameter in parts {
-        let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
-        if name.trim().eq_ignore_ascii_case("charset") && !value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
-        {
-            return Err(unsupported());
-        }
-    }
-    Ok(())
-}
-
 async fn with_timeout<T>(
     state: &AppState,
     future: impl Future<Output = Result<T, crate::backend::BackendError>>,
@@ -426,13 +368,10 @@ async fn push(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let tenant = state.inner.auth.authenticate(&headers)?;
+    let tenant = auth::authenticate(&state.inner.auth, &headers)?;
     // `after`: the pushing replica's pull cursor. Empty or absent (a replica that never pulled): not checked.
-    let mut after = None;
-    for (_, value) in query_pairs(query.as_deref(), &["after"])? {
-        after = cursor::decode(tenant.as_str(), &value)?;
-    }
-    check_json_content_type(&headers)?;
+    let after = parse_push_query(&tenant, query.as_deref())?;
+    check_json_content_type(headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes))?;
     let body = match read_body(&state, &headers, body).await {
         Ok(body) => body,
         Err(error) => {
@@ -442,8 +381,7 @@ async fn push(
             return Ok(response);
         }
     };
-    let request: PushRequest =
-        serde_json::from_slice(&body).map_err(|error| ApiError::invalid_request(format!("push body: {error}")))?;
+    let request: PushRequest = parse_push_body(&body)?;
     let replica = request.replica_id;
     let count = request.events.len();
     let limits = state.inner.config.limits;
@@ -471,62 +409,15 @@ async fn push(
     Ok(Json(response).into_response())
 }
 
-struct PullQuery {
-    /// The cursor as sent (an empty page answers with it) and as decoded; `None`: from the start.
-    after: Option<(String, cursor::Cursor)>,
-    limit: usize,
-}
-
-/// Splits a query into `key=value` pairs: `&`-separated, empty pairs skipped, keys and values percent-decoded
-/// (`+` is not a space), each key at most once, only `allowed` keys.
-fn query_pairs(query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for pair in query.unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |text: &str| {
-            percent_decode(text)
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| ApiError::invalid_request(format!("malformed percent-encoding in {pair:?}")))
-        };
-        let (key, value) = (decode(key)?, decode(value)?);
-        if !allowed.contains(&key.as_str()) {
-            return Err(ApiError::invalid_request(format!("unknown query parameter {key:?}")));
-        }
-        if pairs.iter().any(|(seen, _)| *seen == key) {
-            return Err(ApiError::invalid_request(format!("query parameter {key:?} given twice")));
-        }
-        pairs.push((key, value));
-    }
-    Ok(pairs)
-}
-
-fn parse_pull_query(tenant: &Tenant, query: Option<&str>, max: usize) -> Result<PullQuery, ApiError> {
-    let mut parsed = PullQuery { after: None, limit: max };
-    for (key, value) in query_pairs(query, &["after", "limit", "access_token"])? {
-        match key.as_str() {
-            "after" => parsed.after = cursor::decode(tenant.as_str(), &value)?.map(|decoded| (value, decoded)),
-            "limit" => {
-                parsed.limit = Some(value.as_str())
-                    .filter(|value| !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|value| value.parse::<usize>().ok())
-                    .filter(|limit| (1..=max).contains(limit))
-                    .ok_or_else(|| ApiError::invalid_request(format!("limit must be an integer from 1 to {max}")))?;
-            }
-            _ => {}
-        }
-    }
-    Ok(parsed)
-}
-
 async fn pull(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let tenant = state.inner.auth.authenticate(&headers)?;
+    let tenant = auth::authenticate(&state.inner.auth, &headers)?;
     let query = parse_pull_query(&tenant, query.as_deref(), state.inner.config.max_pull)?;
     let max_bytes = state.inner.config.max_pull_bytes;
-    let position = query.after.as_ref().map_or(0, |(_, after)| after.position());
+    let position = query.position();
     let pulled = with_timeout(&state, state.inner.backend.pull(&tenant, position, query.limit, max_bytes)).await?;
     if let Some((_, after)) = &query.after {
         // A cursor beyond the head has no event at its position: the data was reset, so this is `LOG_RESET` too.
@@ -536,14 +427,12 @@ async fn pull(
     metrics.pulls.fetch_add(1, Ordering::Relaxed);
     metrics.events_pulled.fetch_add(pulled.page.events.len() as u64, Ordering::Relaxed);
     // The page's last event, or (an empty page) the cursor sent, or the start.
-    let cursor = match (pulled.page.events.last(), query.after) {
-        (Some(last), _) => {
-            let mark = cursor::EventMark { event_id: last.event_id, recorded_at: last.recorded_at };
-            cursor::encode(tenant.as_str(), pulled.log_id, Some((last.position, mark)))
-        }
-        (None, Some((sent, _))) => sent,
-        (None, None) => cursor::encode(tenant.as_str(), pulled.log_id, None),
-    };
+    let last = pulled
+        .page
+        .events
+        .last()
+        .map(|last| (last.position, cursor::EventMark { event_id: last.event_id, recorded_at: last.recorded_at }));
+    let cursor = cursor::page_cursor(tenant.as_str(), pulled.log_id, last, query.after.map(|(sent, _)| sent));
     let response: PullResponse = pulled.page.into_response(|_| cursor.clone());
     Ok(Json(response).into_response())
 }
@@ -556,16 +445,16 @@ async fn live(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let mut headers = headers;
-    let pairs = query_pairs(query.as_deref(), &["access_token"])?;
+    let query_token = parse_live_query(query.as_deref())?;
     if !headers.contains_key(header::AUTHORIZATION)
-        && let Some((_, token)) = pairs.first()
+        && let Some(token) = &query_token
     {
         let value = format!("Bearer {token}")
             .parse()
             .map_err(|_| ApiError::unauthorized("the access_token is not a valid token"))?;
         headers.insert(header::AUTHORIZATION, value);
     }
-    let (tenant, expires) = state.inner.auth.authenticate_until(&headers)?;
+    let (tenant, expires) = auth::authenticate_until(&state.inner.auth, &headers)?;
     let slot = LiveSlot::take(&state, &tenant)?;
     let head = with_timeout(&state, state.inner.backend.head(&tenant)).await?;
     let receiver = state.inner.hub.watch(tenant.as_str(), head);

@@ -4,9 +4,11 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use eventlite::sync::SyncError;
+use eventlite_protocol::ProtocolError;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendError;
+use crate::cursor::LogReset;
 
 /// The JSON body of every error response. Codes are API (see `docs/sync-protocol.md`); messages are for humans.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,20 +54,23 @@ impl ApiError {
     }
 }
 
+impl From<ProtocolError> for ApiError {
+    fn from(error: ProtocolError) -> Self {
+        let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError { status, code: error.code, message: error.message }
+    }
+}
+
+/// The statuses are `eventlite_protocol`'s, which every server backend shares.
 impl From<SyncError> for ApiError {
     fn from(error: SyncError) -> Self {
-        let code = error.code().as_str();
-        let status = match &error {
-            SyncError::InvalidArgument(_) | SyncError::Protocol(_) => StatusCode::BAD_REQUEST,
-            SyncError::EventTooLarge { .. } | SyncError::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            SyncError::Storage(storage) => match storage.code() {
-                eventlite::ErrorCode::StorageBusy => StatusCode::SERVICE_UNAVAILABLE,
-                eventlite::ErrorCode::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError { status, code, message: error.to_string() }
+        ProtocolError::from(error).into()
+    }
+}
+
+impl From<LogReset> for ApiError {
+    fn from(reset: LogReset) -> Self {
+        ProtocolError::from(reset).into()
     }
 }
 

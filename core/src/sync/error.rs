@@ -49,6 +49,7 @@ impl SyncError {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for SyncError {
     fn from(error: rusqlite::Error) -> Self {
         SyncError::Storage(error.into())

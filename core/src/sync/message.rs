@@ -196,6 +196,7 @@ impl RejectionCode {
         }
     }
 
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn parse(text: &str) -> Option<RejectionCode> {
         [
             RejectionCode::WrongExpectedVersion,

@@ -46,23 +46,31 @@
 
 pub mod backoff;
 pub mod base64;
+#[cfg(feature = "sqlite")]
 pub mod driver;
 pub mod error;
 pub mod live;
+#[cfg(feature = "sqlite")]
 pub mod local;
 pub mod message;
+#[cfg(feature = "sqlite")]
 pub mod replica;
+#[cfg(feature = "sqlite")]
 pub mod round;
 pub mod server;
 
 pub use backoff::Backoff;
+#[cfg(feature = "sqlite")]
 pub use driver::{DriverStep, Retries, SyncDriver};
 pub use error::{RoundError, SyncError};
 pub use live::LiveFeed;
+#[cfg(feature = "sqlite")]
 pub use local::{SyncMode, SyncedItem, SyncedSubscription};
 pub use message::{
     PullResponse, PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent, WireData, WireEvent, WireExpected,
 };
+#[cfg(feature = "sqlite")]
 pub use replica::{Conflict, NextPush, PullApplied, PushApplied, PushBudget, SyncStatus};
+#[cfg(feature = "sqlite")]
 pub use round::{HttpMethod, RoundSettings, SyncMessage, SyncReport, SyncRequest, SyncRound, SyncStep};
-pub use server::{Limits, PullPage, PushRules, StoredMatch, Verdict};
+pub use server::{Limits, PageBudget, PullPage, PushRules, StoredMatch, Verdict};

@@ -16,24 +16,31 @@
 
 use std::collections::{HashMap, HashSet};
 
+#[cfg(feature = "sqlite")]
 use rusqlite::{OptionalExtension, TransactionBehavior};
+#[cfg(feature = "sqlite")]
 use uuid::Uuid;
 
-use crate::clock;
 use crate::error::InvalidArgument;
-use crate::event::{NewEvent, same_metadata, validate_writable_stream_id};
-use crate::log::EVENT_COLUMNS;
-use crate::store::{self, Store, event_from_row};
+use crate::event::{NewEvent, validate_writable_stream_id};
 use crate::stream::ExpectedVersion;
 use crate::sync::SyncError;
-use crate::sync::message::{
-    PullResponse, PushOutcome, PushRequest, PushResponse, RejectionCode, ServerEvent, WireEvent,
+use crate::sync::message::{PullResponse, PushOutcome, PushRequest, RejectionCode, ServerEvent, WireEvent};
+#[cfg(feature = "sqlite")]
+use crate::{
+    clock,
+    event::same_metadata,
+    log::EVENT_COLUMNS,
+    store::{self, Store, event_from_row},
+    sync::message::PushResponse,
+    sync::replica::{Row, insert_row},
 };
-use crate::sync::replica::{Row, insert_row};
 
+#[cfg(feature = "sqlite")]
 /// The `sync_state` key of the server log's identity.
 const LOG_ID: &str = "server_log_id";
 
+#[cfg(feature = "sqlite")]
 /// The identity of the server's log kept in `store`: a random UUID (v7) created with the log, on the first call, and
 /// kept in the store's `sync_state`. A log lost and started again (a new database) has another identity; a copy of
 /// the database (a backup) keeps it.
@@ -65,6 +72,7 @@ pub fn log_id(store: &Store) -> Result<Uuid, SyncError> {
     })
 }
 
+#[cfg(feature = "sqlite")]
 /// The id and recorded time (ms since the Unix epoch) of the event at `position` in the server's log, if there is
 /// one. Together they tell the stored event from the same event stored again later (a log restored from an older
 /// backup and refilled by replicas pushing their events again).
@@ -130,6 +138,7 @@ pub fn validate_push(request: &PushRequest, limits: &Limits) -> Result<Vec<NewEv
     Ok(events)
 }
 
+#[cfg(feature = "sqlite")]
 /// Applies a push to `store` (the server's log): see the module docs for the rules.
 pub fn apply_push(store: &Store, request: &PushRequest, limits: &Limits) -> Result<PushResponse, SyncError> {
     let events = validate_push(request, limits)?;
@@ -307,11 +316,13 @@ impl PullPage {
     }
 }
 
+#[cfg(feature = "sqlite")]
 /// Reads up to `limit` events after `after` (exclusive) from the server's log.
 pub fn read_pull(store: &Store, after: u64, limit: usize) -> Result<PullPage, SyncError> {
     read_pull_within(store, after, limit, usize::MAX)
 }
 
+#[cfg(feature = "sqlite")]
 /// [`read_pull`] bounded by bytes too: events are added while the page's sizes ([`NewEvent::size`]: type + data +
 /// metadata + content type) stay within `max_bytes`, and a page has at least one event (so an event of any size can
 /// be pulled). Rows are read one at a time, so memory is bounded by the budget plus one event, not by `limit`.
@@ -324,11 +335,10 @@ pub fn read_pull_within(store: &Store, after: u64, limit: usize, max_bytes: usiz
         ))?;
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         let mut rows = statement.query(rusqlite::params![i64::try_from(after).unwrap_or(i64::MAX), limit])?;
-        let (mut events, mut bytes) = (Vec::new(), 0usize);
+        let (mut events, mut budget) = (Vec::new(), PageBudget::new(max_bytes));
         while let Some(row) = rows.next()? {
             let event = event_from_row(row)?;
-            bytes = bytes.saturating_add(recorded_size(&event));
-            if !events.is_empty() && bytes > max_bytes {
+            if !budget.admit(recorded_size(&event)) {
                 break;
             }
             events.push(ServerEvent::from_recorded(&event));
@@ -341,8 +351,36 @@ pub fn read_pull_within(store: &Store, after: u64, limit: usize, max_bytes: usiz
     })
 }
 
-/// The size of a stored event as [`NewEvent::size`] counts it.
-fn recorded_size(event: &crate::RecordedEvent) -> usize {
+/// The byte bound of a pull page: events are admitted in position order while their sizes ([`recorded_size`])
+/// add up to at most the budget, and the first event always is (so an event of any size can be pulled). Every
+/// backend pages with it, whatever its storage.
+#[derive(Debug, Clone, Copy)]
+pub struct PageBudget {
+    max_bytes: usize,
+    bytes: usize,
+    admitted: usize,
+}
+
+impl PageBudget {
+    /// A page of at most `max_bytes` (and at least one event).
+    pub fn new(max_bytes: usize) -> PageBudget {
+        PageBudget { max_bytes, bytes: 0, admitted: 0 }
+    }
+
+    /// Whether the next event, of `size` bytes, joins the page; when it does not, the page ends before it.
+    pub fn admit(&mut self, size: usize) -> bool {
+        self.bytes = self.bytes.saturating_add(size);
+        if self.admitted > 0 && self.bytes > self.max_bytes {
+            return false;
+        }
+        self.admitted += 1;
+        true
+    }
+}
+
+/// The size of a stored event as [`NewEvent::size`] counts it: type + data + metadata, and the content type of
+/// binary data.
+pub fn recorded_size(event: &crate::RecordedEvent) -> usize {
     let content_type = match &event.data {
         crate::EventData::Json(_) => 0,
         crate::EventData::Binary { content_type, .. } => content_type.len(),
@@ -350,6 +388,7 @@ fn recorded_size(event: &crate::RecordedEvent) -> usize {
     event.event_type.len() + content_type + event.data.as_bytes().len() + event.metadata.as_ref().map_or(0, String::len)
 }
 
+#[cfg(feature = "sqlite")]
 #[cfg(test)]
 mod tests {
     #[cfg(all(target_family = "wasm", target_os = "unknown"))]

@@ -6,6 +6,7 @@ mod support;
 mod backend_suite;
 mod cli;
 mod convergence;
+mod edge;
 mod faults;
 mod hostile;
 mod limits;

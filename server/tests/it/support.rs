@@ -155,7 +155,12 @@ pub fn shape(events: &[RecordedEvent]) -> Vec<String> {
 
 /// The server's whole log for a tenant, through the HTTP API.
 pub async fn server_log(server: &TestServer, token: &str) -> Vec<eventlite::sync::ServerEvent> {
-    let probe = SyncClient::new(&server.url(), token, Store::open_in_memory().unwrap()).with_batch_size(1000);
+    server_log_at(&server.url(), token).await
+}
+
+/// [`server_log`] of the server at `url`.
+pub async fn server_log_at(url: &str, token: &str) -> Vec<eventlite::sync::ServerEvent> {
+    let probe = SyncClient::new(url, token, Store::open_in_memory().unwrap()).with_batch_size(1000);
     let mut cursor: Option<String> = None;
     let mut events = Vec::new();
     loop {
@@ -303,6 +308,99 @@ macro_rules! both_backends {
                     if let Err(panic) = result {
                         std::panic::resume_unwind(panic);
                     }
+                }
+            )*
+        }
+    };
+}
+
+/// The Durable Object backend (`server/edge/`) running under `wrangler dev`, started by `scripts/test-edge.sh`:
+/// its URL is `EVENTLITE_TEST_EDGE_URL`, its HS256 secret `EVENTLITE_TEST_EDGE_JWT_SECRET` (default
+/// [`JWT_SECRET`]). Each [`EdgeServer::fresh`] is a tenant of its own (a JWT for a new tenant name), so cases sharing
+/// the one running edge never see each other's events, as each case gets a database of its own locally.
+#[derive(Debug, Clone)]
+pub struct EdgeServer {
+    pub url: String,
+    pub token: String,
+}
+
+impl EdgeServer {
+    pub fn fresh() -> EdgeServer {
+        let url = std::env::var("EVENTLITE_TEST_EDGE_URL")
+            .expect("EVENTLITE_TEST_EDGE_URL: the edge's URL (scripts/test-edge.sh starts it and sets this)");
+        let secret =
+            std::env::var("EVENTLITE_TEST_EDGE_JWT_SECRET").map_or_else(|_| JWT_SECRET.to_vec(), String::into_bytes);
+        EdgeServer::tenant(url.trim_end_matches('/'), &secret, &format!("t-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// The edge at `url` as `tenant`, with a JWT signed with `secret`.
+    pub fn tenant(url: &str, secret: &[u8], tenant: &str) -> EdgeServer {
+        let token = eventlite_server::auth::mint_jwt(secret, tenant, None);
+        EdgeServer { url: url.to_owned(), token }
+    }
+}
+
+/// Runs `case` on a PostgreSQL backend in a schema of its own, dropped afterwards even when the case panics.
+pub async fn on_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<dyn Backend>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures_util::FutureExt;
+    let schema = PgSchema::create().await;
+    let backend = schema.backend.clone() as Arc<dyn Backend>;
+    let result = std::panic::AssertUnwindSafe(case(backend)).catch_unwind().await;
+    schema.drop().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Each case `async fn case(server: Server)` (a `Server` enum in the calling module: `Backend(Arc<dyn Backend>)`
+/// or `Edge(EdgeServer)`) as tests against the embedded SQLite backend, PostgreSQL and, for the cases listed in
+/// `everywhere`, the Durable Object backend. The edge's tests are `#[ignore]`d: they need `wrangler dev` running,
+/// and `scripts/test-edge.sh` runs them (`-- --ignored edge::`). `axum_only` cases set server flags the edge
+/// cannot take per case.
+macro_rules! every_server {
+    (everywhere: [$($case:ident),* $(,)?], axum_only: [$($local:ident),* $(,)?] $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let backend = std::sync::Arc::new(eventlite_server::backend::sqlite::SqliteBackend::in_memory());
+                    super::$case(super::Server::Backend(backend)).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $local() {
+                    let backend = std::sync::Arc::new(eventlite_server::backend::sqlite::SqliteBackend::in_memory());
+                    super::$local(super::Server::Backend(backend)).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::support::on_postgres(|backend| super::$case(super::Server::Backend(backend))).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $local() {
+                    crate::support::on_postgres(|backend| super::$local(super::Server::Backend(backend))).await;
+                }
+            )*
+        }
+
+        mod edge {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs the Durable Object backend under wrangler dev: scripts/test-edge.sh"]
+                async fn $case() {
+                    super::$case(super::Server::Edge(crate::support::EdgeServer::fresh())).await;
                 }
             )*
         }

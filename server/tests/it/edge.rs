@@ -1,0 +1,76 @@
+//! The Durable Object backend (`server/edge/`) under `wrangler dev`, beyond the shared protocol suite
+//! (`protocol.rs`, whose cases run against it too) and the shared convergence case (`convergence.rs`): live
+//! notifications reach a native client, and a restart of the local runtime (its processes killed with SIGKILL)
+//! loses nothing acknowledged and keeps the log's identity, so replicas' cursors stay valid.
+//!
+//! Every test here is `#[ignore]`d: `scripts/test-edge.sh` starts wrangler dev, sets `EVENTLITE_TEST_EDGE_URL`
+//! and `EVENTLITE_TEST_EDGE_RESTART` (a command that kills wrangler dev and starts it again on the same port and
+//! persisted state, returning once it answers), and runs them with `--ignored`.
+
+use std::time::Duration;
+
+use eventlite::{ExpectedVersion, NewEvent, Store};
+use eventlite_client::SyncClient;
+use tokio::sync::watch;
+
+use crate::live::wait_for_events;
+use crate::support::{EdgeServer, log, server_log_at, server_shape, shape};
+
+fn client(edge: &EdgeServer, store: Store) -> SyncClient {
+    SyncClient::new(&edge.url, &edge.token, store).with_batch_size(50)
+}
+
+fn restart_edge() {
+    let command = std::env::var("EVENTLITE_TEST_EDGE_RESTART")
+        .expect("EVENTLITE_TEST_EDGE_RESTART: a command restarting wrangler dev (scripts/test-edge.sh sets it)");
+    let status = std::process::Command::new("sh").args(["-c", &command]).status().unwrap();
+    assert!(status.success(), "{command}: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Durable Object backend under wrangler dev: scripts/test-edge.sh"]
+async fn a_live_client_follows_pushes_and_a_restart_loses_nothing_acknowledged() {
+    let edge = EdgeServer::fresh();
+    let dir = tempfile::tempdir().unwrap();
+    let a = client(&edge, Store::open(dir.path().join("a.db")).unwrap());
+    let b = client(&edge, Store::open_in_memory().unwrap());
+    let (stop, stopped) = watch::channel(false);
+    let follower = b.clone();
+    let live = tokio::spawn(async move { follower.run_live(stopped, |_| {}).await });
+
+    // Acknowledged pushes: five syncs of 39 events over three streams, with exact expectations.
+    let mut appended = 0;
+    let mut versions = std::collections::HashMap::new();
+    for round in 0..5u64 {
+        for stream in ["todo-1", "todo-2", "list-1"] {
+            let version = versions.get(stream).copied().unwrap_or(0);
+            let events: Vec<NewEvent> =
+                (0..13).map(|n| NewEvent::json("Noted", &serde_json::json!({"round": round, "n": n}))).collect();
+            let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
+            let result = a.store().append_to_stream(stream, &events, expected).unwrap();
+            versions.insert(stream, result.stream_version);
+            appended += events.len();
+        }
+        let report = a.sync().await.unwrap();
+        assert!(report.conflicts.is_empty(), "{report:?}");
+    }
+    assert_eq!(a.store().sync_status().unwrap().pending, 0, "every event acknowledged and pulled back");
+    // The other client was told through its live stream, and pulled.
+    wait_for_events(b.store(), appended, Duration::from_secs(20)).await;
+    assert_eq!(shape(&log(b.store())), shape(&log(a.store())));
+
+    restart_edge();
+
+    // Nothing acknowledged is lost: the server's log is A's, event for event.
+    let after = server_log_at(&edge.url, &edge.token).await;
+    assert_eq!(server_shape(&after), shape(&log(a.store())), "the log after the restart");
+    // The log kept its identity: A's cursor is still valid (no LOG_RESET), and the live client reconnects.
+    a.store().append_to_stream("todo-1", &[NewEvent::json("AfterRestart", &1)], ExpectedVersion::Any).unwrap();
+    let report = a.sync_with_retry(10).await.unwrap();
+    assert!(!report.log_reset, "a restart is not a reset: {report:?}");
+    wait_for_events(b.store(), appended + 1, Duration::from_secs(30)).await;
+    assert_eq!(shape(&log(b.store())), shape(&log(a.store())));
+
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(5), live).await.expect("run_live stops when asked").unwrap();
+}
