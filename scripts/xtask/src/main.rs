@@ -40,6 +40,11 @@ const TASKS: &[Task] = &[
         run: test_js_runtimes,
     },
     Task { name: "test-browser", about: "the package and the demo in Chromium (OPFS, tabs, sync)", run: test_browser },
+    Task {
+        name: "test-edge",
+        about: "the Durable Object sync backend under wrangler dev: the shared protocol suite, convergence, restart, demo",
+        run: test_edge,
+    },
     Task { name: "test-e2e", about: "one log across Python, Kotlin and the browser", run: test_e2e },
     Task { name: "ci", about: "everything above, in order: what scripts/test.sh and .ci/run run", run: ci },
 ];
@@ -121,6 +126,13 @@ fn lint(context: &Context) -> Result<(), Failure> {
     let wasm = ["--all-targets", "--target", "wasm32-unknown-unknown", "--locked", "--", "-D", "warnings"];
     run(context, "cargo", &[&["clippy", "-p", "eventlite"][..], &wasm].concat())?;
     run(context, "cargo", &[&["clippy", "-p", "eventlite-wasm", "--all-features"][..], &wasm].concat())?;
+    // The edge's wasm: core without SQLite (its `sqlite` feature off) and the shared protocol rules.
+    run(context, "cargo", &[&["clippy", "-p", "eventlite-edge-wasm", "-p", "eventlite-protocol"][..], &wasm].concat())?;
+    run(
+        context,
+        "cargo",
+        &["clippy", "-p", "eventlite", "--no-default-features", "--lib", "--locked", "--", "-D", "warnings"],
+    )?;
     check_versions(context)
 }
 
@@ -203,6 +215,7 @@ fn test_server_with(context: &Context, require_postgres: bool) -> Result<(), Fai
     if !postgres && require_postgres {
         return Err(Failure("PostgreSQL is not reachable on 127.0.0.1:5432 (run `cargo xtask setup`)".into()));
     }
+    run(context, "cargo", &["test", "-p", "eventlite-protocol", "-p", "eventlite-edge-wasm", "--locked"])?;
     if postgres {
         run(context, "cargo", &["test", "-p", "eventlite-server", "--locked"])?;
     } else {
@@ -246,6 +259,11 @@ fn test_browser(context: &Context) -> Result<(), Failure> {
     bash(context, "scripts/test-www.sh")
 }
 
+fn test_edge(context: &Context) -> Result<(), Failure> {
+    step("the Durable Object sync backend (scripts/test-edge.sh)");
+    bash(context, "scripts/test-edge.sh")
+}
+
 fn test_e2e(context: &Context) -> Result<(), Failure> {
     step("one log across Python, Kotlin and the browser (scripts/test-cross-platform.sh)");
     bash(context, "scripts/test-cross-platform.sh")
@@ -265,6 +283,9 @@ fn ci(context: &Context) -> Result<(), Failure> {
     bash(context, "scripts/test-js-runtimes.sh")?;
     step("the demo and browser sync (scripts/test-www.sh)");
     bash(context, "scripts/test-www.sh")?;
+    // After test-www: the npm package and www/dist are built, so the edge's demo test does not build them again.
+    step("the Durable Object sync backend (scripts/test-edge.sh)");
+    run(context, "env", &["EVENTLITE_EDGE_REUSE_WWW_BUILD=1", "bash", "scripts/test-edge.sh"])?;
     test_e2e(context)?;
     println!("\nall tests passed");
     Ok(())

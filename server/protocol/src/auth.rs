@@ -269,6 +269,10 @@ mod tests {
         Some(value)
     }
 
+    fn bearer(auth: &Auth, header: Option<&str>) -> Result<(Tenant, Option<u64>), ProtocolError> {
+        auth.authenticate_bearer_at(header, now_seconds())
+    }
+
     #[test]
     fn base64url_round_trips() {
         for len in 0..10 {
@@ -280,11 +284,11 @@ mod tests {
     #[test]
     fn static_tokens_map_to_tenants() {
         let auth = Auth::from_tokens([("t-acme".to_owned(), "acme".to_owned())]).unwrap();
-        assert_eq!(auth.authenticate_bearer(headers("Bearer t-acme")).unwrap().0.as_str(), "acme");
+        assert_eq!(bearer(&auth, headers("Bearer t-acme")).unwrap().0.as_str(), "acme");
         for bad in ["Bearer nope", "Basic t-acme", "Bearer ", "t-acme"] {
-            assert_eq!(auth.authenticate_bearer(headers(bad)).unwrap_err().code, "UNAUTHORIZED", "{bad}");
+            assert_eq!(bearer(&auth, headers(bad)).unwrap_err().code, "UNAUTHORIZED", "{bad}");
         }
-        assert_eq!(auth.authenticate_bearer(None).unwrap_err().code, "UNAUTHORIZED");
+        assert_eq!(bearer(&auth, None).unwrap_err().code, "UNAUTHORIZED");
     }
 
     const SECRET: &[u8] = b"a-test-secret-of-at-least-32-bytes";
@@ -299,9 +303,7 @@ mod tests {
     #[test]
     fn jwt_claims_follow_the_documented_rules() {
         let auth = Auth::default().with_jwt_secret(SECRET.to_vec()).unwrap();
-        let check = |header: &str, claims: &str| {
-            auth.authenticate_bearer(headers(&format!("Bearer {}", signed(header, claims))))
-        };
+        let check = |header: &str, claims: &str| bearer(&auth, headers(&format!("Bearer {}", signed(header, claims))));
         let now = now_seconds();
         let hs256 = r#"{"alg":"HS256","typ":"JWT"}"#;
         // No `exp` (or a null one): never expires. `exp` is returned so a live stream can end then.
@@ -347,7 +349,7 @@ mod tests {
     fn jwts_are_verified() {
         let auth = Auth::default().with_jwt_secret(SECRET.to_vec()).unwrap();
         let good = mint_jwt(SECRET, "acme", Some(now_seconds() + 60));
-        assert_eq!(auth.authenticate_bearer(headers(&format!("Bearer {good}"))).unwrap().0.as_str(), "acme");
+        assert_eq!(bearer(&auth, headers(&format!("Bearer {good}"))).unwrap().0.as_str(), "acme");
         let expired = mint_jwt(SECRET, "acme", Some(now_seconds() - 1));
         let forged = mint_jwt(b"another-secret-of-at-least-32-bytes", "acme", None);
         let bad_tenant = mint_jwt(SECRET, "../etc", None);
@@ -356,7 +358,7 @@ mod tests {
         let mut tampered = good.clone();
         tampered.insert(good.find('.').unwrap() + 3, 'x');
         for token in [expired, forged, bad_tenant, none_alg, tampered, "a.b.c".to_owned()] {
-            assert!(auth.authenticate_bearer(headers(&format!("Bearer {token}"))).is_err(), "{token}");
+            assert!(bearer(&auth, headers(&format!("Bearer {token}"))).is_err(), "{token}");
         }
     }
 

@@ -451,3 +451,49 @@ impl Edge {
         Ok(Answer::ok(body))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "a-test-secret-of-at-least-32-bytes";
+
+    #[test]
+    fn settings_eventlite_serve_refuses_are_refused() {
+        let refused = [
+            (None, None, None),
+            (Some("t:acme,t:globex"), None, None),
+            (Some("t:../etc"), None, None),
+            (None, Some("short"), None),
+            (Some("t:acme"), None, Some(0)),
+        ];
+        for (tokens, secret, max_batch) in refused {
+            let edge = Edge::new(tokens.map(Into::into), secret.map(Into::into), None, max_batch, None, None);
+            assert!(edge.is_err(), "{tokens:?} {secret:?} {max_batch:?}");
+        }
+        let edge = Edge::new(None, Some(SECRET.into()), Some(1_000), Some(10), Some(100), Some(4_096)).unwrap();
+        assert_eq!((edge.max_body_bytes(), edge.limits.max_batch, edge.limits.max_event_size), (1_000, 10, 100));
+    }
+
+    #[test]
+    fn tokens_name_tenants_and_refusals_carry_their_code() {
+        let edge = Edge::new(Some("t-acme:acme".into()), Some(SECRET.into()), None, None, None, None).unwrap();
+        let now = 1_800_000_000.0;
+        let jwt = eventlite_protocol::auth::mint_jwt(SECRET.as_bytes(), "globex", Some(1_800_000_060));
+        let answer = edge.authenticate(Some(format!("Bearer {jwt}")), now);
+        assert_eq!((answer.tenant().as_deref(), answer.expires()), (Some("globex"), Some(1_800_000_060.0)));
+        assert_eq!(
+            edge.authenticate(Some(format!("Bearer {jwt}")), 1_800_000_060.0).code().as_deref(),
+            Some("UNAUTHORIZED")
+        );
+        let live = edge.authenticate_live(None, Some("access_token=t%2Dacme".into()), now);
+        assert_eq!(live.tenant().as_deref(), Some("acme"));
+        let header_wins = edge.authenticate_live(Some("Bearer t-acme".into()), Some("access_token=wrong".into()), now);
+        assert_eq!(header_wins.status(), 200);
+        let unknown = edge.authenticate_live(None, Some("since=1".into()), now);
+        assert_eq!((unknown.status(), unknown.code().as_deref()), (400, Some("INVALID_REQUEST")));
+        let head = edge.check_head(9_000, 1, 10);
+        assert_eq!((head.status(), head.code().as_deref()), (414, Some("URI_TOO_LONG")));
+        assert_eq!(edge.check_head(10, 1, 10).code(), None);
+    }
+}
