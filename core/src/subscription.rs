@@ -394,6 +394,66 @@ fn read_next(
     }
 }
 
+/// Tells when the log may have changed, without reading it: for a host that delivers to many cursors itself (the
+/// Node addon of the npm package) and needs one wake-up for all of them. Woken at once by commits through this
+/// store's clones; another process's commits are noticed by `PRAGMA data_version` on a connection of its own, every
+/// [`crate::StoreOptions::external_poll_interval`].
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+pub struct CommitWatch {
+    store: Store,
+    connection: Option<Connection>,
+    generation: u64,
+    data_version: Option<i64>,
+}
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+impl Store {
+    /// A [`CommitWatch`] from now: commits before this call are not reported.
+    pub fn watch_commits(&self) -> Result<CommitWatch, ReadError> {
+        let connection = self.open_extra_reader()?;
+        let mut watch = CommitWatch { store: self.clone(), connection, generation: 0, data_version: None };
+        watch.generation = self.shared.commits.generation();
+        watch.data_version = watch.read_data_version()?;
+        Ok(watch)
+    }
+}
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+impl CommitWatch {
+    fn read_data_version(&self) -> Result<Option<i64>, ReadError> {
+        match &self.connection {
+            Some(connection) => Ok(Some(connection.pragma_query_value(None, "data_version", |row| row.get(0))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Waits up to `timeout` for a commit made since the last call (or since the watch was made), by this process
+    /// or another; `true` when there was one (possibly several), `false` on timeout.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> Result<bool, ReadError> {
+        let deadline = std::time::Instant::now() + timeout;
+        let interval = self.store.options().external_poll_interval;
+        loop {
+            let version = self.read_data_version()?;
+            if version != self.data_version {
+                self.data_version = version;
+                self.generation = self.store.shared.commits.generation();
+                return Ok(true);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            let woken = self.store.shared.commits.wait_past(self.generation, interval.min(deadline - now));
+            if woken != self.generation {
+                self.generation = woken;
+                // This store's own commit also moved the connection's data_version: one report for both.
+                self.data_version = self.read_data_version()?;
+                return Ok(true);
+            }
+        }
+    }
+}
+
 /// A running subscription thread. Dropping it stops the thread after its current batch; [`SubscriptionHandle::stop`]
 /// also waits for it and reports the error that ended it, if any.
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
@@ -603,5 +663,21 @@ mod tests {
         assert_eq!(received, vec![1, 2, 3, 4, 5]);
         handle.stop().unwrap();
         assert_eq!(store.load_checkpoint("spawned").unwrap(), Some(5));
+    }
+
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    #[test]
+    fn a_commit_watch_reports_commits_of_this_store_and_of_other_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("watched.db");
+        let store = Store::open(&path).unwrap();
+        let mut watch = store.watch_commits().unwrap();
+        assert!(!watch.wait(std::time::Duration::from_millis(20)).unwrap(), "nothing committed yet");
+        store.append_to_stream("a-1", &[NewEvent::json("E", &1)], ExpectedVersion::Any).unwrap();
+        assert!(watch.wait(std::time::Duration::from_secs(5)).unwrap(), "this store's commit");
+        assert!(!watch.wait(std::time::Duration::from_millis(120)).unwrap(), "reported once");
+        let other = Store::open(&path).unwrap(); // another connection, as another process would have
+        other.append_to_stream("a-1", &[NewEvent::json("E", &2)], ExpectedVersion::Any).unwrap();
+        assert!(watch.wait(std::time::Duration::from_secs(5)).unwrap(), "the other connection's commit");
     }
 }

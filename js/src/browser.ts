@@ -88,6 +88,9 @@ function warnMemory(name: string): void {
  */
 export async function openEventStore<E extends EventType = EventType>(options: OpenOptions): Promise<EventStore<E>> {
   const request = openRequest(options);
+  if (request.path !== undefined) {
+    throw toEventLiteError({ code: 'STORAGE_UNAVAILABLE', message: 'file stores (path) need Node, Electron, Bun or Deno' });
+  }
   let store: EventStore<E>;
   if (typeof Worker === 'undefined') {
     store = await openHere<E>(request);

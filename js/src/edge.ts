@@ -9,7 +9,7 @@
 
 import wasmModule from './wasm/eventlite_wasm_bg.wasm?module';
 
-import { StorageUnavailableError } from './common/errors.js';
+import { StorageUnavailableError, toEventLiteError } from './common/errors.js';
 import type { EventType, OpenOptions } from './common/types.js';
 import { connect, openRequest, type EventStore } from './page/store.js';
 import { inProcessTransport } from './relay/inprocess.js';
@@ -23,6 +23,9 @@ let loaded = false;
 /** Opens a memory store named `options.name` on the caller's thread. */
 export async function openEventStore<E extends EventType = EventType>(options: OpenOptions): Promise<EventStore<E>> {
   const request = openRequest(options);
+  if (request.path !== undefined) {
+    throw toEventLiteError({ code: 'STORAGE_UNAVAILABLE', message: 'file stores (path) need Node, Electron, Bun or Deno' });
+  }
   if (request.storage === 'opfs') {
     throw new StorageUnavailableError('STORAGE_UNAVAILABLE', 'OPFS is only available in browsers');
   }

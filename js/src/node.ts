@@ -1,11 +1,14 @@
 /**
- * The Node entry point (`import { openEventStore } from 'eventlite'` under Node): the same API over a memory store
- * on the caller's thread. Node has no OPFS: `storage: 'opfs'` fails with `STORAGE_UNAVAILABLE`, and `'auto'` opens a
- * memory store whose `storageMode` is `'memory'`.
+ * The Node entry point (`import { openEventStore } from 'eventlite'` under Node, Electron's main process, Bun and
+ * Deno): the same API on the caller's thread. With `path`, a file-backed store (SQLite in WAL mode through the native
+ * core: the Node-API addon of this platform, `storageMode: 'file'`); without, a memory store in wasm (`'memory'`).
+ * There is no OPFS here: `storage: 'opfs'` fails with `STORAGE_UNAVAILABLE`, and so does `path` when no addon
+ * matches this platform.
  */
 
 import { readFileSync } from 'node:fs';
 
+import { fileOpener, loadAddon } from './addon.js';
 import { StorageUnavailableError } from './common/errors.js';
 import type { EventType, OpenOptions } from './common/types.js';
 import { connect, openRequest, type EventStore } from './page/store.js';
@@ -17,11 +20,18 @@ export * from './index.js';
 
 let loaded = false;
 
-/** Opens a memory store named `options.name`. */
+/** Opens the file store `options.path`, or a memory store named `options.name`. */
 export async function openEventStore<E extends EventType = EventType>(options: OpenOptions): Promise<EventStore<E>> {
   const request = openRequest(options);
   if (request.storage === 'opfs') {
     throw new StorageUnavailableError('STORAGE_UNAVAILABLE', 'OPFS is only available in browsers');
+  }
+  if (request.path !== undefined) {
+    const loaded = loadAddon();
+    if ('reason' in loaded) {
+      throw new StorageUnavailableError('STORAGE_UNAVAILABLE', `cannot open ${request.path}: ${loaded.reason}`);
+    }
+    return connect<E>(request, inProcessTransport(loaded.addon, fileOpener(loaded.addon)));
   }
   if (!loaded) {
     initSync({ module: readFileSync(new URL('./wasm/eventlite_wasm_bg.wasm', import.meta.url)) });

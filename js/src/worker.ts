@@ -48,13 +48,13 @@ function acquireLock(name: string, timeoutMs: number): Promise<() => void> {
   });
 }
 
-const openInBrowser: Opener = async (wasm, request) => {
-  if (request.storage === 'memory') return openMemory(wasm, request);
+const openInBrowser: Opener = async (wasm, request, changed) => {
+  if (request.storage === 'memory') return openMemory(wasm, request, changed);
   if (!opfsAvailable()) {
     if (request.storage === 'opfs') {
       throw { name: 'EventLiteError', code: 'STORAGE_UNAVAILABLE', message: 'OPFS is not available here' };
     }
-    return openMemory(wasm, request);
+    return openMemory(wasm, request, changed);
   }
   const release = await acquireLock(request.name, request.openTimeoutMs);
   try {
@@ -63,7 +63,7 @@ const openInBrowser: Opener = async (wasm, request) => {
   } catch (error) {
     release();
     const unsupported = (error as { opfsUnsupported?: boolean }).opfsUnsupported === true;
-    if (unsupported && request.storage === 'auto') return openMemory(wasm, request);
+    if (unsupported && request.storage === 'auto') return openMemory(wasm, request, changed);
     throw error;
   }
 };

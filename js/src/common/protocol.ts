@@ -8,12 +8,14 @@
 
 import type { RoundReportWire, StoreOptionsWire, WasmStore } from '../wasm/eventlite_wasm.js';
 import type { ErrorShape } from './errors.js';
-import type { SyncLimits, SyncStatus } from './types.js';
+import type { StorageMode, SyncLimits, SyncStatus } from './types.js';
 
 /** What `open` needs. */
 export interface OpenRequest {
   name: string;
   storage: 'auto' | 'opfs' | 'memory';
+  /** A file store's path (Node-API addon); absent for OPFS and memory stores. */
+  path?: string;
   synchronous?: StoreOptionsWire['synchronous'];
   maxEventSize?: number;
   openTimeoutMs: number;
@@ -104,7 +106,7 @@ export interface SyncMethods {
 
 /** The host's methods, by name, with their wire arguments and results. */
 export interface HostMethods extends Pick<WasmStore, StoreCall>, SyncMethods {
-  open(request: OpenRequest): { storageMode: 'opfs' | 'memory' };
+  open(request: OpenRequest): { storageMode: StorageMode };
   subscribeToAll(options: unknown): number;
   subscribeToStream(stream: unknown, options: unknown): number;
   ack(subscription: number): void;

@@ -215,13 +215,36 @@ export interface Aggregate<State> {
   eventsFolded: number;
 }
 
-/** Where the events live: `'opfs'` survives reloads; `'memory'` is gone when the store closes. */
-export type StorageMode = 'opfs' | 'memory';
+/**
+ * Where the events live: `'opfs'` survives reloads (browser); `'file'` is a SQLite file in WAL mode (Node, Electron,
+ * Bun, Deno: the Node-API addon); `'memory'` is gone when the store closes.
+ */
+export type StorageMode = 'opfs' | 'memory' | 'file';
 
-/** Options of `openEventStore`. */
-export interface OpenOptions {
+/** Options of `openEventStore`: a `name` (browser, memory), or a `path` (a file: Node, Electron, Bun, Deno). */
+export type OpenOptions = NamedOpenOptions | FileOpenOptions;
+
+/** A store opened by name: OPFS in the browser, memory elsewhere. */
+export interface NamedOpenOptions extends StoreSettings {
   /** The store's name: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.`. */
   name: string;
+  path?: undefined;
+}
+
+/**
+ * Node 20+, Electron's main process, Bun, Deno: the store in the SQLite file `path` (created if needed; WAL mode, the
+ * native core, through the Node-API addon; `storageMode: 'file'`), relative to the working directory. Other
+ * processes may open the same file. Without the addon for this platform, and in browsers or at the edge:
+ * `STORAGE_UNAVAILABLE`.
+ */
+export interface FileOpenOptions extends StoreSettings {
+  path: string;
+  /** The store's name (`store.name`); default: the path. */
+  name?: string;
+}
+
+/** What every store's options may say. */
+export interface StoreSettings {
   /**
    * `'auto'` (default): OPFS when available, else memory, with a console warning once per page (`storageMode` says
    * `'memory'`; a page on plain http other than localhost has no OPFS). `'opfs'`: fail with `STORAGE_UNAVAILABLE`

@@ -148,7 +148,7 @@ export class EventStore<E extends EventType = EventType> {
     client: Client,
     /** The store's name. */
     readonly name: string,
-    /** Where the events live: `'opfs'` persists across reloads, `'memory'` does not. */
+    /** Where the events live: `'opfs'` persists across reloads, `'file'` is a SQLite file, `'memory'` is neither. */
     readonly storageMode: StorageMode,
   ) {
     this.#client = client;
@@ -433,12 +433,17 @@ export function openRequest(options: unknown): OpenRequest {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidArgument('options', 'must be an object with a name');
   }
-  const keys = ['name', 'storage', 'synchronous', 'maxEventSize', 'openTimeoutMs'] as const;
-  const { name, storage = 'auto', synchronous, maxEventSize, openTimeoutMs = 5000 } = checkObject(
+  const keys = ['name', 'path', 'storage', 'synchronous', 'maxEventSize', 'openTimeoutMs'] as const;
+  const { path, storage = 'auto', synchronous, maxEventSize, openTimeoutMs = 5000, ...rest } = checkObject(
     options,
     'options',
     keys,
   );
+  if (path !== undefined) {
+    if (typeof path !== 'string' || path === '') throw invalidArgument('options.path', 'must be a non-empty string');
+    if (storage !== 'auto') throw invalidArgument('options.storage', "cannot be combined with options.path");
+  }
+  const name = rest.name ?? path;
   if (typeof name !== 'string') throw invalidArgument('options.name', 'must be a string');
   if (storage !== 'auto' && storage !== 'opfs' && storage !== 'persistent' && storage !== 'memory') {
     throw invalidArgument('options.storage', "must be 'auto', 'opfs', 'persistent' or 'memory'");
@@ -448,6 +453,7 @@ export function openRequest(options: unknown): OpenRequest {
   }
   // 'persistent' is OPFS to the host; the entry point asks the browser for persistence (`requestPersistence`).
   const request: OpenRequest = { name, storage: storage === 'persistent' ? 'opfs' : storage, openTimeoutMs };
+  if (path !== undefined) request.path = path as string;
   if (synchronous !== undefined) request.synchronous = synchronous as OpenRequest['synchronous'];
   if (maxEventSize !== undefined) request.maxEventSize = maxEventSize as number;
   return request;

@@ -10,6 +10,7 @@
 
 import type { ErrorShape } from '../common/errors.js';
 import type { HostMessage, OpenRequest, Request, Response } from '../common/protocol.js';
+import type { StorageMode } from '../common/types.js';
 import type { Transport } from '../page/client.js';
 
 type ChannelMessage =
@@ -70,7 +71,7 @@ export class SharedTransport implements Transport {
   private constructor(
     private readonly request: OpenRequest,
     private readonly makeWorker: () => Worker,
-    private storageMode: 'opfs' | 'memory' = 'memory',
+    private storageMode: StorageMode = 'memory',
   ) {
     this.channel = new BroadcastChannel(`eventlite:${request.name}`);
     this.channel.onmessage = (event: MessageEvent<ChannelMessage>) => this.onChannel(event.data);
@@ -204,7 +205,7 @@ export class SharedTransport implements Transport {
       worker.postMessage({ id, method: 'open', args: [this.request] } satisfies Request);
     });
     if (!opened.ok) throw opened.error;
-    this.storageMode = (opened.value as { storageMode: 'opfs' | 'memory' }).storageMode;
+    this.storageMode = (opened.value as { storageMode: StorageMode }).storageMode;
     this.owner = this.tab;
     this.channel.postMessage({ kind: 'owner', tab: this.tab } satisfies ChannelMessage);
     for (const request of this.unanswered.values()) {

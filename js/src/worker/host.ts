@@ -16,8 +16,12 @@ export interface WasmModule extends WasmSync {
   checkStoreName(name: unknown): void;
 }
 
-/** Opens the store for a request: OPFS when asked for and available, else memory when allowed. */
-export type Opener = (wasm: WasmModule, request: OpenRequest) => Promise<WasmStore>;
+/**
+ * Opens the store for a request: OPFS when asked for and available, else memory when allowed; a file (Node-API
+ * addon) when the request has a path. `changed` is for stores that learn of commits by other processes: call it
+ * when the log may have changed, and the host delivers to its subscribers.
+ */
+export type Opener = (wasm: WasmModule, request: OpenRequest, changed: () => void) => Promise<WasmStore>;
 
 /** Opens a memory store (Node, or a browser without OPFS). */
 export const openMemory: Opener = async (wasm, request) =>
@@ -64,12 +68,19 @@ export class Host {
     if (request.method === 'close') this.onClose();
   }
 
+  /** Another process (or connection) may have committed: deliver what subscribers have not seen yet. */
+  #changed(): void {
+    if (!this.store) return;
+    this.pages.pump();
+    this.sync?.localAppend();
+  }
+
   private async dispatch({ method, args }: Request): Promise<unknown> {
     if (this.broken) throw { ...this.broken };
     if (method === 'open') {
       const request = args[0] as OpenRequest;
-      this.wasm.checkStoreName(request.name);
-      this.store = await this.open(this.wasm, request);
+      if (request.path === undefined) this.wasm.checkStoreName(request.name); // a file store is named by its path
+      this.store = await this.open(this.wasm, request, () => this.#changed());
       return { storageMode: this.store.storageMode };
     }
     const store = this.store;

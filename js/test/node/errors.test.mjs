@@ -67,7 +67,8 @@ test('every code has its exported subclass of EventLiteError and Error', () => {
 
 // The codes raised below the package: read from core's and the wasm layer's sources and from the protocol's error
 // table, so a code added there without a JS class fails here.
-const root = new URL('../../../', import.meta.url);
+// The repository (EVENTLITE_REPO when the suite runs from a copy, in a project the package was installed into).
+const root = process.env.EVENTLITE_REPO ? new URL(`file://${process.env.EVENTLITE_REPO}/`) : new URL('../../../', import.meta.url);
 const source = (path) => readFileSync(new URL(path, root), 'utf8');
 
 function coreCodes() {
@@ -85,6 +86,11 @@ function wasmCodes() {
   for (const file of readdirSync(new URL('wasm/src/', root))) {
     const text = source(`wasm/src/${file}`);
     codes.push(...[...text.matchAll(/(?:JsError::new\(|const [A-Z_]+: &str = )"([A-Z_]+)"/g)].map((m) => m[1]));
+  }
+  // The Node-API addon (js/addon) throws the same shapes.
+  for (const file of readdirSync(new URL('js/addon/src/', root))) {
+    const text = source(`js/addon/src/${file}`);
+    codes.push(...[...text.matchAll(/(?:AddonError::new\(|const [A-Z_]+: &str = )"([A-Z_]+)"/g)].map((m) => m[1]));
   }
   return codes;
 }

@@ -4,10 +4,24 @@ import { EventLiteError } from 'eventlite';
 
 let counter = 0;
 
-/** A fresh memory store. */
+/**
+ * The backend the suite runs over: `memory` (default) or `file` (EVENTLITE_TEST_STORAGE=file: every store from
+ * `open` is a file in a fresh temporary directory, through the Node-API addon; scripts/test-js-runtimes.sh).
+ */
+export const storage = process.env.EVENTLITE_TEST_STORAGE ?? 'memory';
+let directory;
+
+/** A fresh store: memory, or a new file when the suite runs over files. */
 export async function open(options = {}) {
   const { openEventStore } = await import('eventlite');
   counter += 1;
+  if (storage === 'file') {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    directory ??= mkdtempSync(join(tmpdir(), 'eventlite-node-suite-'));
+    return openEventStore({ name: `test-${counter}`, path: join(directory, `test-${counter}.db`), ...options });
+  }
   return openEventStore({ name: `test-${counter}`, ...options });
 }
 

@@ -20,6 +20,6 @@ const open = (options = {}) => {
   return lib.openEventStore({ name: `test-${count}`, ...path, ...options });
 };
 
-const failed = report(`${runtime} ${mode}`, await run(lib, open));
+const failed = report(`${runtime} ${mode}`, await run(lib, open, mode));
 rmSync(dir, { recursive: true, force: true });
 process.exit(failed === 0 ? 0 : 1);

@@ -1,5 +1,5 @@
 // The API suite (suite.mjs) over the installed package in the runtimes besides Node: Deno and Bun (cli.mjs, memory
-// stores) and workerd through `wrangler dev` (worker.mjs). Run by scripts/test-js-runtimes.sh from a fresh project
+// stores and file stores through the Node-API addon) and workerd through `wrangler dev` (worker.mjs, memory). Run by scripts/test-js-runtimes.sh from a fresh project
 // into which the packed package was installed; EVENTLITE_TOOLS names the directory holding the deno, bun and
 // wrangler commands (js/test/runtimes/node_modules/.bin).
 import assert from 'node:assert/strict';
@@ -51,6 +51,16 @@ describe('Deno and Bun (npm packages deno, bun): the package resolves to its Nod
 
   test('Bun: the API suite over memory stores', async () => {
     assertPassed(await run('bun', ['cli.mjs']), 'bun memory');
+  });
+
+  // Node-API addons need --allow-ffi in Deno (and --allow-sys for the platform check); Bun loads them as Node does.
+  test('Deno: the API suite over file stores (the Node-API addon)', async () => {
+    const permissions = ['--allow-read', '--allow-write', '--allow-env', '--allow-ffi', '--allow-sys'];
+    assertPassed(await run('deno', ['run', '--quiet', ...permissions, 'cli.mjs', 'file']), 'deno file');
+  });
+
+  test('Bun: the API suite over file stores (the Node-API addon)', async () => {
+    assertPassed(await run('bun', ['cli.mjs', 'file']), 'bun file');
   });
 });
 

@@ -14,7 +14,7 @@ export default {
     const { pathname } = new URL(request.url);
     if (pathname === '/suite') {
       const open = (options = {}) => lib.openEventStore({ name: `test-${++count}`, ...options });
-      return Response.json(await run(lib, open));
+      return Response.json(await run(lib, open, 'memory'));
     }
     if (pathname === '/append' && request.method === 'POST') {
       shared ??= await lib.openEventStore({ name: 'visits' });

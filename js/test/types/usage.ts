@@ -85,8 +85,13 @@ export async function usage(): Promise<void> {
     }
   }
 
-  // @ts-expect-error: the store name is required
+  // @ts-expect-error: a name or a path is required
   await openEventStore({});
+  const file = await openEventStore({ path: 'app.db' });
+  const fileMode: StorageMode = file.storageMode;
+  console.log(fileMode === 'file');
+  // @ts-expect-error: the path is a string
+  await openEventStore({ path: 42 });
   // @ts-expect-error: unknown storage mode
   await openEventStore({ name: 'app', storage: 'disk' });
   // @ts-expect-error: expectations are constants or versions

@@ -1,0 +1,215 @@
+// File-backed stores through the Node-API addon, over the installed package (scripts/test-js-runtimes.sh installs
+// the packed `eventlite` and its platform package into a fresh project, as a user would): durability across reopen
+// and across SIGKILL, two processes on one file, a subscription seeing another process's appends, bad files.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { EventLiteError, InvalidArgumentError, NO_STREAM, openEventStore } from 'eventlite';
+
+const child = fileURLToPath(new URL('./child.mjs', import.meta.url));
+const directory = mkdtempSync(join(tmpdir(), 'eventlite-file-'));
+after(() => rmSync(directory, { recursive: true, force: true }));
+let files = 0;
+const newPath = () => join(directory, `store-${++files}.db`);
+
+/** Runs child.mjs to its end; resolves with its JSON lines. */
+async function runChild(...args) {
+  const process_ = spawn(process.execPath, [child, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  process_.stdout.on('data', (chunk) => (output += chunk));
+  const [code] = await once(process_, 'exit');
+  assert.equal(code, 0, `child ${args.join(' ')} failed:\n${output}`);
+  return output.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+}
+
+async function until(predicate, what) {
+  for (let i = 0; i < 5000; i++) {
+    if (predicate()) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+async function rejectsWith(promise, code, Class = EventLiteError) {
+  const error = await promise.then(
+    () => assert.fail(`expected ${code}, but the call succeeded`),
+    (caught) => caught,
+  );
+  assert.ok(error instanceof Class, `${error} is not a ${Class.name}`);
+  assert.equal(error.code, code, error.message);
+  return error;
+}
+
+/** The dense-versions and increasing-positions invariants of a whole log. */
+function assertInvariants(events) {
+  const versions = new Map();
+  let last = 0;
+  for (const event of events) {
+    assert.ok(event.position > last, `position ${event.position} after ${last}`);
+    last = event.position;
+    const expected = (versions.get(event.stream) ?? 0) + 1;
+    assert.equal(event.version, expected, `${event.stream} version ${event.version}, expected ${expected}`);
+    versions.set(event.stream, expected);
+  }
+}
+
+describe('file stores (storageMode file)', () => {
+  test('survive close and reopen: events, checkpoints, snapshots, positions', async () => {
+    const path = newPath();
+    const store = await openEventStore({ path });
+    assert.equal(store.storageMode, 'file');
+    assert.equal(store.name, path, 'a file store is named by its path');
+    const first = await store.appendToStream('order-1', [{ type: 'Placed', data: { total: 42 } }], { expectedVersion: NO_STREAM });
+    await store.appendToStream('order-1', [{ type: 'Paid', data: { amount: 42 } }], { expectedVersion: 1 });
+    await store.saveCheckpoint('mailer', 1);
+    await store.saveSnapshot('order-1', { version: 1, state: { total: 42 }, schemaTag: 'v1' });
+    await store.close();
+
+    const again = await openEventStore({ path, name: 'orders' });
+    assert.equal(again.name, 'orders');
+    const { events, version } = await again.readStream('order-1');
+    assert.equal(version, 2);
+    assert.deepEqual(events.map((e) => [e.type, e.data]), [['Placed', { total: 42 }], ['Paid', { amount: 42 }]]);
+    assert.equal(events[0].eventId, first.eventIds[0]);
+    assert.equal(await again.loadCheckpoint('mailer'), 1);
+    assert.deepEqual((await again.loadSnapshot('order-1', { schemaTag: 'v1' })).state, { total: 42 });
+    const next = await again.appendToStream('order-2', [{ type: 'Placed', data: {} }]);
+    assert.deepEqual(next.positions, [3], 'positions continue after reopen');
+    await again.close();
+  });
+
+  test('a memory store is still memory when the addon is there', async () => {
+    const store = await openEventStore({ name: 'scratch' });
+    assert.equal(store.storageMode, 'memory');
+    await store.close();
+  });
+
+  test('what another process appended and acknowledged is there after it exited', async () => {
+    const path = newPath();
+    const acks = await runChild('append', path, 'from-1', '10');
+    assert.equal(acks.length, 10);
+    const store = await openEventStore({ path });
+    const { events } = await store.readStream('from-1');
+    assert.deepEqual(events.map((e) => e.eventId), acks.map((a) => a.ack));
+    await store.close();
+  });
+
+  test('SIGKILL right after appendToStream resolved, 20 rounds: nothing acknowledged lost, no partial batch', async () => {
+    const path = newPath();
+    const acknowledged = new Map(); // event id -> position
+    for (let round = 0; round < 20; round++) {
+      const writer = spawn(process.execPath, [child, 'append-loop', path], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      let acks = 0;
+      const target = 1 + Math.floor(Math.random() * 25);
+      const enough = new Promise((resolve) => {
+        writer.stdout.on('data', (chunk) => {
+          output += chunk;
+          acks = output.split('\n').length - 1;
+          if (acks >= target) resolve();
+        });
+      });
+      const exited = once(writer, 'exit');
+      await Promise.race([enough, exited]);
+      // Killed at once, or while its next append is in flight.
+      if (round % 2 === 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+      writer.kill('SIGKILL');
+      const [, signal] = await exited;
+      assert.equal(signal, 'SIGKILL', `round ${round}: the writer ended by itself:\n${output}`);
+      for (const line of output.split('\n').filter(Boolean)) {
+        const { ids, positions } = JSON.parse(line);
+        ids.forEach((id, i) => acknowledged.set(id, positions[i]));
+      }
+
+      const store = await openEventStore({ path });
+      const { events } = await store.readAll({ maxCount: 1_000_000 });
+      await store.close();
+      assertInvariants(events);
+      const stored = new Map(events.map((e) => [e.eventId, e.position]));
+      for (const [id, position] of acknowledged) {
+        assert.equal(stored.get(id), position, `round ${round}: acknowledged event ${id} lost or moved`);
+      }
+      const parts = new Map();
+      for (const e of events) parts.set(e.data.tag, (parts.get(e.data.tag) ?? 0) + 1);
+      for (const [tag, count] of parts) assert.equal(count, 3, `round ${round}: batch ${tag} is partial`);
+    }
+    assert.ok(acknowledged.size >= 60, `only ${acknowledged.size} events were acknowledged in 20 rounds`);
+  });
+
+  test('two processes appending with exact expectations to one stream: nothing lost or duplicated, conflicts reported', async (t) => {
+    const path = newPath();
+    // Create the file first, so the two processes do not race to create its schema.
+    await (await openEventStore({ path })).close();
+    const [a, b] = await Promise.all([runChild('contend', path, 'counter-1', '60'), runChild('contend', path, 'counter-1', '60')]);
+    const acks = [...a, ...b].filter((line) => line.ack);
+    const conflicts = [...a, ...b].filter((line) => line.conflict);
+    assert.equal(acks.length, 120);
+    for (const ack of acks) assert.equal(ack.version, ack.expected + 1, 'an exact expectation appends right after it');
+    for (const conflict of conflicts) {
+      assert.equal(conflict.code, 'WRONG_EXPECTED_VERSION');
+      assert.ok(conflict.actual > conflict.expected, `conflict ${JSON.stringify(conflict)}: someone else appended`);
+    }
+    const summaries = [a.at(-1), b.at(-1)];
+    assert.deepEqual(summaries.map((s) => s.done && s.successes), [60, 60]);
+    assert.equal(summaries[0].conflicts + summaries[1].conflicts, conflicts.length, 'every conflict reported');
+    t.diagnostic(`${conflicts.length} conflicts between the two writers`);
+
+    const store = await openEventStore({ path });
+    const { events, version } = await store.readStream('counter-1', { maxCount: 1000 });
+    await store.close();
+    assert.equal(version, 120);
+    assert.deepEqual(events.map((e) => e.version), Array.from({ length: 120 }, (_, i) => i + 1));
+    assert.equal(new Set(events.map((e) => e.eventId)).size, 120, 'no event stored twice');
+    assert.deepEqual(new Set(events.map((e) => e.eventId)), new Set(acks.map((ack) => ack.ack)), 'exactly the acknowledged events');
+    const versions = new Set(acks.map((ack) => ack.version));
+    assert.equal(versions.size, 120, 'no version acknowledged twice');
+  });
+
+  test("a subscription sees another process's appends, in order, once", async () => {
+    const path = newPath();
+    const store = await openEventStore({ path });
+    await store.appendToStream('mine-1', [{ type: 'Local', data: null }]);
+    const seen = [];
+    await store.subscribeToAll({ from: 'start' }, (event) => {
+      seen.push(event);
+    });
+    await until(() => seen.length === 1, 'the local event');
+    const acks = await runChild('append', path, 'theirs-1', '5');
+    await until(() => seen.length === 6, "the other process's events");
+    assert.deepEqual(seen.slice(1).map((e) => e.eventId), acks.map((a) => a.ack));
+    assert.deepEqual(seen.map((e) => e.position), [1, 2, 3, 4, 5, 6]);
+    const stream = [];
+    await store.subscribeToStream('theirs-1', { from: 'end' }, (event) => stream.push(event.version));
+    await runChild('append', path, 'theirs-1', '2');
+    await until(() => stream.length === 2, 'the stream subscription');
+    assert.deepEqual(stream, [6, 7]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(seen.length, 8, 'each event delivered once');
+    await store.close();
+  });
+
+  test('bad paths and files: typed errors with codes, the file unchanged', async () => {
+    await rejectsWith(openEventStore({ path: '' }), 'INVALID_ARGUMENT', InvalidArgumentError);
+    await rejectsWith(openEventStore({ path: 42 }), 'INVALID_ARGUMENT', InvalidArgumentError);
+    await rejectsWith(openEventStore({ path: newPath(), storage: 'memory' }), 'INVALID_ARGUMENT');
+    await rejectsWith(openEventStore({ path: newPath(), synchronous: 'sometimes' }), 'INVALID_ARGUMENT');
+    const notADatabase = newPath();
+    const bytes = 'this is a text file, not SQLite\n'.repeat(200);
+    writeFileSync(notADatabase, bytes);
+    await rejectsWith(openEventStore({ path: notADatabase }), 'NOT_A_DATABASE');
+    assert.equal(readFileSync(notADatabase, 'utf8'), bytes, 'a file that is not a store is left as it was');
+    const aDirectory = join(directory, 'a-directory');
+    mkdirSync(aDirectory);
+    const error = await openEventStore({ path: aDirectory }).then(
+      () => assert.fail('opened a directory'),
+      (caught) => caught,
+    );
+    assert.ok(error instanceof EventLiteError && /^STORAGE_/.test(error.code), `${error.code}: ${error.message}`);
+  });
+});
