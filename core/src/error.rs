@@ -313,6 +313,88 @@ impl From<ReadError> for SnapshotError {
     }
 }
 
+/// Why an import batch (`archive::Importer::import_batch`) failed. A failed batch writes nothing; `index`
+/// is the failing event's index in the batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The event's id is stored for a different event (stream, version, type, data, metadata or time).
+    #[error("event {index}: event id {event_id} is already used by a different event: {reason}")]
+    IdempotencyConflict {
+        /// The event's index in the batch.
+        index: usize,
+        /// The reused id.
+        event_id: uuid::Uuid,
+        /// How the stored event differs.
+        reason: String,
+    },
+    /// The event does not continue its stream: the stream is at `actual`, the event needs `expected`.
+    #[error("event {index}: stream {stream:?} is at version {actual}, the event needs it at {expected}")]
+    WrongExpectedVersion {
+        /// The event's index in the batch.
+        index: usize,
+        /// The stream.
+        stream: String,
+        /// The version the stream must be at (the event's version - 1).
+        expected: u64,
+        /// The stream's version.
+        actual: u64,
+    },
+    /// One event is larger than [`crate::StoreOptions::max_event_size`].
+    #[error("event {index} is {size} bytes, larger than the limit of {limit} bytes")]
+    EventTooLarge {
+        /// The event's index in the batch.
+        index: usize,
+        /// Its size in bytes.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A malformed stream name, event type, JSON body, version or time.
+    #[error("{error}")]
+    InvalidArgument {
+        /// The event's index in the batch.
+        index: usize,
+        /// What is wrong.
+        error: InvalidArgument,
+    },
+    /// SQLite failed (or the store is read-only); the batch was rolled back.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl ImportError {
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ImportError::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
+            ImportError::WrongExpectedVersion { .. } => ErrorCode::WrongExpectedVersion,
+            ImportError::EventTooLarge { .. } => ErrorCode::EventTooLarge,
+            ImportError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            ImportError::Storage(error) => error.code(),
+        }
+    }
+
+    /// The failing event's index in the batch, when one event is to blame.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            ImportError::IdempotencyConflict { index, .. }
+            | ImportError::WrongExpectedVersion { index, .. }
+            | ImportError::EventTooLarge { index, .. }
+            | ImportError::InvalidArgument { index, .. } => Some(*index),
+            ImportError::Storage(_) => None,
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[cfg(feature = "sqlite")]
+impl From<rusqlite::Error> for ImportError {
+    fn from(error: rusqlite::Error) -> Self {
+        ImportError::Storage(error.into())
+    }
+}
+
 /// Any EventLite error: for callers that handle every operation family in one place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -332,6 +414,9 @@ pub enum Error {
     /// A sync step failed.
     #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
+    /// An import batch failed.
+    #[error(transparent)]
+    Import(#[from] ImportError),
 }
 
 impl Error {
@@ -343,6 +428,7 @@ impl Error {
             Error::Read(error) => error.code(),
             Error::Snapshot(error) => error.code(),
             Error::Sync(error) => error.code(),
+            Error::Import(error) => error.code(),
         }
     }
 }

@@ -44,9 +44,13 @@
 //! whose WAL it is and replays it over the database, replacing its contents.
 
 #[cfg(feature = "sqlite")]
+pub mod archive;
+#[cfg(feature = "sqlite")]
 mod clock;
 pub mod error;
 pub mod event;
+#[cfg(feature = "sqlite")]
+pub mod inspect;
 #[cfg(feature = "sqlite")]
 pub mod log;
 #[cfg(feature = "sqlite")]
@@ -60,7 +64,9 @@ pub mod stream;
 pub mod subscription;
 pub mod sync;
 
-pub use error::{AppendError, Error, ErrorCode, InvalidArgument, OpenError, ReadError, SnapshotError, StorageError};
+pub use error::{
+    AppendError, Error, ErrorCode, ImportError, InvalidArgument, OpenError, ReadError, SnapshotError, StorageError,
+};
 pub use event::{EventData, NewEvent, RecordedEvent, category_of};
 #[cfg(feature = "sqlite")]
 pub use log::{EventFilter, LogSlice, ReadAllOptions};

@@ -51,6 +51,10 @@ pub struct StoreOptions {
     /// A cap on the database file's size (`PRAGMA max_page_count`); appends beyond it fail with `STORAGE_FULL` and
     /// write nothing. `None`: SQLite's own limit. Useful under a browser storage quota.
     pub max_database_bytes: Option<u64>,
+    /// Bytes of the file read through a memory map (`PRAGMA mmap_size`) instead of copies into the page cache: fewer
+    /// read syscalls, but every mapped page read counts in the process's resident memory. Default 256 MiB; 0 turns
+    /// it off (tools that stream a whole large store, whose resident memory must stay flat). Native files only.
+    pub memory_map_bytes: u64,
     /// Open the file read-only ([`Store::open_read_only`]): the database and its WAL are never written; appends and
     /// other writes fail with `STORAGE_READ_ONLY`. The file must hold the current schema (a read-write open
     /// migrates older ones).
@@ -67,6 +71,7 @@ impl Default for StoreOptions {
             exclusive_locking: false,
             external_poll_interval: Duration::from_millis(50),
             max_database_bytes: None,
+            memory_map_bytes: 256 * 1024 * 1024,
             read_only: false,
         }
     }
@@ -96,7 +101,7 @@ impl std::fmt::Debug for Store {
 pub(crate) struct Shared {
     pub(crate) location: Location,
     pub(crate) options: StoreOptions,
-    writer: Mutex<Connection>,
+    pub(crate) writer: Mutex<Connection>,
     reader: Option<Mutex<Connection>>,
     pub(crate) commits: CommitSignal,
 }
@@ -493,8 +498,8 @@ fn open_connection(location: &Location, options: &StoreOptions) -> Result<Connec
     // checkpoints every ~40 MiB of WAL rather than 4 MiB, so hot index pages are copied back less often.
     connection.pragma_update(None, "cache_size", -16_384)?;
     connection.pragma_update(None, "wal_autocheckpoint", 10_000)?;
-    if matches!(location, Location::File(_)) && options.vfs.is_none() {
-        connection.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
+    if matches!(location, Location::File(_)) && options.vfs.is_none() && options.memory_map_bytes > 0 {
+        connection.pragma_update(None, "mmap_size", i64::try_from(options.memory_map_bytes).unwrap_or(i64::MAX))?;
     }
     Ok(connection)
 }

@@ -2,6 +2,7 @@
 //! Native only: wasm32 has neither processes nor a file system here; its unit tests run in Node.
 #![cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 
+mod archive;
 mod child;
 mod crash;
 mod files;

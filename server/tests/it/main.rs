@@ -5,6 +5,7 @@ mod support;
 
 mod backend_suite;
 mod cli;
+mod cli_tools;
 mod convergence;
 mod edge;
 mod faults;

@@ -1,0 +1,572 @@
+//! Looking inside a store, for tools and operators: the streams it holds ([`Store::list_streams`]), counts and sizes
+//! ([`Store::stats`]), a consistency check of every invariant the store keeps ([`Store::check`]) and an online copy
+//! ([`Store::backup_into`]). All of them only read, so they work on a store opened with [`Store::open_read_only`]
+//! beside running writers; each reads one consistent snapshot of the database (one read transaction).
+//!
+//! ```
+//! use eventlite::inspect::StreamQuery;
+//! use eventlite::{ExpectedVersion, NewEvent, Store};
+//!
+//! # fn main() -> Result<(), eventlite::Error> {
+//! let store = Store::open_in_memory()?;
+//! store.append_to_stream("order-1", &[NewEvent::json("Placed", &1), NewEvent::json("Paid", &2)], ExpectedVersion::Any)?;
+//! let streams = store.list_streams(&StreamQuery::default())?;
+//! assert_eq!((streams[0].stream.as_str(), streams[0].version, streams[0].event_count), ("order-1", 2, 2));
+//! assert!(store.check()?.is_healthy());
+//! assert_eq!(store.stats()?.events, 2);
+//! # Ok(())
+//! # }
+//! ```
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{InvalidArgument, ReadError};
+use crate::event::validate_stream_id;
+use crate::log::clamp_i64;
+use crate::schema;
+use crate::store::Store;
+use crate::sync::replica::confirmed_through;
+
+/// One stream as [`Store::list_streams`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// The stream id.
+    pub stream: String,
+    /// Its current version (its highest).
+    pub version: u64,
+    /// Its number of events (equal to `version` in a healthy store).
+    pub event_count: u64,
+    /// The position of its first event.
+    pub first_position: u64,
+    /// The position of its last event.
+    pub last_position: u64,
+    /// The earliest `recorded_at` of its events (ms since the Unix epoch).
+    pub first_recorded_at: i64,
+    /// The latest `recorded_at` of its events.
+    pub last_recorded_at: i64,
+}
+
+/// Which streams [`Store::list_streams`] returns: a page in stream-id order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamQuery {
+    /// Only streams whose id starts with this.
+    pub prefix: Option<String>,
+    /// Only streams of this category.
+    pub category: Option<String>,
+    /// Only streams whose id sorts after this one (exclusive): the last id of the previous page.
+    pub after: Option<String>,
+    /// At most this many streams (`None`: [`StreamQuery::DEFAULT_LIMIT`]).
+    pub limit: Option<usize>,
+}
+
+impl StreamQuery {
+    /// The default page size.
+    pub const DEFAULT_LIMIT: usize = 1_000;
+}
+
+/// A count per name (category or event type), largest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameCount {
+    /// The category or event type.
+    pub name: String,
+    /// How many events have it.
+    pub events: u64,
+}
+
+/// Counts, sizes, positions and sync state of a store ([`Store::stats`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreStats {
+    /// The schema version in the file.
+    pub schema_version: u32,
+    /// Events stored.
+    pub events: u64,
+    /// Streams stored.
+    pub streams: u64,
+    /// The lowest position stored (0: empty).
+    pub first_position: u64,
+    /// The highest position stored (0: empty).
+    pub head_position: u64,
+    /// The highest position ever assigned (`AUTOINCREMENT`'s sequence; at least `head_position`).
+    pub last_assigned_position: u64,
+    /// The earliest `recorded_at` (`None`: empty).
+    pub first_recorded_at: Option<i64>,
+    /// The latest `recorded_at` (`None`: empty).
+    pub last_recorded_at: Option<i64>,
+    /// Events per category, largest first.
+    pub categories: Vec<NameCount>,
+    /// Events per type, largest first.
+    pub event_types: Vec<NameCount>,
+    /// Snapshots stored.
+    pub snapshots: u64,
+    /// Named subscription checkpoints stored.
+    pub checkpoints: u64,
+    /// The database's page size, bytes.
+    pub page_size: u64,
+    /// Pages in the database (as of the last checkpoint of the WAL, plus committed WAL frames).
+    pub page_count: u64,
+    /// Unused pages.
+    pub freelist_count: u64,
+    /// Sync state.
+    pub sync: SyncStats,
+}
+
+/// The sync part of [`StoreStats`]; read without creating anything (a store that never synced has no replica id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStats {
+    /// The replica id, once one was created.
+    pub replica_id: Option<String>,
+    /// Local events after the confirmed prefix.
+    pub pending: u64,
+    /// Events the server confirmed.
+    pub confirmed: u64,
+    /// The local position of the last confirmed event.
+    pub confirmed_through: u64,
+    /// Entries in the conflicts list.
+    pub conflicts: u64,
+    /// Whether the store ever pulled (it has a cursor).
+    pub has_cursor: bool,
+}
+
+/// One broken invariant found by [`Store::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// A stable identifier of the check that failed: `INTEGRITY`, `SCHEMA_VERSION`, `APPLICATION_ID`,
+    /// `VERSION_GAP`, `POSITION_ORDER`, `POSITION_SEQUENCE`, `SYNC_CONFIRMED_PREFIX`, `SYNC_PENDING_CONFIRMED`.
+    pub check: &'static str,
+    /// The stream concerned, if one.
+    pub stream: Option<String>,
+    /// What is wrong, for humans.
+    pub message: String,
+}
+
+/// What [`Store::check`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// The checks run, in order.
+    pub checks: Vec<&'static str>,
+    /// What is broken (empty: healthy). At most [`CheckReport::MAX_PROBLEMS`] per check.
+    pub problems: Vec<Problem>,
+    /// Events examined.
+    pub events: u64,
+    /// Streams examined.
+    pub streams: u64,
+}
+
+impl CheckReport {
+    /// Problems reported per check, at most (a damaged store could otherwise report millions).
+    pub const MAX_PROBLEMS: usize = 20;
+
+    /// Whether no problem was found.
+    pub fn is_healthy(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+const MAX_PROBLEMS: i64 = CheckReport::MAX_PROBLEMS as i64;
+
+impl Store {
+    /// A page of streams in id order with their version, count, first and last position and time. Computed in SQL
+    /// from the `events_by_stream` index; the page bounds memory.
+    pub fn list_streams(&self, query: &StreamQuery) -> Result<Vec<StreamInfo>, ReadError> {
+        if let Some(prefix) = &query.prefix {
+            validate_stream_id(prefix).map_err(|e| InvalidArgument::new("prefix", e.reason))?;
+        }
+        if let Some(category) = &query.category
+            && category.chars().any(char::is_control)
+        {
+            return Err(InvalidArgument::new("category", "must not contain control characters").into());
+        }
+        let limit = query.limit.unwrap_or(StreamQuery::DEFAULT_LIMIT);
+        if limit == 0 {
+            return Err(InvalidArgument::new("limit", "must be at least 1").into());
+        }
+        self.with_reader(|connection| {
+            // `substr(stream, 1, n) = prefix` compares bytes exactly (LIKE would treat `%`, `_` and case specially).
+            let mut statement = connection.prepare_cached(
+                "SELECT stream, max(version), count(*), min(position), max(position), min(recorded_at), max(recorded_at)
+                 FROM events
+                 WHERE (?1 IS NULL OR stream > ?1)
+                   AND (?2 IS NULL OR substr(stream, 1, length(?2)) = ?2)
+                   AND (?3 IS NULL OR category = ?3)
+                 GROUP BY stream ORDER BY stream LIMIT ?4",
+            )?;
+            let rows = statement.query_map(
+                params![query.after, query.prefix, query.category, clamp_i64(limit as u64)],
+                |row| {
+                    Ok(StreamInfo {
+                        stream: row.get(0)?,
+                        version: row.get::<_, i64>(1)? as u64,
+                        event_count: row.get::<_, i64>(2)? as u64,
+                        first_position: row.get::<_, i64>(3)? as u64,
+                        last_position: row.get::<_, i64>(4)? as u64,
+                        first_recorded_at: row.get(5)?,
+                        last_recorded_at: row.get(6)?,
+                    })
+                },
+            )?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Counts, sizes, positions, per-category and per-type counts and sync state, from one read transaction.
+    pub fn stats(&self) -> Result<StoreStats, ReadError> {
+        self.with_reader(|connection| {
+            let transaction = connection.unchecked_transaction()?;
+            let stats = read_stats(&transaction)?;
+            transaction.commit()?;
+            Ok(stats)
+        })
+    }
+
+    /// Checks every invariant the store keeps, from one read transaction: SQLite's `PRAGMA integrity_check`, the
+    /// schema version and application id, dense 1-based versions per stream that increase with position, positions
+    /// never above the `AUTOINCREMENT` sequence, and the sync state (confirmed events form a prefix of the log up to
+    /// `confirmed_through`, each with a server position; pending events after it have none). Reads the whole log
+    /// (through the `events_by_stream` index), so it takes time proportional to the store's size.
+    pub fn check(&self) -> Result<CheckReport, ReadError> {
+        self.with_reader(|connection| {
+            let transaction = connection.unchecked_transaction()?;
+            let report = run_checks(&transaction)?;
+            transaction.commit()?;
+            Ok(report)
+        })
+    }
+
+    /// Writes a consistent copy of the whole database to `path` (`VACUUM INTO`): one read transaction, so writers
+    /// keep appending meanwhile and the copy holds exactly the commits before it started. The copy is compact (no
+    /// free pages), has no WAL and opens as an ordinary store. `path` must not exist. Works on a read-only store.
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    pub fn backup_into(&self, path: impl AsRef<std::path::Path>) -> Result<(), ReadError> {
+        let path = path.as_ref();
+        if path.exists() {
+            return Err(InvalidArgument::new("path", format!("{} already exists", path.display())).into());
+        }
+        let Some(target) = path.to_str() else {
+            return Err(InvalidArgument::new("path", "must be valid UTF-8").into());
+        };
+        self.with_reader(|connection| {
+            // The reader refuses writes (`query_only`), and SQLite counts VACUUM INTO as one although it writes only
+            // the new file; the read-only open flag still keeps this database itself from being written.
+            connection.pragma_update(None, "query_only", false)?;
+            let copied = connection.execute("VACUUM INTO ?1", [target]);
+            connection.pragma_update(None, "query_only", true)?;
+            if let Err(error) = copied {
+                // A failed copy must not look like a backup.
+                let _ = std::fs::remove_file(path);
+                return Err(error.into());
+            }
+            Ok(())
+        })
+    }
+}
+
+fn count(connection: &Connection, sql: &str) -> rusqlite::Result<u64> {
+    Ok(connection.query_row(sql, [], |row| row.get::<_, Option<i64>>(0))?.unwrap_or(0).max(0) as u64)
+}
+
+fn name_counts(connection: &Connection, column: &str) -> rusqlite::Result<Vec<NameCount>> {
+    let mut statement = connection
+        .prepare(&format!("SELECT {column}, count(*) AS n FROM events GROUP BY {column} ORDER BY n DESC, {column}"))?;
+    let rows =
+        statement.query_map([], |row| Ok(NameCount { name: row.get(0)?, events: row.get::<_, i64>(1)? as u64 }))?;
+    rows.collect()
+}
+
+fn pragma(connection: &Connection, name: &str) -> rusqlite::Result<u64> {
+    Ok(connection.pragma_query_value(None, name, |row| row.get::<_, i64>(0))?.max(0) as u64)
+}
+
+fn last_assigned_position(connection: &Connection) -> rusqlite::Result<u64> {
+    let seq: Option<i64> = connection
+        .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'events'", [], |row| row.get(0))
+        .optional()?;
+    Ok(seq.unwrap_or(0).max(0) as u64)
+}
+
+fn read_stats(connection: &Connection) -> Result<StoreStats, ReadError> {
+    let schema_version = schema::read_version(connection)
+        .map_err(|error| ReadError::Storage(crate::error::StorageError::new(error.code(), error.to_string())))?;
+    let (events, first_position, head_position, first_recorded_at, last_recorded_at): (
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    ) = connection.query_row(
+        "SELECT count(*), min(position), max(position), min(recorded_at), max(recorded_at) FROM events",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+    )?;
+    let through = confirmed_through(connection)?;
+    let confirmed = connection
+        .prepare_cached("SELECT count(*) FROM events WHERE position <= ?1")?
+        .query_row([clamp_i64(through)], |row| row.get::<_, i64>(0))? as u64;
+    let state = |key: &str| -> rusqlite::Result<Option<String>> {
+        connection.query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |row| row.get(0)).optional()
+    };
+    Ok(StoreStats {
+        schema_version,
+        events: events as u64,
+        streams: count(connection, "SELECT count(DISTINCT stream) FROM events")?,
+        first_position: first_position.unwrap_or(0) as u64,
+        head_position: head_position.unwrap_or(0) as u64,
+        last_assigned_position: last_assigned_position(connection)?,
+        first_recorded_at,
+        last_recorded_at,
+        categories: name_counts(connection, "category")?,
+        event_types: name_counts(connection, "event_type")?,
+        snapshots: count(connection, "SELECT count(*) FROM snapshots")?,
+        checkpoints: count(connection, "SELECT count(*) FROM checkpoints")?,
+        page_size: pragma(connection, "page_size")?,
+        page_count: pragma(connection, "page_count")?,
+        freelist_count: pragma(connection, "freelist_count")?,
+        sync: SyncStats {
+            replica_id: state("replica_id")?,
+            pending: events as u64 - confirmed,
+            confirmed,
+            confirmed_through: through,
+            conflicts: count(connection, "SELECT count(*) FROM sync_conflicts")?,
+            has_cursor: state("cursor")?.is_some(),
+        },
+    })
+}
+
+/// Runs `sql` (rows of `stream, message`) and records up to [`MAX_PROBLEMS`] problems under `check`.
+fn collect(
+    connection: &Connection,
+    report: &mut CheckReport,
+    check: &'static str,
+    sql: &str,
+    parameters: impl rusqlite::Params,
+) -> rusqlite::Result<()> {
+    report.checks.push(check);
+    let mut statement = connection.prepare(sql)?;
+    let rows = statement.query_map(parameters, |row| {
+        Ok(Problem { check, stream: row.get::<_, Option<String>>(0)?, message: row.get(1)? })
+    })?;
+    for row in rows {
+        report.problems.push(row?);
+    }
+    Ok(())
+}
+
+fn run_checks(connection: &Connection) -> Result<CheckReport, ReadError> {
+    let mut report = CheckReport { checks: Vec::new(), problems: Vec::new(), events: 0, streams: 0 };
+
+    report.checks.push("INTEGRITY");
+    let mut statement = connection.prepare("PRAGMA integrity_check(20)")?;
+    let messages: Vec<String> = statement.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+    if messages != ["ok"] {
+        for message in messages {
+            report.problems.push(Problem { check: "INTEGRITY", stream: None, message });
+        }
+    }
+
+    report.checks.push("APPLICATION_ID");
+    let application_id: i32 = connection.pragma_query_value(None, "application_id", |row| row.get(0))?;
+    if application_id != schema::APPLICATION_ID {
+        report.problems.push(Problem {
+            check: "APPLICATION_ID",
+            stream: None,
+            message: format!("application_id is {application_id:#x}, not {:#x}", schema::APPLICATION_ID),
+        });
+    }
+    report.checks.push("SCHEMA_VERSION");
+    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version != i64::from(schema::VERSION) {
+        report.problems.push(Problem {
+            check: "SCHEMA_VERSION",
+            stream: None,
+            message: format!("schema version {version}, this library writes {}", schema::VERSION),
+        });
+    }
+
+    report.events = count(connection, "SELECT count(*) FROM events")?;
+    report.streams = count(connection, "SELECT count(DISTINCT stream) FROM events")?;
+
+    // In position order within each stream (the events_by_stream index), every version is the previous one + 1,
+    // starting at 1: versions are dense and increase with position.
+    collect(
+        connection,
+        &mut report,
+        "VERSION_GAP",
+        "SELECT stream, 'version ' || version || ' at position ' || position || ' follows version '
+                || coalesce(previous, 0) || ' (expected ' || (coalesce(previous, 0) + 1) || ')'
+         FROM (SELECT stream, version, position,
+                      lag(version) OVER (PARTITION BY stream ORDER BY position) AS previous
+               FROM events)
+         WHERE version != coalesce(previous, 0) + 1 AND version > coalesce(previous, 0)
+         LIMIT ?1",
+        [MAX_PROBLEMS],
+    )?;
+    collect(
+        connection,
+        &mut report,
+        "POSITION_ORDER",
+        "SELECT stream, 'version ' || version || ' at position ' || position || ' comes after version '
+                || previous || ' in position order'
+         FROM (SELECT stream, version, position,
+                      lag(version) OVER (PARTITION BY stream ORDER BY position) AS previous
+               FROM events)
+         WHERE version <= previous
+         LIMIT ?1",
+        [MAX_PROBLEMS],
+    )?;
+    let sequence = last_assigned_position(connection)?;
+    collect(
+        connection,
+        &mut report,
+        "POSITION_SEQUENCE",
+        "SELECT NULL, 'position ' || max(position) || ' is above the sequence''s last value ' || ?1
+         FROM events HAVING max(position) > ?1 OR min(position) < 1",
+        [clamp_i64(sequence)],
+    )?;
+
+    let through = confirmed_through(connection)?;
+    let head = count(connection, "SELECT max(position) FROM events")?;
+    if through > head {
+        report.problems.push(Problem {
+            check: "SYNC_CONFIRMED_PREFIX",
+            stream: None,
+            message: format!("confirmed_through {through} is beyond the log's head {head}"),
+        });
+    }
+    collect(
+        connection,
+        &mut report,
+        "SYNC_CONFIRMED_PREFIX",
+        "SELECT stream, 'event at position ' || position || ' is in the confirmed prefix (through ' || ?1
+                || ') but has no server position'
+         FROM events WHERE position <= ?1 AND server_position IS NULL LIMIT ?2",
+        params![clamp_i64(through), MAX_PROBLEMS],
+    )?;
+    collect(
+        connection,
+        &mut report,
+        "SYNC_PENDING_CONFIRMED",
+        "SELECT stream, 'event at position ' || position || ' is after the confirmed prefix (through ' || ?1
+                || ') but has server position ' || server_position
+         FROM events WHERE position > ?1 AND server_position IS NOT NULL LIMIT ?2",
+        params![clamp_i64(through), MAX_PROBLEMS],
+    )?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+    use crate::{ExpectedVersion, NewEvent};
+
+    fn seeded() -> Store {
+        let store = Store::open_in_memory().unwrap();
+        for (stream, count) in [("order-1", 3), ("order-2", 1), ("user-1", 2), ("order%x", 1)] {
+            let events: Vec<NewEvent> = (0..count).map(|n| NewEvent::json(format!("E{n}"), &n)).collect();
+            store.append_to_stream(stream, &events, ExpectedVersion::Any).unwrap();
+        }
+        store
+    }
+
+    fn names(streams: &[StreamInfo]) -> Vec<&str> {
+        streams.iter().map(|s| s.stream.as_str()).collect()
+    }
+
+    #[test]
+    fn streams_are_listed_with_their_figures_filtered_and_paged() {
+        let store = seeded();
+        let all = store.list_streams(&StreamQuery::default()).unwrap();
+        assert_eq!(names(&all), ["order%x", "order-1", "order-2", "user-1"]);
+        let order_1 = &all[1];
+        assert_eq!((order_1.version, order_1.event_count, order_1.first_position, order_1.last_position), (3, 3, 1, 3));
+        assert!(order_1.first_recorded_at <= order_1.last_recorded_at);
+        let prefixed =
+            store.list_streams(&StreamQuery { prefix: Some("order-".into()), ..Default::default() }).unwrap();
+        assert_eq!(names(&prefixed), ["order-1", "order-2"], "% is not a wildcard");
+        let category =
+            store.list_streams(&StreamQuery { category: Some("user".into()), ..Default::default() }).unwrap();
+        assert_eq!(names(&category), ["user-1"]);
+        let page = StreamQuery { after: Some("order-1".into()), limit: Some(1), ..Default::default() };
+        assert_eq!(names(&store.list_streams(&page).unwrap()), ["order-2"]);
+        let zero = StreamQuery { limit: Some(0), ..Default::default() };
+        assert_eq!(store.list_streams(&zero).unwrap_err().code(), crate::ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn stats_count_everything() {
+        let store = seeded();
+        let stats = store.stats().unwrap();
+        assert_eq!((stats.events, stats.streams, stats.first_position, stats.head_position), (7, 4, 1, 7));
+        assert_eq!(stats.last_assigned_position, 7);
+        assert_eq!(stats.schema_version, schema::VERSION);
+        assert_eq!(stats.categories[0], NameCount { name: "order".into(), events: 4 });
+        assert_eq!(stats.event_types[0], NameCount { name: "E0".into(), events: 4 });
+        assert_eq!((stats.sync.pending, stats.sync.confirmed, stats.sync.conflicts), (7, 0, 0));
+        assert_eq!(stats.sync.replica_id, None, "stats create nothing");
+        assert!(stats.page_count > 0 && stats.page_size > 0);
+    }
+
+    #[test]
+    fn a_healthy_store_passes_every_check() {
+        let store = seeded();
+        let report = store.check().unwrap();
+        assert!(report.is_healthy(), "{:?}", report.problems);
+        assert_eq!((report.events, report.streams), (7, 4));
+        assert!(report.checks.contains(&"INTEGRITY") && report.checks.contains(&"SYNC_PENDING_CONFIRMED"));
+    }
+
+    #[test]
+    fn damage_is_found_and_named() {
+        let store = seeded();
+        store.with_writer(|connection| {
+            connection.execute("DELETE FROM events WHERE stream = 'order-1' AND version = 2", []).unwrap();
+            connection
+                .execute("UPDATE events SET server_position = position + 100 WHERE stream = 'user-1'", [])
+                .unwrap();
+        });
+        let report = store.check().unwrap();
+        let checks: Vec<&str> = report.problems.iter().map(|p| p.check).collect();
+        assert_eq!(
+            checks,
+            ["VERSION_GAP", "SYNC_PENDING_CONFIRMED", "SYNC_PENDING_CONFIRMED"],
+            "{:?}",
+            report.problems
+        );
+        assert_eq!(report.problems[0].stream.as_deref(), Some("order-1"));
+        assert!(report.problems[0].message.contains("version 3"), "{}", report.problems[0].message);
+    }
+
+    #[test]
+    fn versions_out_of_position_order_are_found() {
+        let store = seeded();
+        store.with_writer(|connection| {
+            connection
+                .execute_batch(
+                    "UPDATE events SET version = 100 + version WHERE stream = 'user-1';
+                     UPDATE events SET version = 103 - version WHERE stream = 'user-1';",
+                )
+                .unwrap();
+        });
+        let report = store.check().unwrap();
+        assert!(report.problems.iter().any(|p| p.check == "POSITION_ORDER"), "{:?}", report.problems);
+    }
+
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    #[test]
+    fn a_read_only_store_is_backed_up_into_a_store_that_passes_the_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, copy) = (dir.path().join("a.db"), dir.path().join("copy.db"));
+        let writer = Store::open(&source).unwrap();
+        writer.append_to_stream("order-1", &[NewEvent::json("E", &1)], ExpectedVersion::Any).unwrap();
+        let reader = Store::open_read_only(&source).unwrap();
+        reader.backup_into(&copy).unwrap();
+        let error = reader.backup_into(&copy).unwrap_err();
+        assert_eq!(error.code(), crate::ErrorCode::InvalidArgument, "never overwrites");
+        let copied = Store::open_read_only(&copy).unwrap();
+        assert_eq!(copied.stats().unwrap().events, 1);
+        assert!(copied.check().unwrap().is_healthy());
+        writer.append_to_stream("order-1", &[NewEvent::json("E", &2)], ExpectedVersion::Any).unwrap();
+        assert_eq!(reader.head_position().unwrap(), 2, "the reader still reads");
+    }
+}
