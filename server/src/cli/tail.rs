@@ -66,6 +66,7 @@ pub fn run(args: Tail) -> Result<(), CliError> {
             runtime.block_on(client.sync_with_retry(3))?;
             let options = SubscriptionOptions::from(start).filter(args.filter.filter());
             let subscription = store.subscribe_to_all(options)?;
+            eprintln!("eventlite: following {server} after position {} (Ctrl-C stops)", subscription.position());
             let (stop_live, stopped) = tokio::sync::watch::channel(false);
             let live = runtime.spawn(async move { client.run_live(stopped, |_| {}).await });
             let result = follow(subscription, format, &stop);
@@ -76,7 +77,14 @@ pub fn run(args: Tail) -> Result<(), CliError> {
         (None, true) => {
             let store = args.target.open_read_only()?;
             let options = SubscriptionOptions::from(start).filter(args.filter.filter());
-            follow(store.subscribe_to_all(options)?, format, &stop)
+            let subscription = store.subscribe_to_all(options)?;
+            let path = args.target.path()?;
+            eprintln!(
+                "eventlite: following {} after position {} (Ctrl-C stops)",
+                path.display(),
+                subscription.position()
+            );
+            follow(subscription, format, &stop)
         }
         (None, false) => Err(CliError::usage("give --store FILE, --data-dir DIR --tenant NAME, or --server URL")),
     }

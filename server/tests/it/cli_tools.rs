@@ -181,14 +181,23 @@ fn interrupt(child: &mut Child) {
     }
 }
 
-fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_eventlite"))
+/// Starts `tail` and waits until it says it is following (its subscription exists, so nothing committed after this
+/// returns can be missed).
+fn spawn_tail(args: &[&str]) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventlite"))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("following") && line.contains("Ctrl-C"), "tail said {line:?}");
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    child
 }
 
 #[test]
@@ -196,10 +205,8 @@ fn tail_follows_appends_made_by_another_process_with_its_filters() {
     let dir = tempfile::tempdir().unwrap();
     let store = path(dir.path(), "a.db");
     seeded(&store, 3);
-    let mut tail = spawn(&["tail", "--store", &store, "--category", "order", "--json"]);
+    let mut tail = spawn_tail(&["tail", "--store", &store, "--category", "order", "--json"]);
     let lines = lines_of(&mut tail);
-    // The subscription starts at the end: wait until it is running before appending.
-    std::thread::sleep(Duration::from_millis(500));
     for (stream, event_type) in [("user-9", "Ignored"), ("order-9", "Placed")] {
         ok(&["append", "--store", &store, "--stream", stream, "--type", event_type, "--data", r#"{"x":1}"#]);
     }
@@ -221,9 +228,11 @@ async fn tail_follows_events_pushed_to_a_server() {
     device.append_to_stream("order-1", &[NewEvent::json("Old", &1)], ExpectedVersion::Any).unwrap();
     support::client(&server, TOKEN_A, device.clone()).sync().await.unwrap();
     let url = server.url();
-    let mut tail = spawn(&["tail", "--server", &url, "--token", TOKEN_A, "--json"]);
+    let mut tail =
+        tokio::task::spawn_blocking(move || spawn_tail(&["tail", "--server", &url, "--token", TOKEN_A, "--json"]))
+            .await
+            .unwrap();
     let lines = lines_of(&mut tail);
-    tokio::time::sleep(Duration::from_millis(800)).await;
     device.append_to_stream("order-2", &[NewEvent::json("Pushed", &2)], ExpectedVersion::Any).unwrap();
     support::client(&server, TOKEN_A, device.clone()).sync().await.unwrap();
     let line = tokio::task::spawn_blocking(move || lines.recv_timeout(Duration::from_secs(20)))
