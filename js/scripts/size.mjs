@@ -36,7 +36,7 @@ function report(label, wasmFiles, jsFiles) {
 
 // The browser entry's module graph: every module of js/dist (the page, worker and relay folders included) but the
 // Node-only and edge-only ones (the in-process relay counts: the browser entry loads it where there is no Worker).
-const nodeOnly = new Set(['node.js', 'edge.js']);
+const nodeOnly = new Set(['node.js', 'addon.js', 'edge.js']);
 const jsFiles = readdirSync(dist, { recursive: true })
   .filter((name) => name.endsWith('.js') && !nodeOnly.has(name))
   .map((name) => join(dist, name));
