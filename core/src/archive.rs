@@ -35,6 +35,7 @@
 //! let mut importer = target.importer(ImportMode::Write)?;
 //! assert_eq!(importer.import_batch(&events)?.imported, 1);
 //! assert_eq!(importer.import_batch(&events)?.skipped, 1, "a second import writes nothing");
+//! importer.finish()?; // the importer holds the store's writer connection (a memory store's only one) until then
 //! assert_eq!(target.read_all(&ReadAllOptions::forwards())?.events, source.read_all(&ReadAllOptions::forwards())?.events);
 //! # Ok(())
 //! # }
@@ -237,7 +238,8 @@ pub struct ImportOutcome {
     pub skipped: u64,
 }
 
-/// Imports batches into a store; see the module docs. Holds the store's writer connection while it lives.
+/// Imports batches into a store; see the module docs. Holds the store's writer connection while it lives: finish
+/// or drop it before using the store from the same thread (a memory store reads through that connection too).
 pub struct Importer<'a> {
     store: &'a Store,
     connection: MutexGuard<'a, Connection>,
