@@ -15,6 +15,10 @@ use crate::cli::exit::{BAD_INPUT, CliError};
 use crate::cli::progress::{Progress, rate};
 use crate::cli::target::StoreArgs;
 
+/// The longest line read: memory stays bounded even on a file with no newlines. An event is at most the store's
+/// `max_event_size` (1 MiB by default); base64 and JSON escapes make its line longer, never 16 times.
+const MAX_LINE_BYTES: u64 = 16 * 1024 * 1024;
+
 #[derive(Debug, Args)]
 #[command(after_help = "The store is created if it does not exist. A summary goes to stderr at the end (one JSON
 object with --json); a progress bar while it runs when stderr is a terminal.
@@ -107,7 +111,7 @@ fn import_lines(
     let mut line_number = 0u64;
     loop {
         buffer.clear();
-        let read = input.read_line(&mut buffer).map_err(|error| {
+        let read = (&mut input).take(MAX_LINE_BYTES + 1).read_line(&mut buffer).map_err(|error| {
             if error.kind() == std::io::ErrorKind::InvalidData {
                 malformed(line_number + 1, "is not UTF-8")
             } else {
@@ -119,6 +123,9 @@ fn import_lines(
         }
         line_number += 1;
         totals.lines = line_number;
+        if buffer.len() as u64 > MAX_LINE_BYTES {
+            return Err(malformed(line_number, &format!("is longer than {MAX_LINE_BYTES} bytes")));
+        }
         progress.advance(read as u64);
         if buffer.trim().is_empty() {
             continue;

@@ -132,11 +132,10 @@ fn a_malformed_line_is_reported_by_number_and_only_the_batches_before_it_are_wri
     assert_eq!(identity(&log(&target)), identity(&log(&source)[..6]));
 
     // A dry run of the repaired file reports what it would do and writes nothing.
-    lines[6] = std::fs::read_to_string(&archive).unwrap().lines().nth(7).unwrap().to_owned();
-    let mut fixed: Vec<String> = Vec::new();
     ok(&["export", "--store", &source, "--output", &path(dir.path(), "good.ndjson")]);
-    fixed.extend(std::fs::read_to_string(path(dir.path(), "good.ndjson")).unwrap().lines().map(str::to_owned));
-    std::fs::write(&archive, fixed.join("\n")).unwrap();
+    let fixed: Vec<String> =
+        std::fs::read_to_string(path(dir.path(), "good.ndjson")).unwrap().lines().map(str::to_owned).collect();
+    std::fs::write(&archive, fixed.join("\n")).unwrap(); // no newline after the last line: still read
     let output = run(&["import", "--store", &target, "--input", &archive, "--dry-run", "--json"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&output.stderr).unwrap();
@@ -150,6 +149,13 @@ fn a_malformed_line_is_reported_by_number_and_only_the_batches_before_it_are_wri
     let (code, stderr) = fails(&["import", "--store", &target, "--input", &archive]);
     assert_eq!(code, 5);
     assert!(stderr.contains("error[IDEMPOTENCY_CONFLICT]") && stderr.contains("line 2"), "{stderr}");
+    assert_eq!(log(&target).len(), 6);
+
+    // A line too long to be an event (here: no newline at all) is refused before it fills memory.
+    std::fs::write(&archive, vec![b'x'; 17 * 1024 * 1024]).unwrap();
+    let (code, stderr) = fails(&["import", "--store", &target, "--input", &archive]);
+    assert_eq!(code, 5);
+    assert!(stderr.contains("error[MALFORMED_LINE]") && stderr.contains("line 1: is longer than"), "{stderr}");
     assert_eq!(log(&target).len(), 6);
 }
 
