@@ -3,7 +3,8 @@
 # (js/scripts/pack.sh: `eventlite` and its platform package, the Node-API addon):
 #   1. file stores (Node-API addon, js/addon): the Node suite (js/test/node) over file-backed stores, then
 #      js/test/file (durability across reopen and SIGKILL, two processes on one file, cross-process subscriptions,
-#      bad files); the package without its addon (memory still works, a path is STORAGE_UNAVAILABLE)
+#      bad files), sync of file stores with a real `eventlite serve` (js/test/sync.test.mjs; the server binary is
+#      built when missing); the package without its addon (memory still works, a path is STORAGE_UNAVAILABLE)
 #   2. runtimes: the API suite (js/test/runtimes/suite.mjs) in workerd through `wrangler dev` (no bundler
 #      configuration), in Deno and in Bun, over memory and (Deno, Bun) file stores
 # Builds the addon (js/scripts/build-addon.sh; quick when built); needs js/dist (bash js/scripts/build.sh, which
@@ -47,6 +48,17 @@ step "js runtimes: the Node suite over file-backed stores (EVENTLITE_TEST_STORAG
 
 step "js runtimes: file stores across reopen, SIGKILL and processes"
 (cd "$APP" && node --test --test-timeout=300000 --test-reporter=spec file/)
+
+step "js runtimes: sync of file stores with a real server (js/test/sync.test.mjs over files, eventlite serve)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+if [ -z "${EVENTLITE_BIN:-}" ] && [ ! -x "$TARGET_DIR/debug/eventlite" ]; then
+    cargo build --locked -p eventlite-server --bin eventlite
+fi
+mkdir -p "$APP/sync" "$WORK/www/test"
+cp js/test/sync.test.mjs "$APP/sync/"
+cp www/test/server.mjs "$WORK/www/test/" # sync.test.mjs imports ../../www/test/server.mjs
+(cd "$APP" && EVENTLITE_TEST_STORAGE=file EVENTLITE_BIN="${EVENTLITE_BIN:-$TARGET_DIR/debug/eventlite}" \
+    node --test --test-reporter=spec sync/)
 
 step "js runtimes: the package without its addon"
 (cd "$BARE" && node --test --test-reporter=spec no-addon.test.mjs)

@@ -1,6 +1,9 @@
-// The package's SyncClient in Node (memory stores, the transport on the caller's thread) against a real
+// The package's SyncClient in Node (memory or file stores, the transport on the caller's thread) against a real
 // `eventlite serve` process. Run by scripts/test-www.sh, which builds the server binary and the package.
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { EventLiteError, NO_STREAM, openEventStore, SyncStoppedError, UnauthorizedError } from 'eventlite';
@@ -10,7 +13,13 @@ import { startServer } from '../../www/test/server.mjs';
 const TOKENS = 'demo-token:demo,other-token:other,converge-token:converge';
 let server;
 let counter = 0;
-const open = () => openEventStore({ name: `sync-${++counter}` });
+// EVENTLITE_TEST_STORAGE=file: file-backed stores through the Node-API addon (scripts/test-js-runtimes.sh).
+const files = process.env.EVENTLITE_TEST_STORAGE === 'file' ? mkdtempSync(join(tmpdir(), 'eventlite-sync-')) : undefined;
+const open = () => {
+  counter += 1;
+  if (files) return openEventStore({ name: `sync-${counter}`, path: join(files, `sync-${counter}.db`) });
+  return openEventStore({ name: `sync-${counter}` });
+};
 
 /** Waits (without a deadline of its own: node:test's timeout bounds it) until `predicate()` holds. */
 async function until(predicate, what) {
