@@ -125,6 +125,9 @@ pub struct SyncStats {
     pub conflicts: u64,
     /// Whether the store ever pulled (it has a cursor).
     pub has_cursor: bool,
+    /// The identity of the server log this store holds, when it is a sync server's tenant database
+    /// ([`crate::sync::server::log_id`]); its events are then the server's log, not pending appends.
+    pub server_log_id: Option<String>,
 }
 
 /// One broken invariant found by [`Store::check`].
@@ -327,6 +330,7 @@ fn read_stats(connection: &Connection) -> Result<StoreStats, ReadError> {
             confirmed_through: through,
             conflicts: count(connection, "SELECT count(*) FROM sync_conflicts")?,
             has_cursor: state("cursor")?.is_some(),
+            server_log_id: state("server_log_id")?,
         },
     })
 }
@@ -504,6 +508,9 @@ mod tests {
         assert_eq!(stats.event_types[0], NameCount { name: "E0".into(), events: 4 });
         assert_eq!((stats.sync.pending, stats.sync.confirmed, stats.sync.conflicts), (7, 0, 0));
         assert_eq!(stats.sync.replica_id, None, "stats create nothing");
+        assert_eq!(stats.sync.server_log_id, None);
+        let id = crate::sync::server::log_id(&store).unwrap();
+        assert_eq!(store.stats().unwrap().sync.server_log_id, Some(id.to_string()), "a server's tenant database");
         assert!(stats.page_count > 0 && stats.page_size > 0);
     }
 

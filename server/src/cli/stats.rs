@@ -64,6 +64,13 @@ pub fn run(args: Stats) -> Result<(), CliError> {
                 ("database file", bytes(files.database)),
                 ("WAL file", bytes(files.wal)),
                 ("pages", format!("{} x {} B, {} free", stats.page_count, stats.page_size, stats.freelist_count)),
+                (
+                    "role",
+                    match &stats.sync.server_log_id {
+                        Some(id) => format!("sync server log {id} (its events are the server's log)"),
+                        None => "device store (replica)".to_owned(),
+                    },
+                ),
                 ("sync pending", stats.sync.pending.to_string()),
                 (
                     "sync confirmed",
@@ -116,6 +123,7 @@ fn stats_json(path: &Path, stats: &StoreStats, files: &Files) -> serde_json::Val
             "confirmed_through": stats.sync.confirmed_through,
             "conflicts": stats.sync.conflicts,
             "has_cursor": stats.sync.has_cursor,
+            "server_log_id": stats.sync.server_log_id,
         },
     })
 }

@@ -252,6 +252,13 @@ async fn tail_follows_events_pushed_to_a_server() {
         "only new events"
     );
     tokio::task::spawn_blocking(move || interrupt(&mut tail)).await.unwrap();
+    // The server's tenant database, read beside the running server.
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let stats: serde_json::Value =
+        serde_json::from_str(&ok(&["stats", "--data-dir", &data_dir, "--tenant", "acme", "--json"])).unwrap();
+    assert_eq!(stats["events"].as_u64(), Some(2), "{stats}");
+    assert!(stats["sync"]["server_log_id"].is_string(), "{stats}");
+    ok(&["check", "--data-dir", &data_dir, "--tenant", "acme"]);
     server.stop().await;
 }
 
