@@ -138,7 +138,7 @@ fn lint(context: &Context) -> Result<(), Failure> {
 
 /// The workspace version (every crate), the npm package's and the Python wheel's must be one version.
 fn check_versions(context: &Context) -> Result<(), Failure> {
-    step("versions: Cargo workspace, js/package.json, native/pyproject.toml");
+    step("versions: Cargo workspace, js/package.json, the addon's platform package, native/pyproject.toml");
     let read = |path: &str| {
         std::fs::read_to_string(context.root.join(path)).map_err(|error| Failure(format!("{path}: {error}")))
     };
@@ -149,11 +149,16 @@ fn check_versions(context: &Context) -> Result<(), Failure> {
         json_string(&read("js/package.json")?, "version").ok_or(Failure("no version in js/package.json".into()))?;
     let python = section_value(&read("native/pyproject.toml")?, "[project]", "version")
         .ok_or(Failure("no version in pyproject".into()))?;
-    println!("Cargo {workspace}, npm {npm}, Python {python}");
-    if workspace == npm && npm == python {
+    // The Node-API addon's platform package (js/addon/npm/linux-x64-gnu) is published beside `eventlite`.
+    let addon = json_string(&read("js/addon/npm/linux-x64-gnu/package.json")?, "version")
+        .ok_or(Failure("no version in js/addon/npm/linux-x64-gnu/package.json".into()))?;
+    println!("Cargo {workspace}, npm {npm} (addon {addon}), Python {python}");
+    if workspace == npm && npm == python && addon == npm {
         Ok(())
     } else {
-        Err(Failure(format!("versions differ: Cargo {workspace}, npm {npm}, Python {python}: bump them together")))
+        Err(Failure(format!(
+            "versions differ: Cargo {workspace}, npm {npm}, addon {addon}, Python {python}: bump them together"
+        )))
     }
 }
 
