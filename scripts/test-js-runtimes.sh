@@ -34,7 +34,7 @@ APP="$WORK/app"
 mkdir -p "$APP/node" "$APP/file"
 cp js/test/runtimes/*.mjs js/test/runtimes/wrangler.jsonc "$APP/"
 cp js/test/node/*.mjs "$APP/node/"
-cp js/test/file/file.test.mjs js/test/file/child.mjs "$APP/file/"
+cp js/test/file/file.test.mjs js/test/file/child.mjs js/test/file/launches.mjs "$APP/file/"
 echo '{ "name": "eventlite-user-app", "private": true, "type": "module" }' >"$APP/package.json"
 (cd "$APP" && npm install --no-audit --no-fund --silent "${TARBALLS[@]}")
 BARE="$WORK/no-addon"

@@ -2,7 +2,7 @@
 // the packed `eventlite` and its platform package into a fresh project, as a user would): durability across reopen
 // and across SIGKILL, two processes on one file, a subscription seeing another process's appends, bad files.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,6 +82,16 @@ describe('file stores (storageMode file)', () => {
     const next = await again.appendToStream('order-2', [{ type: 'Placed', data: {} }]);
     assert.deepEqual(next.positions, [3], 'positions continue after reopen');
     await again.close();
+  });
+
+  test("the README's desktop example: each launch finds the launches before it", async () => {
+    const app = join(directory, 'desktop-app');
+    mkdirSync(app);
+    const launches = fileURLToPath(new URL('./launches.mjs', import.meta.url));
+    for (const launch of [1, 2, 3]) {
+      const output = execFileSync(process.execPath, [launches], { cwd: app, encoding: 'utf8' });
+      assert.equal(output, `file\nlaunch ${launch}\n`);
+    }
   });
 
   test('a memory store is still memory when the addon is there', async () => {
