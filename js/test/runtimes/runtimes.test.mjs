@@ -95,6 +95,7 @@ describe('workerd through wrangler dev (no bundler configuration: the workerd ex
       assert.ok(results.length >= 10, `only ${results.length} checks ran`);
       const first = await (await fetch(`${base}/append`, { method: 'POST' })).json();
       const second = await (await fetch(`${base}/append`, { method: 'POST' })).json();
+      assert.deepEqual(await (await fetch(`${base}/path`)).json(), { code: 'STORAGE_UNAVAILABLE', typed: true });
       assert.deepEqual([first, second], [
         { version: 1, storageMode: 'memory' },
         { version: 2, storageMode: 'memory' },
