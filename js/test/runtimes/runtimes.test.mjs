@@ -53,6 +53,11 @@ describe('Deno and Bun (npm packages deno, bun): the package resolves to its Nod
     assertPassed(await run('bun', ['cli.mjs']), 'bun memory');
   });
 
+  // Deno's fetch reads file: URLs, so it can stand in for a context without Worker that loads the browser entry.
+  test('the browser entry without Worker (Deno, its Worker removed): in-process, memory, said on the console', async () => {
+    assertPassed(await run('deno', ['run', '--quiet', '--allow-read', '--allow-env', 'no-worker.mjs']), 'deno browser-entry');
+  });
+
   // Node-API addons need --allow-ffi in Deno (and --allow-sys for the platform check); Bun loads them as Node does.
   test('Deno: the API suite over file stores (the Node-API addon)', async () => {
     const permissions = ['--allow-read', '--allow-write', '--allow-env', '--allow-ffi', '--allow-sys'];
