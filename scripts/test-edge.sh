@@ -4,7 +4,8 @@
 #   1. the Worker's npm dependencies, its wasm (crate eventlite-edge-wasm: core's push rules, no SQLite) and
 #      `tsc --noEmit` (strict)
 #   2. wrangler dev on a free port, with static tokens, an HS256 secret and CORS for the demo
-#   3. the shared protocol suite (server/tests/it/protocol.rs, the cases the axum server passes, over HTTP), two
+#   3. the shared protocol and hostile-input suites (server/tests/it/protocol.rs, hostile.rs: the cases the axum
+#      server passes, over HTTP, each with tenants of its own), two
 #      native clients converging with conflicts (convergence.rs), then a live client following pushes across a
 #      SIGKILL restart of wrangler dev that loses nothing acknowledged (edge.rs)
 #   4. the browser demo (www/, Chromium) converging through it, with a conflict (www/test/edge.test.mjs); it builds

@@ -1,6 +1,7 @@
 //! Hostile and malformed input: the right 4xx with a JSON `{code, message}`, and nothing stored. Request decoding
 //! is fuzzed with proptest (random bytes, and valid pushes with random JSON grafted in at random places). The
-//! request cases run against both backends (`both_backends!` below); the fuzzers run against the embedded one.
+//! request cases run against both backends (`every_server!` below), those that need no server flags against the
+//! Durable Object backend too (`scripts/test-edge.sh`); the fuzzers run against the embedded one.
 
 use std::sync::Arc;
 
@@ -16,7 +17,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::support::{TOKEN_A, TOKEN_B, auth};
+use crate::protocol::{Server, Target};
+use crate::support::{TOKEN_A, auth};
 
 fn setup(config: Config) -> (axum::Router, Arc<dyn Backend>) {
     let backend: Arc<dyn Backend> = Arc::new(SqliteBackend::in_memory());
@@ -44,6 +46,16 @@ async fn call(
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
+/// [`call`] on any server (`crate::protocol::Target`: in-process or over HTTP).
+async fn send(target: &Target, method: &str, uri: &str, token: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri).header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let (status, _, bytes) = target.exchange(request.body(Body::from(body)).unwrap(), true).await;
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
 fn valid_event(n: u128) -> Value {
     json!({
         "event_id": uuid::Uuid::from_u128(n), "stream": "todo-1", "type": "Added", "expected": "any",
@@ -68,7 +80,8 @@ fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, c
     assert!(body["message"].is_string(), "{case}: {body}");
 }
 
-pub async fn malformed_pushes_get_their_code_and_store_nothing(backend: Arc<dyn Backend>) {
+pub async fn malformed_pushes_get_their_code_and_store_nothing(server: Server) {
+    let backend = server.backend();
     let config = Config { max_body_bytes: 64 * 1024, ..Config::default() };
     let router = router(&backend, config);
     let mut unknown_event_field = valid_event(1);
@@ -153,61 +166,63 @@ pub async fn malformed_pushes_get_their_code_and_store_nothing(backend: Arc<dyn 
     assert_eq!(heads(&backend).await, (0, 0));
 }
 
-pub async fn missing_and_wrong_tokens_are_refused(backend: Arc<dyn Backend>) {
-    let router = router(&backend, Config::default());
-    let forged = mint_jwt(b"not-the-secret", "acme", None);
-    let expired = mint_jwt(crate::support::JWT_SECRET, "acme", Some(1));
+pub async fn missing_and_wrong_tokens_are_refused(server: Server) {
+    let router = server.target();
+    let forged = mint_jwt(b"not-the-secret-not-the-secret-not-the-secret", &router.tenant(), None);
+    let expired = mint_jwt(&router.secret(), &router.tenant(), Some(1));
     for (case, token) in [
         ("missing", None),
         ("wrong", Some("nope")),
         ("forged JWT", Some(forged.as_str())),
         ("expired JWT", Some(expired.as_str())),
     ] {
-        let (status, body) = call(&router, "POST", "/v1/push", token, push_body(vec![valid_event(1)])).await;
+        let (status, body) = send(&router, "POST", "/v1/push", token, push_body(vec![valid_event(1)])).await;
         assert_error(status, &body, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", case);
-        let (status, body) = call(&router, "GET", "/v1/pull", token, Vec::new()).await;
+        let (status, body) = send(&router, "GET", "/v1/pull", token, Vec::new()).await;
         assert_error(status, &body, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", case);
-        let (status, body) = call(&router, "GET", "/v1/live", token, Vec::new()).await;
+        let (status, body) = send(&router, "GET", "/v1/live", token, Vec::new()).await;
         assert_error(status, &body, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", case);
     }
-    assert_eq!(heads(&backend).await, (0, 0));
+    assert_eq!(router.heads().await, (0, 0));
 }
 
-pub async fn tenants_never_see_or_write_each_others_events(backend: Arc<dyn Backend>) {
-    let router = router(&backend, Config::default());
-    let (status, body) = call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(1)])).await;
+pub async fn tenants_never_see_or_write_each_others_events(server: Server) {
+    let router = server.target();
+    let (token_a, token_b) = (router.token(), router.other_token());
+    let (status, body) = send(&router, "POST", "/v1/push", Some(&token_a), push_body(vec![valid_event(1)])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The same event id is a different event in another tenant: stored there, not a duplicate of acme's.
-    let jwt = mint_jwt(crate::support::JWT_SECRET, "globex", None);
-    let (status, body) = call(&router, "POST", "/v1/push", Some(&jwt), push_body(vec![valid_event(1)])).await;
+    let jwt = router.other_jwt();
+    let (status, body) = send(&router, "POST", "/v1/push", Some(&jwt), push_body(vec![valid_event(1)])).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["outcomes"][0]["duplicate"], false);
-    assert_eq!(heads(&backend).await, (1, 1));
-    let (_, acme) = call(&router, "GET", "/v1/pull", Some(TOKEN_A), Vec::new()).await;
-    let (_, globex) = call(&router, "GET", "/v1/pull", Some(TOKEN_B), Vec::new()).await;
+    assert_eq!(router.heads().await, (1, 1));
+    let (_, acme) = send(&router, "GET", "/v1/pull", Some(&token_a), Vec::new()).await;
+    let (_, globex) = send(&router, "GET", "/v1/pull", Some(&token_b), Vec::new()).await;
     assert_eq!(acme["events"].as_array().unwrap().len(), 1);
     assert_eq!(globex["events"].as_array().unwrap().len(), 1);
     // Another tenant's cursor is refused, not reinterpreted.
     let acme_cursor = acme["cursor"].as_str().unwrap();
     let (status, body) =
-        call(&router, "GET", &format!("/v1/pull?after={acme_cursor}"), Some(TOKEN_B), Vec::new()).await;
+        send(&router, "GET", &format!("/v1/pull?after={acme_cursor}"), Some(&token_b), Vec::new()).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "INVALID_CURSOR", "another tenant's cursor");
-    assert_eq!(heads(&backend).await, (1, 1));
+    assert_eq!(router.heads().await, (1, 1));
 }
 
-pub async fn malformed_pulls_and_unknown_routes_are_refused_with_json(backend: Arc<dyn Backend>) {
-    let router = router(&backend, Config::default());
+pub async fn malformed_pulls_and_unknown_routes_are_refused_with_json(server: Server) {
+    let router = server.target();
+    let token = router.token();
     // A cursor beyond the head of an empty tenant, and of one with events: no event at its position, so the data
     // was reset (`LOG_RESET`).
     let mark = eventlite_server::cursor::EventMark { event_id: uuid::Uuid::from_u128(99), recorded_at: 0 };
-    let cursor_ahead = eventlite_server::cursor::encode("acme", uuid::Uuid::from_u128(1), Some((99, mark)));
-    let (got, body) = call(&router, "GET", &format!("/v1/pull?after={cursor_ahead}"), Some(TOKEN_A), Vec::new()).await;
+    let cursor_ahead = eventlite_server::cursor::encode(&router.tenant(), uuid::Uuid::from_u128(1), Some((99, mark)));
+    let (got, body) = send(&router, "GET", &format!("/v1/pull?after={cursor_ahead}"), Some(&token), Vec::new()).await;
     assert_error(got, &body, StatusCode::GONE, "LOG_RESET", "a cursor beyond an empty tenant's head");
-    let (status, body) = call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(1)])).await;
+    let (status, body) = send(&router, "POST", "/v1/push", Some(&token), push_body(vec![valid_event(1)])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, page) = call(&router, "GET", "/v1/pull", Some(TOKEN_A), Vec::new()).await;
+    let (_, page) = send(&router, "GET", "/v1/pull", Some(&token), Vec::new()).await;
     let at_head = page["cursor"].as_str().unwrap();
-    let (got, body) = call(&router, "GET", &format!("/v1/pull?after={at_head}"), Some(TOKEN_A), Vec::new()).await;
+    let (got, body) = send(&router, "GET", &format!("/v1/pull?after={at_head}"), Some(&token), Vec::new()).await;
     assert_eq!((got, body["events"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{body}");
     assert_eq!(body["cursor"], at_head, "an empty page answers with the cursor sent");
     let cases = [
@@ -220,21 +235,26 @@ pub async fn malformed_pulls_and_unknown_routes_are_refused_with_json(backend: A
         ("/v2/everything", StatusCode::NOT_FOUND, "NOT_FOUND"),
     ];
     for (uri, status, code) in cases {
-        let (got, body) = call(&router, "GET", uri, Some(TOKEN_A), Vec::new()).await;
+        let (got, body) = send(&router, "GET", uri, Some(&token), Vec::new()).await;
         assert_error(got, &body, status, code, uri);
     }
-    let (got, body) = call(&router, "DELETE", "/v1/push", Some(TOKEN_A), Vec::new()).await;
+    let (got, body) = send(&router, "DELETE", "/v1/push", Some(&token), Vec::new()).await;
     assert_error(got, &body, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "DELETE /v1/push");
 }
 
-pub async fn health_and_metrics_answer(backend: Arc<dyn Backend>) {
-    let router = router(&backend, Config::default());
-    call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(1)])).await;
-    call(&router, "POST", "/v1/push", Some(TOKEN_A), b"{".to_vec()).await;
-    let (status, body) = call(&router, "GET", "/health", None, Vec::new()).await;
+pub async fn health_and_metrics_answer(server: Server) {
+    let router = server.target();
+    let token = router.token();
+    send(&router, "POST", "/v1/push", Some(&token), push_body(vec![valid_event(1)])).await;
+    send(&router, "POST", "/v1/push", Some(&token), b"{".to_vec()).await;
+    let (status, body) = send(&router, "GET", "/health", None, Vec::new()).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
-    let response = router.clone().oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
-    let text = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    if !router.is_local() {
+        // The edge has no /metrics (docs/edge.md): no process-wide counters across tenants' Durable Objects.
+        return;
+    }
+    let (_, _, text) = router.exchange(Request::get("/metrics").body(Body::empty()).unwrap(), true).await;
+    let text = String::from_utf8(text).unwrap();
     for line in [
         "eventlite_push_requests_total{backend=\"sqlite\"} 1",
         "eventlite_pushed_events_total{backend=\"sqlite\",outcome=\"accepted\"} 1",
@@ -242,7 +262,7 @@ pub async fn health_and_metrics_answer(backend: Arc<dyn Backend>) {
         "eventlite_live_clients{backend=\"sqlite\"} 0",
         "eventlite_errors_total{backend=\"sqlite\",code=\"INVALID_REQUEST\"} 1",
     ] {
-        let line = line.replace("sqlite", backend.name());
+        let line = line.replace("sqlite", router.backend_name());
         assert!(text.contains(&line), "{line} missing from\n{text}");
     }
 }
@@ -336,7 +356,8 @@ proptest! {
     }
 }
 
-pub async fn only_configured_origins_may_call_from_a_browser(backend: Arc<dyn Backend>) {
+pub async fn only_configured_origins_may_call_from_a_browser(server: Server) {
+    let backend = server.backend();
     let config = Config { allowed_origins: vec!["http://localhost:5173".into()], ..Config::default() };
     let router = router(&backend, config);
     for (origin, allowed) in [("http://localhost:5173", true), ("https://evil.example", false)] {
@@ -354,8 +375,8 @@ pub async fn only_configured_origins_may_call_from_a_browser(backend: Arc<dyn Ba
     }
 }
 
-pub async fn the_live_stream_takes_its_token_from_the_query_for_browsers(backend: Arc<dyn Backend>) {
-    let router = router(&backend, Config::default());
+pub async fn the_live_stream_takes_its_token_from_the_query_for_browsers(server: Server) {
+    let router = router(&server.backend(), Config::default());
     let request = Request::get(format!("/v1/live?access_token={TOKEN_A}")).body(Body::empty()).unwrap();
     let response = router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -368,12 +389,19 @@ pub async fn the_live_stream_takes_its_token_from_the_query_for_browsers(backend
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "wrong query token");
 }
 
-both_backends!(
-    malformed_pushes_get_their_code_and_store_nothing,
-    missing_and_wrong_tokens_are_refused,
-    tenants_never_see_or_write_each_others_events,
-    malformed_pulls_and_unknown_routes_are_refused_with_json,
-    health_and_metrics_answer,
-    only_configured_origins_may_call_from_a_browser,
-    the_live_stream_takes_its_token_from_the_query_for_browsers,
+every_server!(
+    everywhere: [
+        missing_and_wrong_tokens_are_refused,
+        tenants_never_see_or_write_each_others_events,
+        malformed_pulls_and_unknown_routes_are_refused_with_json,
+        health_and_metrics_answer,
+    ],
+    // These set the body limit (`--max-body-bytes`), the event limits or origins for the case, or read the live
+    // stream's first frame from the in-process body; the query token itself is held on the edge by
+    // `protocol::pull_queries_are_parsed_as_documented`.
+    axum_only: [
+        malformed_pushes_get_their_code_and_store_nothing,
+        only_configured_origins_may_call_from_a_browser,
+        the_live_stream_takes_its_token_from_the_query_for_browsers,
+    ],
 );

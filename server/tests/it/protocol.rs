@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
-use crate::support::{EdgeServer, TOKEN_A, TestServer, auth, sqlite_backend};
+use crate::support::{EdgeServer, JWT_SECRET, TOKEN_A, TOKEN_B, TestServer, auth, sqlite_backend};
 
 /// What a case runs against: the axum app in-process over a backend, or a server already running elsewhere (the
 /// Durable Object backend under `wrangler dev`), called over HTTP with a tenant of the case's own.
@@ -35,7 +35,7 @@ pub enum Server {
 
 impl Server {
     /// The server with its default settings.
-    fn target(self) -> Target {
+    pub fn target(self) -> Target {
         match self {
             Server::Backend(backend) => router(&backend, Config::default()),
             Server::Edge(edge) => Target::Remote { edge },
@@ -43,7 +43,7 @@ impl Server {
     }
 
     /// The axum server with `config` (cases that need settings other than the defaults run only there).
-    fn backend(self) -> Arc<dyn Backend> {
+    pub fn backend(self) -> Arc<dyn Backend> {
         match self {
             Server::Backend(backend) => backend,
             Server::Edge(_) => panic!("this case needs server settings the edge is not started with"),
@@ -56,19 +56,69 @@ fn router(backend: &Arc<dyn Backend>, config: Config) -> Target {
 }
 
 impl Target {
-    fn token(&self) -> String {
+    /// A token of the case's tenant (`acme` locally).
+    pub fn token(&self) -> String {
         match self {
             Target::Local { .. } => TOKEN_A.to_owned(),
             Target::Remote { edge } => edge.token.clone(),
         }
     }
 
-    fn is_local(&self) -> bool {
+    /// The case's tenant.
+    pub fn tenant(&self) -> String {
+        match self {
+            Target::Local { .. } => "acme".to_owned(),
+            Target::Remote { edge } => edge.tenant.clone(),
+        }
+    }
+
+    /// A static token of a second tenant where there is one (`globex` locally), else a JWT for it.
+    pub fn other_token(&self) -> String {
+        match self {
+            Target::Local { .. } => TOKEN_B.to_owned(),
+            Target::Remote { edge } => edge.other_token.clone(),
+        }
+    }
+
+    /// A JWT for the second tenant.
+    pub fn other_jwt(&self) -> String {
+        match self {
+            Target::Local { .. } => eventlite_server::auth::mint_jwt(JWT_SECRET, "globex", None),
+            Target::Remote { edge } => edge.other_token.clone(),
+        }
+    }
+
+    /// The server's HS256 secret.
+    pub fn secret(&self) -> Vec<u8> {
+        match self {
+            Target::Local { .. } => JWT_SECRET.to_vec(),
+            Target::Remote { edge } => edge.secret.clone(),
+        }
+    }
+
+    /// The heads of the case's two tenants.
+    pub async fn heads(&self) -> (u64, u64) {
+        match self {
+            Target::Local { backend, .. } => (
+                backend.head(&eventlite_server::Tenant::new("acme").unwrap()).await.unwrap(),
+                backend.head(&eventlite_server::Tenant::new("globex").unwrap()).await.unwrap(),
+            ),
+            Target::Remote { edge } => {
+                let head = |events: Vec<eventlite::sync::ServerEvent>| events.last().map_or(0, |event| event.position);
+                (
+                    head(crate::support::server_log_at(&edge.url, &edge.token).await),
+                    head(crate::support::server_log_at(&edge.url, &edge.other_token).await),
+                )
+            }
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
         matches!(self, Target::Local { .. })
     }
 
     /// The backend's name as `/health` gives it.
-    fn backend_name(&self) -> &'static str {
+    pub fn backend_name(&self) -> &'static str {
         match self {
             Target::Local { backend, .. } => backend.name(),
             Target::Remote { .. } => "durable-object",
@@ -77,7 +127,11 @@ impl Target {
 
     /// Sends `request` and returns the answer's status and headers, and its body unless `read_body` is false (a
     /// live stream's body never ends).
-    async fn exchange(&self, request: Request<Body>, read_body: bool) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    pub async fn exchange(
+        &self,
+        request: Request<Body>,
+        read_body: bool,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         match self {
             Target::Local { router, .. } => {
                 let response = router.clone().oneshot(request).await.unwrap();

@@ -281,39 +281,6 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Each case `async fn case(backend: Arc<dyn Backend>)` as two tests: against the embedded SQLite backend and against
-/// PostgreSQL (a schema of its own per case, dropped afterwards even when the case panics).
-macro_rules! both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(eventlite_server::backend::sqlite::SqliteBackend::in_memory()))
-                        .await;
-                }
-            )*
-        }
-
-        mod postgres {
-            use futures_util::FutureExt;
-
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let schema = crate::support::PgSchema::create().await;
-                    let backend = schema.backend.clone() as std::sync::Arc<dyn eventlite_server::backend::Backend>;
-                    let result = std::panic::AssertUnwindSafe(super::$case(backend)).catch_unwind().await;
-                    schema.drop().await;
-                    if let Err(panic) = result {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-            )*
-        }
-    };
-}
-
 /// The Durable Object backend (`server/edge/`) running under `wrangler dev`, started by `scripts/test-edge.sh`:
 /// its URL is `EVENTLITE_TEST_EDGE_URL`, its HS256 secret `EVENTLITE_TEST_EDGE_JWT_SECRET` (default
 /// [`JWT_SECRET`]). Each [`EdgeServer::fresh`] is a tenant of its own (a JWT for a new tenant name), so cases sharing
@@ -321,7 +288,13 @@ macro_rules! both_backends {
 #[derive(Debug, Clone)]
 pub struct EdgeServer {
     pub url: String,
+    /// The case's tenant and a JWT naming it.
+    pub tenant: String,
     pub token: String,
+    /// A second tenant of the case's own, for isolation cases: a JWT naming it.
+    pub other_token: String,
+    /// The edge's HS256 secret.
+    pub secret: Vec<u8>,
 }
 
 impl EdgeServer {
@@ -330,13 +303,15 @@ impl EdgeServer {
             .expect("EVENTLITE_TEST_EDGE_URL: the edge's URL (scripts/test-edge.sh starts it and sets this)");
         let secret =
             std::env::var("EVENTLITE_TEST_EDGE_JWT_SECRET").map_or_else(|_| JWT_SECRET.to_vec(), String::into_bytes);
-        EdgeServer::tenant(url.trim_end_matches('/'), &secret, &format!("t-{}", uuid::Uuid::new_v4().simple()))
-    }
-
-    /// The edge at `url` as `tenant`, with a JWT signed with `secret`.
-    pub fn tenant(url: &str, secret: &[u8], tenant: &str) -> EdgeServer {
-        let token = eventlite_server::auth::mint_jwt(secret, tenant, None);
-        EdgeServer { url: url.to_owned(), token }
+        let tenant = format!("t-{}", uuid::Uuid::new_v4().simple());
+        let other = format!("{tenant}-other");
+        EdgeServer {
+            url: url.trim_end_matches('/').to_owned(),
+            token: eventlite_server::auth::mint_jwt(&secret, &tenant, None),
+            other_token: eventlite_server::auth::mint_jwt(&secret, &other, None),
+            tenant,
+            secret,
+        }
     }
 }
 
