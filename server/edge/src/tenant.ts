@@ -43,11 +43,20 @@ class LiveStream {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
     });
     this.timers.push(setInterval(() => this.write(":\n\n"), KEEP_ALIVE_MS));
-    if (expiresAt !== undefined) {
-      // A stream opened with a JWT ends when the token expires.
-      this.timers.push(setTimeout(() => this.close(), Math.max(0, expiresAt * 1000 - Date.now())));
-    }
+    if (expiresAt !== undefined) this.endAt(expiresAt * 1000);
     this.publish(head);
+  }
+
+  /** A stream opened with a JWT ends when the token expires (`at`, ms since the epoch). Timers take at most 2^31 - 1
+   * ms (a longer delay fires at once), so a far expiry is reached in steps. */
+  private endAt(at: number): void {
+    const left = at - Date.now();
+    if (left <= 0) {
+      this.close();
+      return;
+    }
+    const MAX_DELAY = 2 ** 31 - 1;
+    this.timers.push(setTimeout(() => (left > MAX_DELAY ? this.endAt(at) : this.close()), Math.min(left, MAX_DELAY)));
   }
 
   publish(head: number): void {

@@ -74,3 +74,43 @@ async fn a_live_client_follows_pushes_and_a_restart_loses_nothing_acknowledged()
     stop.send_replace(true);
     tokio::time::timeout(Duration::from_secs(5), live).await.expect("run_live stops when asked").unwrap();
 }
+
+/// A live stream opened with a JWT ends when the token expires (not before), one opened with a JWT without `exp`
+/// stays open, and one whose `exp` is too far away for a timer opens and stays open too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Durable Object backend under wrangler dev: scripts/test-edge.sh"]
+async fn a_live_stream_ends_when_its_jwt_expires() {
+    use futures_util::StreamExt;
+
+    let edge = EdgeServer::fresh();
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let http = crate::support::http();
+    let open = |token: String| {
+        let request = http.get(format!("{}/v1/live", edge.url)).bearer_auth(token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let mut frames = response.bytes_stream();
+            let first = frames.next().await.unwrap().unwrap();
+            assert!(String::from_utf8_lossy(&first).contains("event: head"), "{first:?}");
+            frames
+        }
+    };
+    let exp = now() + 2;
+    let expiring = eventlite_server::auth::mint_jwt(&edge.secret, &edge.tenant, Some(exp));
+    let far = eventlite_server::auth::mint_jwt(&edge.secret, &edge.tenant, Some(10_000_000_000_000_000_000));
+    let mut frames = open(expiring.clone()).await;
+    let mut lasting = open(edge.token.clone()).await;
+    let mut far_frames = open(far).await;
+    let ended =
+        tokio::time::timeout(Duration::from_secs(15), async { while let Some(Ok(_)) = frames.next().await {} }).await;
+    assert!(ended.is_ok(), "the live stream outlived its token's exp by more than 13 s");
+    assert!(now() >= exp, "the stream ended before its token expired");
+    // The others are still open: no frame, and no end, within a second.
+    for stream in [&mut lasting, &mut far_frames] {
+        let next = tokio::time::timeout(Duration::from_secs(1), stream.next()).await;
+        assert!(next.is_err() || matches!(next, Ok(Some(Ok(_)))), "a stream without a near exp ended: {next:?}");
+    }
+    let refused = http.get(format!("{}/v1/live", edge.url)).bearer_auth(&expiring).send().await.unwrap();
+    assert_eq!(refused.status(), 401, "an expired token cannot reconnect");
+}
