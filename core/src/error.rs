@@ -40,6 +40,8 @@ pub enum ErrorCode {
     BatchTooLarge,
     /// The other side of a sync broke the protocol (see `crate::sync::SyncError::Protocol`).
     SyncProtocol,
+    /// A projection's statement failed on an event (see [`crate::projection`]).
+    ProjectionFailed,
 }
 
 impl ErrorCode {
@@ -60,6 +62,7 @@ impl ErrorCode {
             ErrorCode::StorageError => "STORAGE_ERROR",
             ErrorCode::BatchTooLarge => "BATCH_TOO_LARGE",
             ErrorCode::SyncProtocol => "SYNC_PROTOCOL",
+            ErrorCode::ProjectionFailed => "PROJECTION_FAILED",
         }
     }
 }
@@ -221,6 +224,16 @@ pub enum AppendError {
     /// A malformed stream name, event type, JSON body, ...
     #[error(transparent)]
     InvalidArgument(#[from] InvalidArgument),
+    /// A projection's statement failed on one of the batch's events; nothing was written.
+    #[error("projection {projection:?} failed on event {index} of the batch: {message}")]
+    ProjectionFailed {
+        /// The projection's name.
+        projection: String,
+        /// The event's index in the batch.
+        index: usize,
+        /// SQLite's message.
+        message: String,
+    },
     /// SQLite failed; the transaction was rolled back.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -234,6 +247,7 @@ impl AppendError {
             AppendError::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
             AppendError::EventTooLarge { .. } => ErrorCode::EventTooLarge,
             AppendError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            AppendError::ProjectionFailed { .. } => ErrorCode::ProjectionFailed,
             AppendError::Storage(error) => error.code(),
         }
     }
@@ -395,6 +409,48 @@ impl From<rusqlite::Error> for ImportError {
     }
 }
 
+/// Why registering, querying or watching a projection failed. A failed registration writes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProjectionError {
+    /// A malformed definition, SQL SQLite refuses (with its message), SQL that does more than a projection or a
+    /// query may, or bad query parameters.
+    #[error(transparent)]
+    InvalidArgument(#[from] InvalidArgument),
+    /// A projection's statement failed on the event at `position`: while registering (nothing written), or
+    /// earlier, on an event from the server (the projection is marked failed and its tables cannot be queried).
+    #[error("projection {projection:?} failed on the event at position {position}: {message}")]
+    Failed {
+        /// The projection's name.
+        projection: String,
+        /// The event's local position.
+        position: u64,
+        /// SQLite's message.
+        message: String,
+    },
+    /// SQLite failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl ProjectionError {
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ProjectionError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            ProjectionError::Failed { .. } => ErrorCode::ProjectionFailed,
+            ProjectionError::Storage(error) => error.code(),
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<rusqlite::Error> for ProjectionError {
+    fn from(error: rusqlite::Error) -> Self {
+        ProjectionError::Storage(error.into())
+    }
+}
+
 /// Any EventLite error: for callers that handle every operation family in one place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -417,6 +473,9 @@ pub enum Error {
     /// An import batch failed.
     #[error(transparent)]
     Import(#[from] ImportError),
+    /// A projection operation failed.
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
 }
 
 impl Error {
@@ -427,6 +486,7 @@ impl Error {
             Error::Append(error) => error.code(),
             Error::Read(error) => error.code(),
             Error::Snapshot(error) => error.code(),
+            Error::Projection(error) => error.code(),
             Error::Sync(error) => error.code(),
             Error::Import(error) => error.code(),
         }

@@ -54,6 +54,8 @@ pub mod inspect;
 #[cfg(feature = "sqlite")]
 pub mod log;
 #[cfg(feature = "sqlite")]
+pub mod projection;
+#[cfg(feature = "sqlite")]
 pub mod schema;
 #[cfg(feature = "sqlite")]
 pub mod snapshot;
@@ -65,11 +67,16 @@ pub mod subscription;
 pub mod sync;
 
 pub use error::{
-    AppendError, Error, ErrorCode, ImportError, InvalidArgument, OpenError, ReadError, SnapshotError, StorageError,
+    AppendError, Error, ErrorCode, ImportError, InvalidArgument, OpenError, ProjectionError, ReadError, SnapshotError,
+    StorageError,
 };
 pub use event::{EventData, NewEvent, RecordedEvent, category_of};
 #[cfg(feature = "sqlite")]
 pub use log::{EventFilter, LogSlice, ReadAllOptions};
+#[cfg(feature = "sqlite")]
+pub use projection::{
+    Handler, Projection, ProjectionFailure, ProjectionStatus, QueryParams, QueryRows, QueryWatch, SqlValue,
+};
 #[cfg(feature = "sqlite")]
 pub use snapshot::{Aggregate, Snapshot};
 #[cfg(feature = "sqlite")]

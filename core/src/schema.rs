@@ -9,7 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::OpenError;
 
 /// The newest schema version this library writes and reads.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// `PRAGMA application_id` of EventLite databases: "EvLt".
 pub const APPLICATION_ID: i32 = 0x4576_4c74;
@@ -90,6 +90,52 @@ CREATE INDEX events_by_category_type ON events (category, event_type, position);
 ALTER TABLE sync_rewrites ADD COLUMN log_reset INTEGER NOT NULL DEFAULT 0;
 ";
 
+/// Version 4: projections (`crate::projection`). Each registered projection's definition and progress; the undo
+/// statements recorded while projections fold pending events (run backwards on a sync rebase); which projection
+/// and event the undo triggers record for; a change counter per projection table (what watches compare); a
+/// generation every connection compares to know when to reload the definitions.
+const V4: &str = "
+CREATE TABLE projections (
+    name            TEXT    PRIMARY KEY,
+    version         INTEGER NOT NULL,
+    definition      TEXT    NOT NULL, -- the Projection as JSON
+    tables          TEXT    NOT NULL, -- JSON array: the tables and views its setup created
+    writes          TEXT    NOT NULL, -- JSON: per handler, per statement, the tables it writes
+    uses            TEXT    NOT NULL, -- JSON array: the event parameters its statements use
+    applied_through INTEGER NOT NULL, -- the last position folded
+    undo_after      INTEGER NOT NULL, -- every pending event folded after this position recorded its undo
+    failed_position INTEGER,          -- set when an event from the server made a statement fail
+    failed_event_id BLOB,
+    error           TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE projection_undo (
+    seq        INTEGER PRIMARY KEY,
+    projection TEXT    NOT NULL,
+    position   INTEGER NOT NULL, -- the event whose folding the statement undoes
+    statement  TEXT    NOT NULL
+);
+CREATE INDEX projection_undo_by_position ON projection_undo (projection, position);
+
+CREATE TABLE projection_recording (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    projection TEXT,
+    position   INTEGER -- NULL: the undo triggers record nothing
+);
+INSERT INTO projection_recording (id) VALUES (1);
+
+CREATE TABLE projection_table_versions (
+    name    TEXT    PRIMARY KEY,
+    version INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE projection_generation (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+);
+INSERT INTO projection_generation (id, value) VALUES (1, 0);
+";
+
 /// Brings the database to [`VERSION`]. Reads first and writes nothing when the file is foreign or too new.
 pub(crate) fn migrate(connection: &mut Connection) -> Result<(), OpenError> {
     let found = read_version(connection)?;
@@ -136,6 +182,9 @@ fn upgrade_from(connection: &Connection, version: u32) -> Result<(), OpenError> 
     }
     if version < 3 {
         connection.execute_batch(V3)?;
+    }
+    if version < 4 {
+        connection.execute_batch(V4)?;
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ use crate::clock;
 use crate::error::{AppendError, InvalidArgument, OpenError, ReadError, StorageError};
 use crate::event::{EventData, NewEvent, RecordedEvent, category_of, validate_stream_id, validate_writable_stream_id};
 use crate::log::{EVENT_COLUMNS, LogSlice, ReadAllOptions, clamp_i64, page_query};
+use crate::projection::runner::{EventRow, Mode, RunError};
 use crate::schema;
 use crate::stream::{AppendResult, Direction, ExpectedVersion, ReadStreamOptions, StreamSlice};
 
@@ -104,6 +105,8 @@ pub(crate) struct Shared {
     pub(crate) writer: Mutex<Connection>,
     reader: Option<Mutex<Connection>>,
     pub(crate) commits: CommitSignal,
+    /// The projections as last loaded; locked only while holding the writer (writer first).
+    pub(crate) projections: Mutex<crate::projection::runner::Registry>,
 }
 
 /// Wakes subscribers in this process after each commit. The generation counts commits made through this store.
@@ -190,6 +193,7 @@ impl Store {
                 writer: Mutex::new(writer),
                 reader,
                 commits: CommitSignal::default(),
+                projections: Mutex::default(),
             }),
         })
     }
@@ -240,6 +244,7 @@ impl Store {
                 writer: Mutex::new(connection),
                 reader: None,
                 commits: CommitSignal::default(),
+                projections: Mutex::default(),
             }),
         })
     }
@@ -281,8 +286,8 @@ impl Store {
                 }
                 return Err(AppendError::WrongExpectedVersion { stream: stream.to_owned(), expected, actual });
             }
-            let positions = match insert_events(&transaction, stream, actual, events, expected) {
-                Ok(positions) => positions,
+            let (positions, ids, now) = match insert_events(&transaction, stream, actual, events, expected) {
+                Ok(inserted) => inserted,
                 Err(AppendError::IdempotencyConflict { event_id, .. })
                     if Some(event_id) == events.first().and_then(|e| e.event_id) =>
                 {
@@ -297,6 +302,42 @@ impl Store {
                 }
                 Err(error) => return Err(error),
             };
+            // The projections fold the batch in its transaction: a read model never lags the log.
+            let mut projections = lock(&self.shared.projections);
+            let category = category_of(stream);
+            let fresh: Vec<EventRow<'_>> = events
+                .iter()
+                .zip(positions.iter().zip(&ids))
+                .enumerate()
+                .map(|(index, (event, (&position, &event_id)))| EventRow {
+                    position,
+                    event_id,
+                    stream,
+                    version: actual + index as u64 + 1,
+                    event_type: &event.event_type,
+                    category,
+                    binary: matches!(event.data, EventData::Binary { .. }),
+                    data: event.data.as_bytes(),
+                    metadata: event.metadata.as_deref(),
+                    recorded_at: now,
+                })
+                .collect();
+            match crate::projection::runner::catch_up(&transaction, &mut projections, Mode::Refuse, None, &fresh) {
+                Ok(_) => {}
+                Err(RunError::Refused(refused)) => {
+                    projections.invalidate();
+                    return Err(AppendError::ProjectionFailed {
+                        index: positions.iter().position(|&position| position == refused.position).unwrap_or(0),
+                        projection: refused.projection,
+                        message: refused.message,
+                    });
+                }
+                Err(RunError::Sqlite(error)) => {
+                    projections.invalidate();
+                    return Err(error.into());
+                }
+            }
+            drop(projections);
             transaction.commit()?;
             AppendResult { stream_version: actual + events.len() as u64, positions, already_appended: false }
         };
@@ -370,6 +411,14 @@ impl Store {
         match &self.shared.reader {
             Some(reader) => f(&lock(reader)),
             None => f(&lock(&self.shared.writer)),
+        }
+    }
+
+    /// Runs `f` on the reader connection (the writer for stores with one connection), mutably: for hooks.
+    pub(crate) fn with_reader_mut<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        match &self.shared.reader {
+            Some(reader) => f(&mut lock(reader)),
+            None => f(&mut lock(&self.shared.writer)),
         }
     }
 
@@ -497,6 +546,8 @@ fn open_connection(location: &Location, options: &StoreOptions) -> Result<Connec
     // A larger page cache and memory-mapped reads: fewer read syscalls for reads and for index pages during appends;
     // checkpoints every ~40 MiB of WAL rather than 4 MiB, so hot index pages are copied back less often.
     connection.pragma_update(None, "cache_size", -16_384)?;
+    // A projection's `INSERT OR REPLACE` deletes rows: their undo triggers must fire too.
+    connection.pragma_update(None, "recursive_triggers", true)?;
     connection.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     if matches!(location, Location::File(_)) && options.vfs.is_none() && options.memory_map_bytes > 0 {
         connection.pragma_update(None, "mmap_size", i64::try_from(options.memory_map_bytes).unwrap_or(i64::MAX))?;
@@ -630,9 +681,9 @@ fn insert_events(
     current_version: u64,
     events: &[NewEvent],
     expected: ExpectedVersion,
-) -> Result<Vec<u64>, AppendError> {
+) -> Result<(Vec<u64>, Vec<Uuid>, i64), AppendError> {
     if events.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new(), 0));
     }
     let now = clock::now_millis(connection)?;
     let category = category_of(stream);
@@ -642,11 +693,13 @@ fn insert_events(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut positions = Vec::with_capacity(events.len());
+    let mut ids = Vec::with_capacity(events.len());
     for (index, event) in events.iter().enumerate() {
         let event_id = match event.event_id {
             Some(id) => id,
             None => clock::new_event_id(connection, now)?,
         };
+        ids.push(event_id);
         let version = clamp_i64(current_version + index as u64 + 1);
         let (content_type, data) = match &event.data {
             EventData::Json(text) => (None, ValueRef::Text(text.as_bytes())),
@@ -671,7 +724,7 @@ fn insert_events(
         }
         positions.push(connection.last_insert_rowid() as u64);
     }
-    Ok(positions)
+    Ok((positions, ids, now))
 }
 
 /// Unique-constraint failures on insert become the errors callers act on. Ids repeated within the batch were

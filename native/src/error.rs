@@ -11,7 +11,9 @@
 //! was cut short by `close`), `HANDLER_FAILED` (a foreign callback threw), `INTERNAL` (a bug: a panic in the library).
 
 use eventlite::sync::{RoundError, SyncError};
-use eventlite::{AppendError, Error as CoreError, InvalidArgument, OpenError, ReadError, SnapshotError};
+use eventlite::{
+    AppendError, Error as CoreError, InvalidArgument, OpenError, ProjectionError, ReadError, SnapshotError,
+};
 
 use crate::types::ExpectedVersion;
 
@@ -88,6 +90,21 @@ pub enum EventLiteError {
         /// Whether retrying later may succeed (network failures, 5xx, 429, a busy store).
         retryable: bool,
     },
+    /// A projection's statement failed on an event: a local append refused (`index`: the event in the batch), a
+    /// registration whose build failed, or a query over a failed projection's tables (`position`: the event).
+    #[error("{reason}")]
+    ProjectionFailed {
+        /// `PROJECTION_FAILED`.
+        code: String,
+        /// What happened, with SQLite's message.
+        reason: String,
+        /// The projection's name.
+        projection: String,
+        /// The event's index in the refused batch.
+        index: Option<u64>,
+        /// The event's local position.
+        position: Option<u64>,
+    },
     /// The store was closed; open it again.
     #[error("{reason}")]
     StoreClosed {
@@ -132,6 +149,7 @@ impl EventLiteError {
             | EventLiteError::EventTooLarge { code, .. }
             | EventLiteError::Storage { code, .. }
             | EventLiteError::Sync { code, .. }
+            | EventLiteError::ProjectionFailed { code, .. }
             | EventLiteError::StoreClosed { code, .. }
             | EventLiteError::HandlerFailed { code, .. }
             | EventLiteError::Internal { code, .. } => code,
@@ -183,7 +201,14 @@ impl From<CoreError> for EventLiteError {
                 size: size as u64,
                 limit: limit as u64,
             },
+            CoreError::Append(AppendError::ProjectionFailed { projection, index, .. }) => {
+                EventLiteError::ProjectionFailed { code, reason, projection, index: Some(index as u64), position: None }
+            }
+            CoreError::Projection(ProjectionError::Failed { projection, position, .. }) => {
+                EventLiteError::ProjectionFailed { code, reason, projection, index: None, position: Some(position) }
+            }
             CoreError::Append(AppendError::InvalidArgument(invalid))
+            | CoreError::Projection(ProjectionError::InvalidArgument(invalid))
             | CoreError::Open(OpenError::InvalidArgument(invalid))
             | CoreError::Read(ReadError::InvalidArgument(invalid))
             | CoreError::Snapshot(SnapshotError::InvalidArgument(invalid))
@@ -208,7 +233,7 @@ macro_rules! from_family {
     )*};
 }
 
-from_family!(OpenError, AppendError, ReadError, SnapshotError, SyncError);
+from_family!(OpenError, AppendError, ReadError, SnapshotError, SyncError, ProjectionError);
 
 impl From<InvalidArgument> for EventLiteError {
     fn from(error: InvalidArgument) -> Self {

@@ -38,6 +38,7 @@
 
 pub mod encoded;
 mod error;
+mod projection;
 mod subscription;
 mod sync;
 mod types;
@@ -50,6 +51,9 @@ use eventlite::{Location, Store};
 use tokio::sync::watch;
 
 pub use error::EventLiteError;
+pub use projection::{
+    Projection, ProjectionFailure, ProjectionHandler, ProjectionStatus, QueryHandler, QueryRows, SqlValue,
+};
 pub use subscription::{EventHandler, Subscription, SyncedHandler};
 pub use sync::SyncListener;
 pub use types::{
@@ -164,11 +168,11 @@ impl EventStore {
     }
 
     /// The open store (a cheap clone), or `STORE_CLOSED`.
-    fn store(&self) -> Result<Store, EventLiteError> {
+    pub(crate) fn store(&self) -> Result<Store, EventLiteError> {
         self.store.read().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(EventLiteError::closed)
     }
 
-    fn register(&self, subscription: Arc<Subscription>) -> Arc<Subscription> {
+    pub(crate) fn register(&self, subscription: Arc<Subscription>) -> Arc<Subscription> {
         let mut subscriptions = lock(&self.subscriptions);
         subscriptions.retain(|subscription| subscription.is_running());
         subscriptions.push(Arc::clone(&subscription));

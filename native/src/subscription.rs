@@ -85,7 +85,7 @@ impl Subscription {
     }
 
     /// Runs `body` on a thread of its own with the stop flag and the position it publishes.
-    fn start(
+    pub(crate) fn start(
         name: Option<String>,
         start: u64,
         body: impl FnOnce(&AtomicBool, &AtomicU64) -> Result<(), EventLiteError> + Send + 'static,

@@ -125,6 +125,9 @@ impl From<AppendError> for JsError {
                 .with("size", (size as f64).into())
                 .with("limit", (limit as f64).into()),
             AppendError::InvalidArgument(invalid) => invalid.into(),
+            AppendError::ProjectionFailed { projection, index, .. } => {
+                base.with("projection", projection.into()).with("index", (index as f64).into())
+            }
             _ => base,
         }
     }
@@ -167,6 +170,7 @@ impl From<Error> for JsError {
             Error::Append(error) => error.into(),
             Error::Read(error) => error.into(),
             Error::Snapshot(error) => error.into(),
+            Error::Projection(error) => error.into(),
             other => JsError::new(other.code().as_str(), other.to_string()),
         }
     }

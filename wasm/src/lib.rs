@@ -38,6 +38,7 @@ mod driver;
 pub mod error;
 mod opfs;
 mod panic;
+mod projection;
 mod store;
 mod sync;
 

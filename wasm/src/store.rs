@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use eventlite::{Location, Store, StoreOptions, Subscription};
+use eventlite::{Location, QueryWatch, Store, StoreOptions, Subscription};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use sqlite_wasm_vfs::sahpool::OpfsSAHPoolUtil;
@@ -74,6 +74,7 @@ pub struct WasmStore {
     storage_mode: &'static str,
     subscriptions: HashMap<u32, Subscription>,
     next_subscription: u32,
+    watches: HashMap<u32, QueryWatch>,
 }
 
 #[wasm_bindgen]
@@ -114,7 +115,14 @@ impl WasmStore {
     }
 
     fn new(store: Store, pool: Option<OpfsSAHPoolUtil>, storage_mode: &'static str) -> WasmStore {
-        WasmStore { store: Some(store), pool, storage_mode, subscriptions: HashMap::new(), next_subscription: 1 }
+        WasmStore {
+            store: Some(store),
+            pool,
+            storage_mode,
+            subscriptions: HashMap::new(),
+            next_subscription: 1,
+            watches: HashMap::new(),
+        }
     }
 
     /// `"opfs"` or `"memory"`: where the events live.
@@ -130,6 +138,7 @@ impl WasmStore {
     /// Closes the store: drops its subscriptions and connection, then releases the OPFS handles. Idempotent.
     pub fn close(&mut self) -> JsResult<()> {
         self.subscriptions.clear();
+        self.watches.clear();
         self.store = None;
         if let Some(pool) = self.pool.take() {
             pool.pause().map_err(opfs::pool_error)?;
@@ -215,6 +224,22 @@ impl WasmStore {
         let options = convert::to_subscription_options(&options)?;
         let subscription = self.store()?.subscribe_to_stream(&stream, options).map_err(JsError::from)?;
         Ok(self.add_subscription(subscription))
+    }
+
+    pub(crate) fn add_watch(&mut self, watch: QueryWatch) -> u32 {
+        // Watches and subscriptions share the id sequence: an id names one or the other.
+        let id = self.next_subscription;
+        self.next_subscription += 1;
+        self.watches.insert(id, watch);
+        id
+    }
+
+    pub(crate) fn watch_mut(&mut self, watch: u32) -> Result<&mut QueryWatch, JsError> {
+        self.watches.get_mut(&watch).ok_or_else(|| JsError::invalid("watch", "is not open"))
+    }
+
+    pub(crate) fn remove_watch(&mut self, watch: u32) {
+        self.watches.remove(&watch);
     }
 
     fn add_subscription(&mut self, subscription: Subscription) -> u32 {

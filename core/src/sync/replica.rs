@@ -10,7 +10,7 @@
 //!   pending events are deleted and re-inserted after the server's events, with fresh positions (never reused, as
 //!   positions come from `AUTOINCREMENT`) and versions continuing the server's streams.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::clock;
 use crate::event::{EventData, RecordedEvent, category_of};
 use crate::log::{EVENT_COLUMNS, clamp_i64};
+use crate::projection::runner::{self, Mode, Registry, RunError};
 use crate::store::{Store, event_from_row};
 use crate::stream::ExpectedVersion;
 use crate::sync::SyncError;
@@ -127,6 +128,8 @@ pub struct PushApplied {
     pub rejected: Vec<Conflict>,
     /// When events were removed, the position after which the local log was rewritten.
     pub rewound_from: Option<u64>,
+    /// Projections that a statement failure on the rewritten events stopped.
+    pub failed_projections: Vec<String>,
 }
 
 /// What [`Store::apply_pull`] did.
@@ -143,6 +146,8 @@ pub struct PullApplied {
     /// Pending events that left their streams for the conflicts list: a server event took their id
     /// (`IDEMPOTENCY_CONFLICT`), and this replica's later pending events in the same streams (`FOLLOWS_REJECTED`).
     pub rejected: Vec<Conflict>,
+    /// Projections that a statement failure on these events stopped (see [`crate::Store::projections`]).
+    pub failed_projections: Vec<String>,
 }
 
 /// What one push may carry: the server's limits as the replica knows them. The defaults are the reference server's
@@ -273,6 +278,9 @@ impl Store {
             transaction.execute("DELETE FROM sync_state WHERE key = ?1", [CURSOR])?;
             // Every subscriber starts over: the confirmed prefix itself may now be rewritten.
             transaction.execute("INSERT INTO sync_rewrites (from_position, log_reset) VALUES (0, 1)", [])?;
+            let mut projections = crate::store::lock(&self.shared.projections);
+            projections.invalidate();
+            runner::after_log_reset(&transaction, &mut projections)?;
             let resets: u64 = get_state(&transaction, LOG_RESETS)?.and_then(|text| text.parse().ok()).unwrap_or(0);
             set_state(&transaction, LOG_RESETS, &(resets + 1).to_string())?;
             transaction.commit()?;
@@ -437,11 +445,13 @@ impl Store {
                     None => keep.push(row),
                 }
             }
+            let mut projections = crate::store::lock(&self.shared.projections);
+            projections.invalidate();
             let rewound_from = if conflicts.is_empty() {
                 None
             } else {
                 transaction.execute("DELETE FROM events WHERE position > ?1", [clamp_i64(through)])?;
-                record_rewrite(&transaction, through)?;
+                record_rewrite(&transaction, &mut projections, through)?;
                 let mut versions = HashMap::new();
                 for row in &keep {
                     let version = next_version(&transaction, &mut versions, &row.event.stream, through)?;
@@ -449,8 +459,9 @@ impl Store {
                 }
                 Some(through)
             };
+            let failed_projections = fold_projections(&transaction, &mut projections)?;
             transaction.commit()?;
-            Ok(PushApplied { accepted: accepted.len(), rejected: conflicts, rewound_from })
+            Ok(PushApplied { accepted: accepted.len(), rejected: conflicts, rewound_from, failed_projections })
         })?;
         if applied.rewound_from.is_some() {
             self.shared.commits.wake();
@@ -463,7 +474,11 @@ impl Store {
     pub fn apply_pull(&self, response: &PullResponse) -> Result<PullApplied, SyncError> {
         let applied = self.with_writer(|connection| -> Result<PullApplied, SyncError> {
             let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let applied = apply_pull_in(&transaction, &response.events)?;
+            let mut projections = crate::store::lock(&self.shared.projections);
+            projections.invalidate();
+            let mut applied = apply_pull_in(&transaction, &mut projections, &response.events)?;
+            applied.failed_projections = fold_projections(&transaction, &mut projections)?;
+            runner::forget_confirmed_undo(&transaction)?;
             set_state(&transaction, CURSOR, &response.cursor)?;
             transaction.commit()?;
             Ok(applied)
@@ -475,7 +490,23 @@ impl Store {
     }
 }
 
-fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Result<PullApplied, SyncError> {
+/// Folds what the write transaction changed into the projections; returns those it marked failed.
+fn fold_projections(connection: &Connection, projections: &mut Registry) -> Result<Vec<String>, SyncError> {
+    match runner::catch_up(connection, projections, Mode::MarkFailed, None, &[]) {
+        Ok(failed) => Ok(failed),
+        Err(RunError::Sqlite(error)) => Err(error.into()),
+        Err(RunError::Refused(refused)) => Err(SyncError::Storage(crate::error::StorageError::new(
+            crate::ErrorCode::ProjectionFailed,
+            refused.message,
+        ))),
+    }
+}
+
+fn apply_pull_in(
+    connection: &Connection,
+    projections: &mut Registry,
+    server_events: &[ServerEvent],
+) -> Result<PullApplied, SyncError> {
     let initial_through = confirmed_through(connection)?;
     let mut through = initial_through;
     let pending = load_pending(connection, through)?;
@@ -485,6 +516,8 @@ fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Resu
     // Confirm in place the longest prefix of the pending events that the server stored in the same order: the
     // common case (nobody else wrote) rewrites nothing.
     let mut matched = 0;
+    let mut changed = BTreeSet::new();
+    let mut first_changed = None;
     for (server, local) in server_events.iter().zip(&pending) {
         if server.event_id != local.event.event_id
             || server.version != local.event.version
@@ -494,6 +527,18 @@ fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Resu
         }
         check_version(connection, &mut versions, server, initial_through)?;
         let data = server_data(server)?;
+        // The server's copy of our event may differ in what projections see (its time, the JSON's whitespace).
+        let local = &local.event;
+        for (parameter, differs) in [
+            (":recorded_at", server.recorded_at != local.recorded_at),
+            (":data", data != local.data),
+            (":metadata", server.metadata.as_ref().map(|raw| raw.get()) != local.metadata.as_deref()),
+        ] {
+            if differs {
+                changed.insert(parameter);
+                first_changed.get_or_insert(local.position);
+            }
+        }
         let (content_type, value) = data_params(&data);
         connection
             .prepare_cached(
@@ -508,10 +553,14 @@ fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Resu
                 value,
                 server.metadata.as_ref().map(|raw| raw.get()),
                 server.event_type,
-                clamp_i64(local.event.position),
+                clamp_i64(local.position),
             ])?;
-        through = local.event.position;
+        through = local.position;
         matched += 1;
+    }
+    if let Some(position) = first_changed {
+        // Refold those events (and what follows) in the projections that read a field that changed.
+        runner::rewind(connection, projections, position - 1, |uses| changed.iter().any(|name| uses.contains(*name)))?;
     }
     applied.applied = matched;
     applied.own = matched;
@@ -566,7 +615,7 @@ fn apply_pull_in(connection: &Connection, server_events: &[ServerEvent]) -> Resu
     if !fresh.is_empty() {
         if !pending.is_empty() {
             connection.execute("DELETE FROM events WHERE position > ?1", [clamp_i64(through)])?;
-            record_rewrite(connection, through)?;
+            record_rewrite(connection, projections, through)?;
             applied.rewound_from = Some(through);
         }
         let mut confirmed_ids = HashSet::new();
@@ -820,6 +869,11 @@ fn pending_count(connection: &Connection, through: u64) -> rusqlite::Result<usiz
     Ok(count as usize)
 }
 
+/// Whether this store has started syncing (it has a replica id): only then can its pending events be rewritten.
+pub(crate) fn sync_started(connection: &Connection) -> rusqlite::Result<bool> {
+    Ok(get_state(connection, REPLICA_ID)?.is_some())
+}
+
 pub(crate) fn confirmed_through(connection: &Connection) -> rusqlite::Result<u64> {
     Ok(get_state(connection, CONFIRMED_THROUGH)?.and_then(|text| text.parse().ok()).unwrap_or(0))
 }
@@ -853,7 +907,8 @@ fn parse_uuid(text: &str) -> Result<Uuid, SyncError> {
 /// Records that every event after `from_position` was just deleted (to be re-inserted or dropped), and drops the
 /// snapshots that covered any of them: a snapshot is only valid for the exact events it folded, and only the
 /// confirmed prefix is never rewritten. Call it right after the delete, before re-inserting.
-fn record_rewrite(connection: &Connection, from_position: u64) -> rusqlite::Result<()> {
+fn record_rewrite(connection: &Connection, projections: &mut Registry, from_position: u64) -> rusqlite::Result<()> {
+    runner::rewind(connection, projections, from_position, |_| true)?;
     connection
         .prepare_cached("INSERT INTO sync_rewrites (from_position) VALUES (?1)")?
         .execute([clamp_i64(from_position)])?;

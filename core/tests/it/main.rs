@@ -8,6 +8,7 @@ mod crash;
 mod files;
 mod model;
 mod processes;
+mod projections;
 mod read_only;
 mod subscribers;
 mod sync;

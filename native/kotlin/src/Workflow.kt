@@ -207,6 +207,40 @@ fun main(args: Array<String>) {
         }
     }
 
+    check("a projection keeps a read model; query and watch read it; bad SQL and failing appends throw typed errors") {
+        EventStore.openInMemory().use { store ->
+            store.appendToStream("todo-1", listOf(event("Added", """{"title":"milk"}""")), ExpectedVersion.NoStream)
+            val todos = Projection(
+                name = "todos",
+                version = 1u,
+                setup = "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)",
+                handlers = listOf(
+                    ProjectionHandler(eventType = "Added", statements = listOf("INSERT INTO todos (id, title) VALUES (:stream, :data ->> '$.title')")),
+                    ProjectionHandler(eventType = "Done", statements = listOf("UPDATE todos SET done = 1 WHERE id = :stream")),
+                ),
+            )
+            val status = store.registerProjection(todos)
+            expectEqual(1uL, status.appliedThrough, "built from the log")
+            val seen = CopyOnWriteArrayList<QueryRows>()
+            val watch = store.watch("SELECT done FROM todos WHERE id = ?", listOf(SqlValue.Text("todo-1")), object : QueryHandler {
+                override fun onRows(rows: QueryRows) { seen.add(rows) }
+            })
+            expect(waitUntil { seen.size == 1 }) { "the watch's first rows" }
+            store.appendToStream("todo-1", listOf(event("Done")), ExpectedVersion.Exact(1uL))
+            expect(waitUntil { seen.lastOrNull()?.rows == listOf(listOf(SqlValue.Integer(1L))) }) { "rows after Done: $seen" }
+            watch.stop()
+            expectEqual(listOf(listOf<SqlValue>(SqlValue.Text("milk"))), store.query("SELECT title FROM todos", listOf()).rows, "query")
+            val invalid = expectThrows<EventLiteException.InvalidArgument> { store.registerProjection(todos.copy(version = 2u, setup = "CREATE TABLE todos (id")) }
+            expectEqual("projection.setup", invalid.argument, "argument")
+            val failed = expectThrows<EventLiteException.ProjectionFailed> {
+                store.appendToStream("todo-2", listOf(event("Added", """{"no":"title"}""")), ExpectedVersion.NoStream)
+            }
+            expectEqual("PROJECTION_FAILED", failed.code, "code")
+            expectEqual(0uL, store.streamVersion("todo-2"), "nothing written")
+            expectThrows<EventLiteException.InvalidArgument> { store.query("DELETE FROM todos", listOf()) }
+        }
+    }
+
     check("the one-FFI-call append gives appendToStream's results, exceptions and log") {
         val options = StoreOptions(maxEventSize = 256u)
         val fast = EventStore.open(File(dir, "fast.db").path, options)

@@ -3,8 +3,10 @@
 Everything from the generated UniFFI module (``EventStore``, ``NewEvent``, ``EventLiteError``, ...) is re-exported
 here, plus a few conveniences that use Python's own types: ``ANY`` / ``NO_STREAM`` / ``STREAM_EXISTS`` / ``exact(n)``,
 ``new_event(type, data)`` taking any JSON-serialisable value (or ``bytes``), ``RecordedEvent.json()``, plain
-callables as subscription handlers (``subscribe_to_all``, ``subscribe_to_stream``, ``subscribe_synced``), and
-``EventStore.aggregate`` folding Python values.
+callables as subscription handlers (``subscribe_to_all``, ``subscribe_to_stream``, ``subscribe_synced``),
+``EventStore.aggregate`` folding Python values, and read models with Python values: ``register_projection`` taking
+the portable definition as a ``dict``, ``query`` returning a list of ``dict`` rows, ``watch`` calling a plain callable
+with them (the generated methods stay as ``query_rows`` and ``watch_rows``).
 
 ``EventStore.append_to_stream`` takes the generated method's arguments and gives its results and errors, in one FFI
 call: the whole append is packed into one ``bytes`` (``append_encoded(store.append_handle(), payload)``, see
@@ -33,8 +35,10 @@ from ._native import (
     EventStore,
     ExpectedVersion,
     NewEvent,
+    QueryHandler,
     RecordedEvent,
     Reducer,
+    SqlValue,
     SyncedHandler,
     SyncListener,
     SyncMode,
@@ -313,3 +317,70 @@ def _aggregate(self, stream, initial, evolve, schema_tag=None):
 
 
 EventStore.aggregate = _aggregate
+
+
+def _to_sql(value):
+    if value is None:
+        return SqlValue.NULL()
+    if isinstance(value, bool) or isinstance(value, int):
+        return SqlValue.INTEGER(value=int(value))
+    if isinstance(value, float):
+        return SqlValue.REAL(value=value)
+    if isinstance(value, str):
+        return SqlValue.TEXT(value=value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return SqlValue.BLOB(value=bytes(value))
+    if isinstance(value, SqlValue):
+        return value
+    raise TypeError(f"a query parameter must be None, int, float, str or bytes, not {type(value).__name__}")
+
+
+def _from_sql(value):
+    return None if value.is_NULL() else value.value
+
+
+def _rows(result):
+    return [dict(zip(result.columns, (_from_sql(value) for value in row))) for row in result.rows]
+
+
+_register_projection_generated = EventStore.register_projection
+_query_generated = EventStore.query
+_watch_generated = EventStore.watch
+
+
+def _register_projection(self, projection):
+    """Registers a projection: a generated ``Projection`` record, or its portable form as a ``dict``
+    (``{"name", "version", "setup", "handlers": [{"type", "statements"}], "confirmedOnly"}``)."""
+    if isinstance(projection, dict):
+        return self.register_projection_json(_json.dumps(projection))
+    return _register_projection_generated(self, projection)
+
+
+def _query(self, sql, params=None):
+    """Runs one read-only SQL statement; rows as dicts of Python values. ``params``: a list (``?``) or a dict
+    (``:name``)."""
+    if isinstance(params, dict):
+        return _rows(self.query_named(sql, {name: _to_sql(value) for name, value in params.items()}))
+    return _rows(_query_generated(self, sql, [_to_sql(value) for value in params or []]))
+
+
+class _CallableQueryHandler(QueryHandler):
+    def __init__(self, function):
+        self._function = function
+
+    def on_rows(self, rows):
+        self._function(_rows(rows))
+
+
+def _watch(self, sql, callback, params=None):
+    """Calls ``callback(rows)`` (dicts) now and after every commit that changed a table the query reads, on a
+    library thread; returns the handle to ``stop()``."""
+    handler = callback if isinstance(callback, QueryHandler) else _CallableQueryHandler(callback)
+    return _watch_generated(self, sql, [_to_sql(value) for value in params or []], handler)
+
+
+EventStore.register_projection = _register_projection
+EventStore.query = _query
+EventStore.query_rows = _query_generated
+EventStore.watch = _watch
+EventStore.watch_rows = _watch_generated

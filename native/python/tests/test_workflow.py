@@ -572,3 +572,42 @@ def test_event_ids_stay_unique_across_fork():
     os.waitpid(pid, 0)
     child = set(b"".join(chunks).decode().split("\n"))
     assert len(child) == 200 and not parent & child
+
+
+TODOS = {
+    "name": "todos",
+    "version": 1,
+    "setup": "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)",
+    "handlers": [
+        {"type": "Added", "statements": ["INSERT INTO todos (id, title) VALUES (:stream, :data ->> '$.title')"]},
+        {"type": "Done", "statements": ["UPDATE todos SET done = 1 WHERE id = :stream"]},
+    ],
+}
+
+
+def test_a_projection_keeps_a_read_model_that_queries_and_watches_read(store):
+    store.append_to_stream("todo-1", [new_event("Added", {"title": "milk"})], NO_STREAM)
+    status = store.register_projection(TODOS)
+    assert (status.name, status.applied_through, status.tables) == ("todos", 1, ["todos"])
+    seen = []
+    watch = store.watch("SELECT id, title, done FROM todos ORDER BY id", seen.append)
+    assert wait_until(lambda: seen == [[{"id": "todo-1", "title": "milk", "done": 0}]])
+    store.append_to_stream("todo-1", [new_event("Done", {})], exact(1))
+    assert wait_until(lambda: seen[-1] == [{"id": "todo-1", "title": "milk", "done": 1}])
+    watch.stop()
+    assert store.query("SELECT title FROM todos WHERE done = ?", [1]) == [{"title": "milk"}]
+    assert store.query("SELECT count(*) AS n FROM todos WHERE id = :id", {"id": "todo-1"}) == [{"n": 1}]
+
+
+def test_projection_bad_input_raises_typed_errors_and_writes_nothing(store):
+    with pytest.raises(EventLiteError.InvalidArgument) as invalid:
+        store.register_projection({**TODOS, "setup": "CREATE TABLE todos (id"})
+    assert invalid.value.code == "INVALID_ARGUMENT" and invalid.value.argument == "projection.setup"
+    assert store.projections() == []
+    store.register_projection(TODOS)
+    with pytest.raises(EventLiteError.ProjectionFailed) as failed:
+        store.append_to_stream("todo-2", [new_event("Added", {"no": "title"})], NO_STREAM)
+    assert failed.value.code == "PROJECTION_FAILED" and failed.value.projection == "todos" and failed.value.index == 0
+    assert store.stream_version("todo-2") == 0
+    with pytest.raises(EventLiteError.InvalidArgument):
+        store.query("DELETE FROM todos")

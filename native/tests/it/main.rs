@@ -3,6 +3,7 @@
 
 mod encoded;
 mod lifecycle;
+mod projections;
 mod subscriptions;
 mod threads;
 
