@@ -17,7 +17,9 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export CC_wasm32_unknown_unknown="${CC_wasm32_unknown_unknown:-clang}"
 export AR_wasm32_unknown_unknown="${AR_wasm32_unknown_unknown:-llvm-ar}"
 
-# SQLite features EventLite never uses (no FTS, R-tree, sessions, introspection virtual tables, JSON in SQL, ...).
+# SQLite features EventLite never uses (no FTS, R-tree, sessions, introspection virtual tables, ...). JSON functions
+# and the authorizer stay: projections pick fields with `->>`, and the authorizer checks what their SQL and queries
+# touch (core/src/projection/guard.rs).
 # Only flags that leave the amalgamation's parser intact: OMIT_TRIGGER/VIEW/ATTACH/VACUUM/ANALYZE/REINDEX leave the
 # parser calling functions that no longer exist (link imports from "env"), OMIT_CTE/WINDOWFUNC do not compile, and
 # OMIT_VIRTUALTABLE implies OMIT_ALTERTABLE, which the schema migrations need. WAL, date functions, randomblob stay.
@@ -25,7 +27,7 @@ SQLITE_TRIM_FLAGS="-USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_SE
   -USQLITE_ENABLE_BYTECODE_VTAB -USQLITE_ENABLE_DBPAGE_VTAB -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_ENABLE_STMTVTAB
   -USQLITE_ENABLE_MATH_FUNCTIONS -USQLITE_ENABLE_OFFSET_SQL_FUNC -USQLITE_ENABLE_UNKNOWN_SQL_FUNCTION
   -USQLITE_ENABLE_COLUMN_METADATA -USQLITE_ENABLE_UNLOCK_NOTIFY -USQLITE_ENABLE_API_ARMOR
-  SQLITE_OMIT_JSON SQLITE_OMIT_AUTHORIZATION SQLITE_OMIT_COMPLETE SQLITE_OMIT_DECLTYPE SQLITE_OMIT_GET_TABLE
+  SQLITE_OMIT_COMPLETE SQLITE_OMIT_DECLTYPE SQLITE_OMIT_GET_TABLE
   SQLITE_OMIT_PROGRESS_CALLBACK SQLITE_OMIT_TCL_VARIABLE SQLITE_OMIT_TRACE SQLITE_OMIT_UTF16
   SQLITE_OMIT_INTROSPECTION_PRAGMAS SQLITE_DEFAULT_MEMSTATUS=0 SQLITE_DQS=0 SQLITE_MAX_EXPR_DEPTH=0
   SQLITE_LIKE_DOESNT_MATCH_BLOBS SQLITE_OMIT_SHARED_CACHE SQLITE_OMIT_DEPRECATED SQLITE_OMIT_LOAD_EXTENSION
