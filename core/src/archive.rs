@@ -281,11 +281,17 @@ impl Importer<'_> {
     pub fn import_batch(&mut self, events: &[ImportEvent]) -> Result<ImportOutcome, ImportError> {
         let max_event_size = self.store.shared.options.max_event_size;
         match self.mode {
-            ImportMode::DryRun => import_into(&self.connection, events, max_event_size),
+            ImportMode::DryRun => {
+                let outcome = import_into(&self.connection, events, max_event_size)?;
+                fold_projections(self.store, &self.connection)?;
+                Ok(outcome)
+            }
             ImportMode::Write => {
                 let transaction =
                     self.connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let outcome = import_into(&transaction, events, max_event_size)?;
+                // Imported events are local events: the projections fold them in the batch's transaction.
+                fold_projections(self.store, &transaction)?;
                 transaction.commit()?;
                 if outcome.imported > 0 {
                     self.store.shared.commits.wake();
@@ -305,6 +311,26 @@ impl Importer<'_> {
             self.connection.execute_batch("ROLLBACK")?;
         }
         Ok(())
+    }
+}
+
+fn fold_projections(store: &Store, connection: &Connection) -> Result<(), ImportError> {
+    use crate::projection::runner::{self, Mode, RunError};
+    let mut projections = lock(&store.shared.projections);
+    match runner::catch_up(connection, &mut projections, Mode::Refuse, None, &[]) {
+        Ok(_) => Ok(()),
+        Err(RunError::Refused(refused)) => {
+            projections.invalidate();
+            Err(ImportError::ProjectionFailed {
+                projection: refused.projection,
+                position: refused.position,
+                message: refused.message,
+            })
+        }
+        Err(RunError::Sqlite(error)) => {
+            projections.invalidate();
+            Err(error.into())
+        }
     }
 }
 

@@ -372,6 +372,17 @@ pub enum ImportError {
         /// What is wrong.
         error: InvalidArgument,
     },
+    /// A projection's statement failed on an imported event (at `position` in the target log); the batch was
+    /// rolled back.
+    #[error("projection {projection:?} failed on the imported event at position {position}: {message}")]
+    ProjectionFailed {
+        /// The projection's name.
+        projection: String,
+        /// The event's position in the target log (in the rolled-back batch).
+        position: u64,
+        /// SQLite's message.
+        message: String,
+    },
     /// SQLite failed (or the store is read-only); the batch was rolled back.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -385,6 +396,7 @@ impl ImportError {
             ImportError::WrongExpectedVersion { .. } => ErrorCode::WrongExpectedVersion,
             ImportError::EventTooLarge { .. } => ErrorCode::EventTooLarge,
             ImportError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            ImportError::ProjectionFailed { .. } => ErrorCode::ProjectionFailed,
             ImportError::Storage(error) => error.code(),
         }
     }
@@ -396,7 +408,7 @@ impl ImportError {
             | ImportError::WrongExpectedVersion { index, .. }
             | ImportError::EventTooLarge { index, .. }
             | ImportError::InvalidArgument { index, .. } => Some(*index),
-            ImportError::Storage(_) => None,
+            ImportError::ProjectionFailed { .. } | ImportError::Storage(_) => None,
         }
     }
 }

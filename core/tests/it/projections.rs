@@ -272,3 +272,44 @@ fn a_pulled_event_that_breaks_a_projection_marks_it_failed_and_nothing_else_stop
         vec![vec![SqlValue::Integer(0)], vec![SqlValue::Integer(2)]]
     );
 }
+
+/// Imported events are local events: projections fold them in the batch's transaction, and a statement failure
+/// refuses the batch with PROJECTION_FAILED.
+#[test]
+fn imported_events_are_folded_and_a_failing_statement_refuses_the_batch() {
+    use eventlite::archive::{ImportEvent, ImportMode};
+    let source = Store::open_in_memory().unwrap();
+    source.append_to_stream("s-1", &[noted(1), noted(2)], ExpectedVersion::NoStream).unwrap();
+    let events: Vec<ImportEvent> =
+        source.read_all(&ReadAllOptions::forwards()).unwrap().events.iter().map(ImportEvent::from_recorded).collect();
+    let target = Store::open_in_memory().unwrap();
+    target.register_projection(&counts()).unwrap();
+    let mut importer = target.importer(ImportMode::Write).unwrap();
+    importer.import_batch(&events).unwrap();
+    importer.finish().unwrap();
+    assert_projections_match_plain(&target);
+    assert_eq!(
+        projected(&target, "SELECT n, total FROM counts"),
+        vec![vec![SqlValue::Integer(2), SqlValue::Integer(3)]]
+    );
+
+    let strict = Projection::new("strict", 1)
+        .setup("CREATE TABLE strict (n INTEGER NOT NULL)")
+        .on_type("Raw", ["INSERT INTO strict VALUES (:data ->> '$.n')"]);
+    let guarded = Store::open_in_memory().unwrap();
+    guarded.register_projection(&strict).unwrap();
+    let raw = ImportEvent {
+        event_id: Uuid::from_u128(99),
+        stream: "raw-1".into(),
+        version: 1,
+        event_type: "Raw".into(),
+        data: eventlite::EventData::Json("{}".into()),
+        metadata: None,
+        recorded_at: 1,
+    };
+    let mut importer = guarded.importer(ImportMode::Write).unwrap();
+    let error = importer.import_batch(&[raw]).unwrap_err();
+    assert_eq!(error.code().as_str(), "PROJECTION_FAILED");
+    importer.finish().unwrap();
+    assert_eq!(guarded.stream_version("raw-1").unwrap(), 0, "the batch was rolled back");
+}
