@@ -7,7 +7,8 @@
 #   3. the shared protocol and hostile-input suites (server/tests/it/protocol.rs, hostile.rs: the cases the axum
 #      server passes, over HTTP, each with tenants of its own), two
 #      native clients converging with conflicts (convergence.rs), then a live client following pushes across a
-#      SIGKILL restart of wrangler dev that loses nothing acknowledged (edge.rs)
+#      SIGKILL restart of wrangler dev that loses nothing acknowledged (edge.rs), and schemathesis with
+#      docs/openapi.yaml (scripts/test-server-api.sh, EVENTLITE_API_URL)
 #   4. the browser demo (www/, Chromium) converging through it, with a conflict (www/test/edge.test.mjs); it builds
 #      the npm package and www/dist first unless EVENTLITE_EDGE_REUSE_WWW_BUILD=1 (cargo xtask ci, after test-www)
 #      and skips this step with EVENTLITE_EDGE_SKIP_BROWSER=1
@@ -52,6 +53,9 @@ export EVENTLITE_TEST_EDGE_RESTART="bash '$ROOT/scripts/test-edge.sh' --restart 
 
 step "edge: the shared protocol suite and two native clients converging with conflicts"
 cargo test --locked -p eventlite-server --test it -- --ignored edge --skip restart
+
+step "edge: the HTTP API against docs/openapi.yaml (schemathesis, scripts/test-server-api.sh)"
+EVENTLITE_API_URL="$EDGE_URL" EVENTLITE_API_TOKEN=token-acme bash scripts/test-server-api.sh
 
 step "edge: a live client across a SIGKILL restart of wrangler dev (nothing acknowledged lost)"
 cargo test --locked -p eventlite-server --test it -- --ignored edge::a_live_client_follows_pushes_and_a_restart

@@ -218,6 +218,11 @@ pub async fn malformed_pulls_and_unknown_routes_are_refused_with_json(server: Se
     let cursor_ahead = eventlite_server::cursor::encode(&router.tenant(), uuid::Uuid::from_u128(1), Some((99, mark)));
     let (got, body) = send(&router, "GET", &format!("/v1/pull?after={cursor_ahead}"), Some(&token), Vec::new()).await;
     assert_error(got, &body, StatusCode::GONE, "LOG_RESET", "a cursor beyond an empty tenant's head");
+    // A push carrying it stores nothing (its cursor is checked before anything is written).
+    let uri = format!("/v1/push?after={cursor_ahead}");
+    let (got, body) = send(&router, "POST", &uri, Some(&token), push_body(vec![valid_event(1)])).await;
+    assert_error(got, &body, StatusCode::GONE, "LOG_RESET", "a push with a cursor beyond the head");
+    assert_eq!(router.heads().await, (0, 0), "a push refused with LOG_RESET stores nothing");
     let (status, body) = send(&router, "POST", "/v1/push", Some(&token), push_body(vec![valid_event(1)])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, page) = send(&router, "GET", "/v1/pull", Some(&token), Vec::new()).await;
