@@ -11,6 +11,10 @@ use crate::error::OpenError;
 /// The newest schema version this library writes and reads.
 pub const VERSION: u32 = 4;
 
+/// The oldest schema a read-only open reads as it is (its events and sync tables are this version's; later
+/// versions only added tables, which read as empty).
+pub const MIN_READ_ONLY_VERSION: u32 = 3;
+
 /// `PRAGMA application_id` of EventLite databases: "EvLt".
 pub const APPLICATION_ID: i32 = 0x4576_4c74;
 

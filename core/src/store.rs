@@ -229,9 +229,14 @@ impl Store {
         connection: Connection,
         version: u32,
     ) -> Result<Store, OpenError> {
-        if version != schema::VERSION {
+        // Older schemas whose event and sync tables read as this version's (from v3) open as they are: a read-only
+        // open must not have to migrate (write) a file a previous release left behind. What they lack (v4's
+        // projections) reads as empty.
+        if !(schema::MIN_READ_ONLY_VERSION..=schema::VERSION).contains(&version) {
             let reason = format!(
-                "the file has schema version {version}, this library reads {}: open it read-write once to migrate it",
+                "the file has schema version {version}, this library reads {} to {} read-only: open it read-write \
+                 once to migrate it",
+                schema::MIN_READ_ONLY_VERSION,
                 schema::VERSION
             );
             return Err(StorageError::new(crate::ErrorCode::StorageReadOnly, reason).into());

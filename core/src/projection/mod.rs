@@ -120,6 +120,13 @@ fn stored_tables(connection: &Connection, name: &str) -> rusqlite::Result<Option
 }
 
 pub(crate) fn statuses(connection: &Connection, name: Option<&str>) -> rusqlite::Result<Vec<ProjectionStatus>> {
+    // A read-only open of a file older than v4 has no projections table: it has no projections.
+    let has_table: bool = connection
+        .prepare_cached("SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'projections'")?
+        .query_row([], |row| row.get(0))?;
+    if !has_table {
+        return Ok(Vec::new());
+    }
     let mut statement = connection.prepare_cached(
         "SELECT name, version, definition, applied_through, tables, failed_position, failed_event_id, error
          FROM projections WHERE ?1 IS NULL OR name = ?1 ORDER BY name",

@@ -102,3 +102,43 @@ fn a_store_on_a_read_only_mount_can_be_read() {
         assert!(read_write.is_err(), "a read-write open on a read-only mount fails with a code, not a panic");
     }
 }
+
+/// A file the previous release left behind (schema v3, before projections) opens read-only as it is: readable,
+/// unchanged, with no projections.
+#[test]
+fn a_previous_schema_opens_read_only_without_being_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    {
+        let store = eventlite::Store::open(&path).unwrap();
+        store
+            .append_to_stream(
+                "s-1",
+                &[eventlite::NewEvent::json("E", &serde_json::json!({}))],
+                eventlite::ExpectedVersion::Any,
+            )
+            .unwrap();
+    }
+    // Make it a v3 file as the previous release wrote it: no projection tables, user_version 3.
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection
+        .execute_batch(
+            "DROP TABLE projections; DROP TABLE projection_undo; DROP TABLE projection_recording;
+             DROP TABLE projection_table_versions; DROP TABLE projection_generation; PRAGMA user_version = 3;
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .unwrap();
+    drop(connection);
+    let before = std::fs::read(&path).unwrap();
+    let store = eventlite::Store::open_read_only(&path).unwrap();
+    assert_eq!(store.read_stream("s-1", eventlite::ReadStreamOptions::forwards()).unwrap().events.len(), 1);
+    assert!(store.projections().unwrap().is_empty());
+    drop(store);
+    assert_eq!(std::fs::read(&path).unwrap(), before, "not migrated");
+    // A schema older than that is still refused read-only.
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection.execute_batch("PRAGMA user_version = 2").unwrap();
+    drop(connection);
+    let error = eventlite::Store::open_read_only(&path).unwrap_err();
+    assert_eq!(error.code().as_str(), "STORAGE_READ_ONLY");
+}
