@@ -12,6 +12,7 @@
  */
 
 export { EventStore, Subscription } from './page/store.js';
+export { Watch } from './page/watch.js';
 export { SyncClient } from './page/sync.js';
 export {
   ANY,
@@ -31,6 +32,16 @@ export {
   type Json,
   type LogPage,
   type OpenOptions,
+  type ProjectionDefinition,
+  type ProjectionFailure,
+  type ProjectionHandler,
+  type ProjectionStatus,
+  type QueryResult,
+  type Row,
+  type SqlParam,
+  type SqlParams,
+  type SqlValue,
+  type WatchOptions,
   type NamedOpenOptions,
   type FileOpenOptions,
   type StoreSettings,
@@ -64,6 +75,7 @@ export {
   LogResetError,
   NetworkError,
   NotADatabaseError,
+  ProjectionFailedError,
   SchemaTooNewError,
   StorageBusyError,
   StorageError,

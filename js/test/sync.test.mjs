@@ -6,11 +6,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { EventLiteError, NO_STREAM, openEventStore, SyncStoppedError, UnauthorizedError } from 'eventlite';
+import {
+  EventLiteError,
+  NO_STREAM,
+  openEventStore,
+  ProjectionFailedError,
+  SyncStoppedError,
+  UnauthorizedError,
+} from 'eventlite';
 
 import { startServer } from '../../www/test/server.mjs';
 
-const TOKENS = 'demo-token:demo,other-token:other,converge-token:converge';
+const TOKENS =
+  'demo-token:demo,other-token:other,converge-token:converge,rebase-token:rebase,failing-token:failing';
 let server;
 let counter = 0;
 // EVENTLITE_TEST_STORAGE=file: file-backed stores through the Node-API addon (scripts/test-js-runtimes.sh).
@@ -288,5 +296,101 @@ describe('SyncClient (Node, real server)', { timeout: 60_000 }, () => {
       await assert.rejects(sync.subscribe(options, () => {}), (error) => error.code === 'INVALID_ARGUMENT', JSON.stringify(options));
     }
     await store.close();
+  });
+});
+
+describe('read models under sync (Node, real server)', { timeout: 60_000 }, () => {
+  const todos = {
+    name: 'todos',
+    version: 1,
+    setup: 'CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, position INTEGER NOT NULL)',
+    handlers: [{ type: 'TodoAdded', statements: ["INSERT INTO todos VALUES (:stream, :data ->> '$.title', :position)"] }],
+  };
+
+  test('a rebase rewrites the projection to the folded log, and the watch calls back with it', async () => {
+    const a = await open();
+    const b = await open();
+    await a.registerProjection(todos);
+    await b.registerProjection(todos);
+    const syncA = await a.sync({ url: server.url, token: 'rebase-token', online: false });
+    const syncB = await b.sync({ url: server.url, token: 'rebase-token' });
+    const calls = [];
+    await a.watch('SELECT id, title, position FROM todos ORDER BY position', (rows) => calls.push(rows));
+    await until(() => calls.length === 1, 'the first rows');
+    assert.deepEqual(calls[0], []);
+
+    await a.appendToStream('todo-a', [{ type: 'TodoAdded', data: { title: 'milk' } }]);
+    await until(() => calls.length === 2, 'the local append');
+    assert.deepEqual(calls[1], [{ id: 'todo-a', title: 'milk', position: 1 }]);
+    await b.appendToStream('todo-b', [{ type: 'TodoAdded', data: { title: 'eggs' } }]);
+    await syncB.syncNow();
+
+    // A pulls B's event, which the server ordered first: A's pending event moves after it, and the projection
+    // is rewound and refolded in the pull's transaction.
+    await syncA.setOnline(true);
+    const report = await syncA.syncNow();
+    assert.equal(report.rewoundFrom, 0);
+    await until(() => calls.at(-1).length === 2, 'the rebased rows');
+    // The rows are the folded log: B's event first, A's rebased after it (at a new position).
+    const folded = (await a.readAll()).events.map((e) => ({ id: e.stream, title: e.data.title, position: e.position }));
+    assert.deepEqual(folded.map((row) => row.id), ['todo-b', 'todo-a']);
+    assert.deepEqual(calls.at(-1), folded);
+    assert.deepEqual(await a.query('SELECT id, title, position FROM todos ORDER BY position'), folded);
+    assert.ok(calls.length <= 4, `${calls.length} calls`);
+    await a.close();
+    await b.close();
+  });
+
+  test("a pulled event a projection's statement refuses: stored, the projection failed and reported, until a new version", async () => {
+    const strict = {
+      name: 'titles',
+      version: 1,
+      setup: 'CREATE TABLE titles (title TEXT NOT NULL CHECK (length(title) < 10))',
+      handlers: [{ type: 'TodoAdded', statements: ["INSERT INTO titles VALUES (:data ->> '$.title')"] }],
+    };
+    const a = await open();
+    const b = await open();
+    await b.registerProjection(strict);
+    // Locally the statement refuses the append ...
+    await assert.rejects(
+      b.appendToStream('todo-1', [{ type: 'TodoAdded', data: { title: 'a much too long title' } }]),
+      (error) => error instanceof ProjectionFailedError && error.projection === 'titles' && error.index === 0,
+    );
+    // ... but another device (without that projection) pushes such an event, and B never refuses a pulled one.
+    await a.appendToStream('todo-1', [{ type: 'TodoAdded', data: { title: 'a much too long title' } }]);
+    const syncA = await a.sync({ url: server.url, token: 'failing-token' });
+    await syncA.syncNow();
+
+    const failures = [];
+    const watchErrors = [];
+    const calls = [];
+    await b.watch('SELECT title FROM titles', (rows) => calls.push(rows), { onError: (error) => watchErrors.push(error) });
+    await until(() => calls.length === 1, 'the first rows');
+    const syncB = await b.sync({ url: server.url, token: 'failing-token', onProjectionFailed: (f) => failures.push(f) });
+    await syncB.syncNow();
+    assert.equal((await b.readStream('todo-1')).version, 1); // stored
+    await until(() => failures.length === 1 && watchErrors.length === 1, 'the failure to be reported');
+    assert.equal(failures[0].name, 'titles');
+    assert.equal(failures[0].position, 1);
+    assert.match(failures[0].message, /CHECK constraint failed/);
+    assert.deepEqual(syncB.status.failedProjections.map((f) => f.name), ['titles']);
+    assert.ok(watchErrors[0] instanceof ProjectionFailedError);
+    const [status] = await b.projections();
+    assert.equal(status.failure.position, 1);
+    const error = await b.query('SELECT title FROM titles').catch((caught) => caught);
+    assert.ok(error instanceof ProjectionFailedError, String(error));
+    assert.equal(error.projection, 'titles');
+    assert.equal(error.position, 1);
+
+    // A new version folds the log again; queries and the watch answer again.
+    await b.registerProjection({ ...strict, version: 2, setup: 'CREATE TABLE titles (title TEXT NOT NULL)' });
+    await until(() => calls.length === 2, 'the rows of the new version');
+    assert.deepEqual(calls[1], [{ title: 'a much too long title' }]);
+    assert.deepEqual(await b.query('SELECT title FROM titles'), [{ title: 'a much too long title' }]);
+    assert.equal(watchErrors.length, 1);
+    await syncB.syncNow();
+    assert.deepEqual(syncB.status.failedProjections, []);
+    await a.close();
+    await b.close();
   });
 });

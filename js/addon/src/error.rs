@@ -125,6 +125,9 @@ impl From<AppendError> for AddonError {
                 base.with("index", json!(index)).with("size", json!(size)).with("limit", json!(limit))
             }
             AppendError::InvalidArgument(invalid) => invalid.into(),
+            AppendError::ProjectionFailed { projection, index, .. } => {
+                base.with("projection", projection.into()).with("index", json!(index))
+            }
             _ => base,
         }
     }
@@ -167,6 +170,7 @@ impl From<Error> for AddonError {
             Error::Append(error) => error.into(),
             Error::Read(error) => error.into(),
             Error::Snapshot(error) => error.into(),
+            Error::Projection(error) => error.into(),
             other => AddonError::new(other.code().as_str(), other.to_string()),
         }
     }

@@ -14,7 +14,7 @@
 //!   error ([`error`]);
 //! - calls are synchronous on the JS thread: `appendToStream` returns after the commit, so the package's promise
 //!   resolves only once the events are in the database;
-//! - subscriptions are cursors polled by JS; the first one starts a thread that reports commits (this process's and
+//! - subscriptions and query watches are cursors polled by JS; the first one starts a thread that reports commits (this process's and
 //!   other processes', by `PRAGMA data_version`) through a thread-safe function, so the host polls again.
 //!
 //! From JS (the package loads the platform package's `.node` file; see `js/src/addon.ts`):
@@ -29,6 +29,7 @@
 pub mod convert;
 mod driver;
 pub mod error;
+mod projection;
 mod store;
 
 pub use driver::{NodeLiveFeed, NodeSyncDriver};

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use eventlite::sync::{Conflict, SyncMode, SyncedItem, SyncedSubscription};
-use eventlite::{EventData, ExpectedVersion, Location, Store, Subscription, Uuid};
+use eventlite::{EventData, ExpectedVersion, Location, QueryRows, QueryWatch, Store, Subscription, Uuid};
 use napi::bindgen_prelude::{Either, Function, Undefined, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
@@ -72,6 +72,9 @@ pub struct NodeStore {
     storage_mode: &'static str,
     subscriptions: HashMap<u32, Subscription>,
     next_subscription: u32,
+    /// Open query watches (`projection.rs`), by id.
+    watches: HashMap<u32, QueryWatch>,
+    next_watch: u32,
     on_commit: Option<Arc<OnCommit>>,
     watcher: Option<Watcher>,
 }
@@ -83,6 +86,8 @@ impl NodeStore {
             storage_mode,
             subscriptions: HashMap::new(),
             next_subscription: 1,
+            watches: HashMap::new(),
+            next_watch: 1,
             on_commit: None,
             watcher: None,
         }
@@ -99,6 +104,25 @@ impl NodeStore {
         self.next_subscription += 1;
         self.subscriptions.insert(id, subscription);
         Ok(id)
+    }
+
+    pub(crate) fn add_watch(&mut self, watch: QueryWatch) -> AddonResult<u32> {
+        self.start_watcher()?;
+        let id = self.next_watch;
+        self.next_watch += 1;
+        self.watches.insert(id, watch);
+        Ok(id)
+    }
+
+    /// Polls watch `id` (see [`QueryWatch::poll`]).
+    pub(crate) fn poll_query_watch(&mut self, id: u32) -> AddonResult<Option<QueryRows>> {
+        let store = self.store.as_ref().ok_or_else(AddonError::closed)?;
+        let watch = self.watches.get_mut(&id).ok_or_else(|| AddonError::invalid("watch", "is not open"))?;
+        Ok(watch.poll(store)?)
+    }
+
+    pub(crate) fn remove_watch(&mut self, id: u32) {
+        self.watches.remove(&id);
     }
 
     /// Starts the commit watcher, once, if `onCommit` was given.
@@ -188,6 +212,7 @@ impl NodeStore {
         self.watcher = None;
         self.on_commit = None;
         self.subscriptions.clear();
+        self.watches.clear();
         self.store = None;
     }
 

@@ -25,6 +25,7 @@ export const ErrorCodes = [
   'NOT_A_DATABASE',
   'SCHEMA_TOO_NEW',
   'STORAGE_ERROR',
+  'PROJECTION_FAILED',
   // The package.
   'STORE_CLOSED',
   'INTERNAL',
@@ -134,6 +135,27 @@ export class EventTooLargeError extends EventLiteError {
   }
 }
 
+/**
+ * A projection's statement failed. On a local append: `projection` and `index` (the event's index in the batch);
+ * nothing was written. On a query or registration: `projection` and `position` (the event's local position), when
+ * the projection was marked failed by a pulled event or failed on a stored one while registering.
+ */
+export class ProjectionFailedError extends EventLiteError {
+  /** The projection's name. */
+  readonly projection: string;
+  /** The event's index in the appended batch (a refused append), else `undefined`. */
+  readonly index: number | undefined;
+  /** The event's local position (a failed projection, a refused registration), else `undefined`. */
+  readonly position: number | undefined;
+
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(code, message, details);
+    this.projection = String(details.projection ?? '');
+    this.index = typeof details.index === 'number' ? details.index : undefined;
+    this.position = typeof details.position === 'number' ? details.position : undefined;
+  }
+}
+
 /** The database is locked elsewhere (another tab holds this OPFS store, or SQLite's busy timeout passed). */
 export class StorageBusyError extends EventLiteError {}
 /** The disk or the origin's storage quota is full. */
@@ -214,6 +236,7 @@ const classes: Record<ErrorCode, ErrorClass> = {
   NOT_A_DATABASE: NotADatabaseError,
   SCHEMA_TOO_NEW: SchemaTooNewError,
   STORAGE_ERROR: StorageError,
+  PROJECTION_FAILED: ProjectionFailedError,
   STORE_CLOSED: StoreClosedError,
   INTERNAL: InternalError,
   BATCH_TOO_LARGE: BatchTooLargeError,

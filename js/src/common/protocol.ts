@@ -6,7 +6,7 @@
  * names which of them the host answers as they are, and adds the host's own methods.
  */
 
-import type { RoundReportWire, StoreOptionsWire, WasmStore } from '../wasm/eventlite_wasm.js';
+import type { QueryRowsWire, RoundReportWire, StoreOptionsWire, WasmStore } from '../wasm/eventlite_wasm.js';
 import type { ErrorShape } from './errors.js';
 import type { StorageMode, SyncLimits, SyncStatus } from './types.js';
 
@@ -45,6 +45,23 @@ export interface SubscriptionFailure {
   error: ErrorShape;
 }
 
+/** A watched query's fresh rows: after it opened, and after each commit that changed a table it reads. */
+export interface WatchRows {
+  kind: 'rows';
+  watch: number;
+  rows: QueryRowsWire;
+}
+
+/** A watched query failed when re-run (e.g. `PROJECTION_FAILED`); it stays open and answers again once it can. */
+export interface WatchFailure {
+  kind: 'watchError';
+  watch: number;
+  error: ErrorShape;
+}
+
+/** What the host posts about watched queries. */
+export type WatchNotice = WatchRows | WatchFailure;
+
 /** What the host posts to the caller about sync. */
 export type SyncNotice =
   | { kind: 'sync'; type: 'status'; status: SyncStatus }
@@ -57,7 +74,7 @@ export type SyncNotice =
   | { kind: 'sync'; type: 'pageError'; synced: number; error: ErrorShape };
 
 /** Anything the host sends that is not an answer. */
-export type HostNotice = Delivery | SubscriptionFailure | SyncNotice;
+export type HostNotice = Delivery | SubscriptionFailure | WatchNotice | SyncNotice;
 
 /** Anything the host sends. */
 export type HostMessage = Response | HostNotice;
@@ -72,7 +89,11 @@ export type StoreCall =
   | 'saveCheckpoint'
   | 'loadCheckpoint'
   | 'saveSnapshot'
-  | 'loadSnapshot';
+  | 'loadSnapshot'
+  | 'registerProjection'
+  | 'dropProjection'
+  | 'projections'
+  | 'query';
 
 /** `syncStart`'s argument: the sync options without the callbacks, the URL made absolute. */
 export interface SyncStartRequest {
@@ -111,5 +132,8 @@ export interface HostMethods extends Pick<WasmStore, StoreCall>, SyncMethods {
   subscribeToStream(stream: unknown, options: unknown): number;
   ack(subscription: number): void;
   unsubscribe(subscription: number): void;
+  /** Opens a watched query; its rows follow the answer as {@link WatchRows} notices. */
+  watch(sql: unknown, params: unknown): number;
+  unwatch(watch: number): void;
   close(): void;
 }

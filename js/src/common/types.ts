@@ -305,6 +305,11 @@ export interface SyncStatus {
    * with backoff (`false`: only at the longest delay; see `state`).
    */
   lastError: { code: string; message: string; retryable?: boolean; status?: number } | null;
+  /**
+   * The projections marked failed: a statement failed on an event pulled from the server (such events are never
+   * refused). Queries over their tables fail with `PROJECTION_FAILED` until a new version is registered.
+   */
+  failedProjections: ProjectionFailure[];
 }
 
 /** An event the server rejected: it left its stream and is kept in the conflicts list until dismissed. */
@@ -370,6 +375,8 @@ export interface SyncOptions {
   onConflict?: (conflicts: SyncConflict[]) => void;
   /** Called whenever the status changes (also emitted as `'status'`). */
   onStatus?: (status: SyncStatus) => void;
+  /** Called when a pulled event made a projection fail (also emitted as `'projectionFailed'`). */
+  onProjectionFailed?: (failure: ProjectionFailure) => void;
 }
 
 /** A server's push limits; each defaults to the reference server's. */
@@ -409,4 +416,77 @@ export interface SyncedSubscription {
   readonly position: number;
   /** Stops delivery at once (the rest of a page is dropped). */
   unsubscribe(): Promise<void>;
+}
+
+/**
+ * A read model, declared as data (`docs/projections.md`): the SQL creating its tables, and per event type (or
+ * category, or both, or neither: every event) the statements to run, with `:stream`, `:version`, `:position`,
+ * `:type`, `:category`, `:event_id`, `:data`, `:metadata` and `:recorded_at` bound from the event. The same JSON
+ * form in Rust, JS and the native bindings.
+ */
+export interface ProjectionDefinition {
+  name: string;
+  /** Change it whenever the SQL changes: a new version drops the old tables and rebuilds them from the log. */
+  version: number;
+  setup: string;
+  handlers: ProjectionHandler[];
+  /** Fold only events the server confirmed (never rewound; lags local appends until they are confirmed). */
+  confirmedOnly?: boolean;
+}
+
+/** The statements a projection runs for the events a handler matches. */
+export interface ProjectionHandler {
+  type?: string;
+  category?: string;
+  statements: string[];
+}
+
+/** Where a projection failed: the event's local position, its id, and SQLite's message. */
+export interface ProjectionFailure {
+  /** The projection's name. */
+  name: string;
+  position: number;
+  eventId: string | null;
+  message: string;
+}
+
+/** A registered projection's state (`registerProjection`, `projections`). */
+export interface ProjectionStatus {
+  name: string;
+  version: number;
+  confirmedOnly: boolean;
+  /** The position of the last event it folded. */
+  appliedThrough: number;
+  /** The tables it owns. */
+  tables: string[];
+  /** Set when a pulled event made a statement fail; it folds nothing more until a new version is registered. */
+  failure: { position: number; eventId: string | null; message: string } | null;
+}
+
+/** A value in a query's result: integers beyond 2^53 come back as `bigint`, blobs as `Uint8Array`. */
+export type SqlValue = null | number | bigint | string | Uint8Array;
+
+/** A query parameter: booleans bind as 0 / 1, `undefined` as NULL. */
+export type SqlParam = SqlValue | boolean | undefined;
+
+/** A query's parameters: an array for `?` / `?N`, an object for `:name` (keys with or without the prefix). */
+export type SqlParams = readonly SqlParam[] | Readonly<Record<string, SqlParam>>;
+
+/** A row as `query` returns it: one property per column. */
+export type Row = Record<string, SqlValue>;
+
+/** A query's result with its column names, in order (`queryRows`). */
+export interface QueryResult<R = Row> {
+  columns: string[];
+  rows: R[];
+}
+
+/** Options of `watch`. */
+export interface WatchOptions {
+  /**
+   * Called when the query fails after the watch was opened (`PROJECTION_FAILED` when a pulled event made a
+   * projection it reads fail; the watch stays open and calls back again once a new version is registered), or when
+   * the callback throws. Default: `console.error`.
+   */
+  onError?: (error: unknown) => void;
 }

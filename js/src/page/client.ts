@@ -4,7 +4,15 @@
  */
 
 import { invalidArgument, toEventLiteError, type ErrorShape } from '../common/errors.js';
-import type { Delivery, HostMessage, HostMethods, Request, SubscriptionFailure, SyncNotice } from '../common/protocol.js';
+import type {
+  Delivery,
+  HostMessage,
+  HostMethods,
+  Request,
+  SubscriptionFailure,
+  SyncNotice,
+  WatchNotice,
+} from '../common/protocol.js';
 
 /** Carries requests to a host and its messages back. */
 export interface Transport {
@@ -26,6 +34,8 @@ export class Client {
   private failure: ErrorShape | undefined;
   /** Receives subscription pages and failures. */
   onDelivery: (message: Delivery | SubscriptionFailure) => void = () => {};
+  /** Receives watched queries' rows and failures. */
+  onWatch: (message: WatchNotice) => void = () => {};
   /** Receives sync notices (status, conflicts, rounds, synced subscriptions' pages). */
   onSync: (notice: SyncNotice) => void = () => {};
   /** Called when the host changed, after the transport re-sent the unanswered requests (see {@link onReconnect}). */
@@ -80,6 +90,8 @@ export class Client {
       else pending.reject(toEventLiteError(message.error));
     } else if (message.kind === 'sync') {
       this.onSync(message);
+    } else if (message.kind === 'rows' || message.kind === 'watchError') {
+      this.onWatch(message);
     } else {
       this.onDelivery(message);
     }

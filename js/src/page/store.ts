@@ -21,7 +21,13 @@ import {
   type ExpectedVersion,
   type LoadSnapshotOptions,
   type LogPage,
+  type ProjectionDefinition,
+  type ProjectionStatus,
+  type QueryResult,
   type ReadAllOptions,
+  type Row,
+  type SqlParams,
+  type WatchOptions,
   type ReadStreamOptions,
   type RecordedEvent,
   type SaveSnapshotOptions,
@@ -34,6 +40,7 @@ import {
 import { Client, type Transport } from './client.js';
 import { Subscribers, type Subscriber } from './delivery.js';
 import { startSync, type SyncClient } from './sync.js';
+import { defaultOnWatchError, Watches, type Watch } from './watch.js';
 
 function checkObject(value: unknown, argument: string, keys: readonly string[]): Record<string, unknown> {
   if (value === undefined || value === null) return {};
@@ -51,6 +58,19 @@ function pick(value: unknown, argument: string, keys: readonly string[]): Record
   const out: Record<string, unknown> = {};
   for (const key of keys) if (object[key] !== undefined) out[key] = object[key];
   return out;
+}
+
+function checkSql(sql: unknown): string {
+  if (typeof sql !== 'string') throw invalidArgument('sql', 'must be a string');
+  return sql;
+}
+
+function checkParams(params: unknown): SqlParams | undefined {
+  if (params === undefined || params === null) return undefined;
+  if (typeof params !== 'object' || params instanceof Uint8Array) {
+    throw invalidArgument('params', 'must be an array (for ?) or an object (for :name)');
+  }
+  return params as SqlParams;
 }
 
 function checkStream(stream: unknown): string {
@@ -141,6 +161,7 @@ const defaultOnError = (error: unknown, event: RecordedEvent | undefined): void 
 export class EventStore<E extends EventType = EventType> {
   readonly #client: Client;
   readonly #subscriptions: Subscribers<StoreSubscriber>;
+  readonly #watches: Watches;
   #closed = false;
 
   /** @internal */
@@ -171,7 +192,11 @@ export class EventStore<E extends EventType = EventType> {
       unsubscribe: (id) => client.call('unsubscribe', id),
     });
     client.onDelivery = (message) => void this.#subscriptions.deliver(message.subscription, message);
-    client.onReconnect(() => void this.#subscriptions.reopenAll());
+    this.#watches = new Watches(client);
+    client.onReconnect(() => {
+      void this.#subscriptions.reopenAll();
+      void this.#watches.reopenAll();
+    });
   }
 
   #check(): void {
@@ -383,6 +408,73 @@ export class EventStore<E extends EventType = EventType> {
   }
 
   /**
+   * Registers a read model (`docs/projections.md`): checks its SQL, creates its tables and folds the stored log
+   * into them, in one transaction; from then on every write transaction keeps them (appends, sync pulls and
+   * rebases), in every tab and process. Registering the registered version with the same definition changes
+   * nothing (do it at every start); a new version rebuilds the tables from the log. Invalid SQL is
+   * `INVALID_ARGUMENT` with SQLite's message; a statement failing on a stored event is `PROJECTION_FAILED`.
+   */
+  async registerProjection(definition: ProjectionDefinition | string): Promise<ProjectionStatus> {
+    this.#check();
+    if (typeof definition !== 'string' && (typeof definition !== 'object' || definition === null)) {
+      throw invalidArgument('projection', 'must be an object or its JSON text');
+    }
+    return this.#client.call('registerProjection', definition);
+  }
+
+  /** Removes a projection and drops its tables; `false` when there was none. */
+  async dropProjection(name: string): Promise<boolean> {
+    this.#check();
+    if (typeof name !== 'string') throw invalidArgument('name', 'must be a string');
+    return this.#client.call('dropProjection', name);
+  }
+
+  /** Every registered projection's version, progress and failure. */
+  async projections(): Promise<ProjectionStatus[]> {
+    this.#check();
+    return this.#client.call('projections');
+  }
+
+  /**
+   * Runs one read-only SQL statement over the read models and returns its rows as objects keyed by column
+   * (`Row` is a claim about the query's columns, not checked). Parameters: an array for `?`, an object for
+   * `:name`. A statement that writes is `INVALID_ARGUMENT`; a table of a failed projection `PROJECTION_FAILED`.
+   */
+  async query<R = Row>(sql: string, params?: SqlParams): Promise<R[]> {
+    return (await this.queryRows<R>(sql, params)).rows;
+  }
+
+  /** {@link query}, with the result's column names in order. */
+  async queryRows<R = Row>(sql: string, params?: SqlParams): Promise<QueryResult<R>> {
+    this.#check();
+    const result = await this.#client.call('query', checkSql(sql), checkParams(params));
+    return result as unknown as QueryResult<R>;
+  }
+
+  /**
+   * Watches a read-only query: `callback` gets its rows once the watch is open, then fresh rows after each commit
+   * (an append here, in another tab or process, a sync pull or rebase) that changed a table it reads; commits in
+   * quick succession give one call, and commits that touch other tables none. Resolves once the watch is open;
+   * invalid SQL rejects with `INVALID_ARGUMENT`. The query must read at least one projection table.
+   */
+  watch<R = Row>(sql: string, params: SqlParams | undefined, callback: (rows: R[]) => void, options?: WatchOptions): Promise<Watch<R>>;
+  watch<R = Row>(sql: string, callback: (rows: R[]) => void, options?: WatchOptions): Promise<Watch<R>>;
+  async watch<R = Row>(sql: string, ...args: unknown[]): Promise<Watch<R>> {
+    this.#check();
+    if (typeof args[0] === 'function') args.unshift(undefined);
+    const [params, callback, options] = args;
+    if (typeof callback !== 'function') throw invalidArgument('callback', 'must be a function');
+    const { onError = defaultOnWatchError } = checkObject(options, 'options', ['onError']);
+    if (typeof onError !== 'function') throw invalidArgument('options.onError', 'must be a function');
+    return this.#watches.open<R>(
+      checkSql(sql),
+      checkParams(params),
+      callback as (rows: R[]) => void,
+      onError as (error: unknown) => void,
+    );
+  }
+
+  /**
    * Starts syncing with an EventLite server (`docs/sync-protocol.md`): pushes pending events, pulls the server's, and
    * follows its live notifications, from where the database lives (the worker in the browser). Resolves with the
    * {@link SyncClient}: status, conflicts (events the server rejected), `syncNow`, `setOnline`, `stop`.
@@ -420,6 +512,7 @@ export class EventStore<E extends EventType = EventType> {
     if (this.#closed) return;
     this.#closed = true;
     this.#subscriptions.closeAll();
+    this.#watches.closeAll();
     try {
       await this.#client.call('close');
     } finally {

@@ -10,6 +10,7 @@ import { EventLiteError, SYNC_STOPPED, toEventLiteError } from '../common/errors
 import type { SyncNotice, SyncStartRequest } from '../common/protocol.js';
 import type {
   EventType,
+  ProjectionFailure,
   RecordedEvent,
   SyncConflict,
   SyncedSubscription,
@@ -40,6 +41,7 @@ type Listeners = {
   status: (status: SyncStatus) => void;
   conflict: (conflicts: SyncConflict[]) => void;
   synced: (report: SyncReport) => void;
+  projectionFailed: (failure: ProjectionFailure) => void;
 };
 
 /**
@@ -53,6 +55,7 @@ export class SyncClient<E extends EventType = EventType> {
     status: new Set(),
     conflict: new Set(),
     synced: new Set(),
+    projectionFailed: new Set(),
   };
   readonly #waiters: Waiter[] = [];
   /** Conflicts of the round running now, for its `'synced'` report. */
@@ -67,11 +70,12 @@ export class SyncClient<E extends EventType = EventType> {
   constructor(
     private readonly client: Client,
     status: SyncStatus,
-    options: Pick<SyncOptions, 'onConflict' | 'onStatus'>,
+    options: Pick<SyncOptions, 'onConflict' | 'onStatus' | 'onProjectionFailed'>,
   ) {
     this.#status = status;
     if (options.onStatus) this.#listeners.status.add(options.onStatus);
     if (options.onConflict) this.#listeners.conflict.add(options.onConflict);
+    if (options.onProjectionFailed) this.#listeners.projectionFailed.add(options.onProjectionFailed);
     this.#subscribers = new Subscribers<SyncedSubscriber>({
       beforePage: async (subscriber, { rewoundFrom }) => {
         if (rewoundFrom === null || rewoundFrom === undefined) return;
@@ -107,7 +111,10 @@ export class SyncClient<E extends EventType = EventType> {
     return this.#status;
   }
 
-  /** Listens to `'status'`, `'conflict'` (events the server rejected) or `'synced'` (a round ended); returns the unsubscribe function. */
+  /**
+   * Listens to `'status'`, `'conflict'` (events the server rejected), `'synced'` (a round ended) or
+   * `'projectionFailed'` (a pulled event made a projection fail); returns the unsubscribe function.
+   */
   on<K extends keyof Listeners>(type: K, listener: Listeners[K]): () => void {
     this.#listeners[type].add(listener);
     return () => void this.#listeners[type].delete(listener);
@@ -270,7 +277,12 @@ export class SyncClient<E extends EventType = EventType> {
   }
 
   #setStatus(status: SyncStatus): void {
+    const before = this.#status.failedProjections ?? [];
+    const known = (failure: ProjectionFailure) =>
+      before.some((old) => old.name === failure.name && old.position === failure.position);
+    const failed = (status.failedProjections ?? []).filter((failure) => !known(failure));
     this.#status = status;
+    for (const failure of failed) this.#emit('projectionFailed', failure);
     // Offline (here or in another tab), no round runs: a syncNow still waiting for one would wait forever.
     if (status.state === 'offline') {
       for (const waiter of this.#waiters.splice(0)) waiter.reject(toEventLiteError(SYNC_STOPPED));
@@ -295,14 +307,15 @@ export class SyncClient<E extends EventType = EventType> {
  */
 export async function startSync<E extends EventType>(client: Client, options: SyncOptions): Promise<SyncClient<E>> {
   if (typeof options !== 'object' || options === null) throw invalidSync('options', 'must be an object');
-  const { url, token, batchSize = 500, online = true, limits = {}, onConflict, onStatus } = options;
+  const { url, token, batchSize = 500, online = true, limits = {}, onConflict, onStatus, onProjectionFailed } = options;
   if (typeof url !== 'string' || url === '') throw invalidSync('options.url', 'must be a URL');
   if (typeof token !== 'string' || token === '') throw invalidSync('options.token', 'must be a non-empty string');
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH) {
     throw invalidSync('options.batchSize', `must be an integer from 1 to ${MAX_BATCH}`);
   }
   if (typeof limits !== 'object' || limits === null) throw invalidSync('options.limits', 'must be an object');
-  for (const [name, value] of [['onConflict', onConflict], ['onStatus', onStatus]] as const) {
+  const callbacks = [['onConflict', onConflict], ['onStatus', onStatus], ['onProjectionFailed', onProjectionFailed]] as const;
+  for (const [name, value] of callbacks) {
     if (value !== undefined && typeof value !== 'function') throw invalidSync(`options.${name}`, 'must be a function');
   }
   let absolute: string;
@@ -320,7 +333,8 @@ export async function startSync<E extends EventType>(client: Client, options: Sy
   };
   const request: SyncStartRequest = { url: absolute, token, batchSize, online: Boolean(online), limits: { ...limits } };
   const status = await client.call('syncStart', request);
-  sync = new SyncClient<E>(client, status, { onConflict, onStatus });
+  // Projections that had failed before this call are in the first status, not reported as new failures.
+  sync = new SyncClient<E>(client, status, { onConflict, onStatus, onProjectionFailed });
   for (const notice of early.splice(0)) sync._receive(notice);
   client.onReconnect(() => void sync?._reconnected(request));
   return sync;

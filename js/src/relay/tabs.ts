@@ -55,6 +55,8 @@ export class SharedTransport implements Transport {
   private readonly subscriptionTabs = new Map<number, string>();
   /** Owner only: followers' synced subscriptions (`page/sync.ts`), whose pages go to that tab alone. */
   private readonly syncSubscriptionTabs = new Map<number, string>();
+  /** Owner only: every watched query's tab (`page/watch.ts`, this one's too): its rows go to that tab alone. */
+  private readonly watchTabs = new Map<number, string>();
   private nextRelayId = 1;
   private releaseLock: (() => void) | undefined;
   private closed = false;
@@ -220,9 +222,8 @@ export class SharedTransport implements Transport {
    */
   private answerStale(request: Request): boolean {
     const method: string = request.method;
-    if (method !== 'ack' && method !== 'unsubscribe' && method !== 'syncAck' && method !== 'syncUnsubscribe') {
-      return false;
-    }
+    const stale = ['ack', 'unsubscribe', 'syncAck', 'syncUnsubscribe', 'unwatch'];
+    if (!stale.includes(method)) return false;
     this.deliver(undefined, { id: request.id, ok: true, value: undefined });
     return true;
   }
@@ -238,6 +239,7 @@ export class SharedTransport implements Transport {
       this.deliver(tab, { id: request.id, ok: true, value: undefined });
       return;
     }
+    if (request.method === 'unwatch') this.watchTabs.delete(request.args[0] as number);
     const id = this.nextRelayId++;
     const route: Route =
       tab === undefined
@@ -267,6 +269,7 @@ export class SharedTransport implements Transport {
         if (tab !== undefined && message.ok && route.method === 'syncSubscribe') {
           this.syncSubscriptionTabs.set(message.value as number, tab);
         }
+        if (message.ok && route.method === 'watch') this.watchTabs.set(message.value as number, tab ?? this.tab);
         if (route.to === 'local' && route.looped) {
           // The answer takes the hop back too, as a follower's does.
           this.loop().send.postMessage({ kind: 'answer', message: { ...message, id: route.id } } satisfies Loopback);
@@ -283,6 +286,10 @@ export class SharedTransport implements Transport {
       // Other sync notices are about the store, not one tab's request: every tab's SyncClient gets them.
       this.deliver(undefined, message);
       this.channel.postMessage({ kind: 'message', to: '*', owner: this.tab, message } satisfies ChannelMessage);
+    } else if (message.kind === 'rows' || message.kind === 'watchError') {
+      // A stopped watch's last rows (posted before its `unwatch` arrived) go nowhere.
+      const tab = this.watchTabs.get(message.watch);
+      if (tab !== undefined) this.deliver(tab, message);
     } else {
       this.deliver(this.subscriptionTabs.get(message.subscription), message);
     }
@@ -297,7 +304,7 @@ export class SharedTransport implements Transport {
     }
   }
 
-  /** Owner: a follower left; close its subscriptions. */
+  /** Owner: a follower left; close its subscriptions and watches. */
   private dropTab(tab: string): void {
     for (const [subscription, owner] of this.subscriptionTabs) {
       if (owner !== tab) continue;
@@ -305,6 +312,13 @@ export class SharedTransport implements Transport {
       const id = this.nextRelayId++;
       this.routes.set(id, { to: 'none' });
       this.worker?.postMessage({ id, method: 'unsubscribe', args: [subscription] } satisfies Request);
+    }
+    for (const [watch, owner] of this.watchTabs) {
+      if (owner !== tab) continue;
+      this.watchTabs.delete(watch);
+      const id = this.nextRelayId++;
+      this.routes.set(id, { to: 'none' });
+      this.worker?.postMessage({ id, method: 'unwatch', args: [watch] } satisfies Request);
     }
     for (const [subscription, owner] of this.syncSubscriptionTabs) {
       if (owner !== tab) continue;

@@ -1,7 +1,8 @@
 /**
  * The host: owns one wasm store and answers {@link Request}s, in a dedicated worker (browser) or on the caller's
  * thread (Node). It never runs user code: after each call returns it posts the pages the call made available
- * ({@link Pages}); the caller runs the callbacks, then acks.
+ * ({@link Pages}); the caller runs the callbacks, then acks. After each commit it polls the watched queries
+ * ({@link Watches}).
  */
 
 import { toErrorShape, type ErrorShape } from '../common/errors.js';
@@ -9,6 +10,7 @@ import type { HostMessage, OpenRequest, Request } from '../common/protocol.js';
 import type { WasmStore } from '../wasm/eventlite_wasm.js';
 import { Pages } from './pages.js';
 import { SyncHost, type WasmSync } from './sync.js';
+import { Watches } from './watches.js';
 
 /** What the host needs from the wasm module (its two entry points differ between browser and Node only in loading). */
 export interface WasmModule extends WasmSync {
@@ -30,12 +32,16 @@ export const openMemory: Opener = async (wasm, request) =>
 /** The calls after which a subscription may have a page to deliver (posted after the call's own answer). */
 const pumpAfter = new Set<Request['method']>(['appendToStream', 'ack']);
 
+/** The calls that may change a projection's tables: watches are polled after them. */
+const commits = new Set<Request['method']>(['appendToStream', 'registerProjection', 'dropProjection']);
+
 const CLOSED: ErrorShape = { name: 'EventLiteError', code: 'STORE_CLOSED', message: 'the store is closed' };
 
 export class Host {
   private store: WasmStore | undefined;
   private broken: ErrorShape | undefined;
   private readonly pages: Pages<string>;
+  private readonly watches: Watches;
   /** The store's sync transport, created by the first `sync*` request. */
   private sync: SyncHost | undefined;
 
@@ -49,6 +55,7 @@ export class Host {
       (subscription, events) => post({ kind: 'events', subscription, events }),
       (subscription, error) => post({ kind: 'subscriptionError', subscription, error }),
     );
+    this.watches = new Watches(() => this.store, post);
   }
 
   /** Answers one request, then delivers what the call made available to subscribers. */
@@ -58,6 +65,7 @@ export class Host {
       const value = await this.dispatch(request);
       changed = pumpAfter.has(request.method);
       this.post({ id: request.id, ok: true, value });
+      if (commits.has(request.method)) this.watches.schedule();
     } catch (error) {
       const shape = toErrorShape(error);
       if (shape.code === 'INTERNAL') this.broken = shape; // a trapped wasm instance must not be used again
@@ -72,6 +80,7 @@ export class Host {
   #changed(): void {
     if (!this.store) return;
     this.pages.pump();
+    this.watches.schedule();
     this.sync?.localAppend();
   }
 
@@ -104,6 +113,19 @@ export class Host {
         return store.saveSnapshot(args[0], args[1], args[2], args[3]);
       case 'loadSnapshot':
         return store.loadSnapshot(args[0], args[1]);
+      case 'registerProjection':
+        return store.registerProjection(args[0]);
+      case 'dropProjection':
+        return store.dropProjection(args[0]);
+      case 'projections':
+        return store.projections();
+      case 'query':
+        return store.query(args[0], args[1]);
+      case 'watch':
+        return this.watches.open(args[0], args[1]);
+      case 'unwatch':
+        this.watches.close(args[0] as number);
+        return undefined;
       case 'subscribeToAll':
       case 'subscribeToStream': {
         const id = method === 'subscribeToAll' ? store.subscribeToAll(args[0]) : store.subscribeToStream(args[0], args[1]);
@@ -120,6 +142,7 @@ export class Host {
         this.sync?.stop();
         this.sync = undefined;
         this.pages.closeAll();
+        this.watches.closeAll();
         this.store = undefined;
         store.close();
         store.free();
@@ -141,6 +164,7 @@ export class Host {
           () => this.store,
           (notice) => this.post(notice),
           () => this.pages.pump(),
+          () => this.watches.schedule(),
         );
         return this.sync.call(method, args);
       default: {

@@ -12,7 +12,7 @@
 
 import { SYNC_STOPPED, type ErrorShape } from '../common/errors.js';
 import type { SyncMethods, SyncNotice, SyncStartRequest } from '../common/protocol.js';
-import type { SyncState, SyncStatus } from '../common/types.js';
+import type { ProjectionFailure, SyncState, SyncStatus } from '../common/types.js';
 import type {
   LiveFeed,
   SyncDriver,
@@ -64,6 +64,11 @@ export class SyncHost {
     private readonly post: (notice: SyncNotice) => void,
     /** Called after a round changed the log, so the host can deliver to its subscribers. */
     private readonly onChanged: () => void,
+    /**
+     * Called after each answer the round applied (a pull, a push result: confirmations move confirmed-only
+     * projections even when the log is unchanged), so the host polls its watched queries.
+     */
+    private readonly onApplied: () => void = () => {},
   ) {
     this.#pages = new Pages(
       (synced, page) => post({ kind: 'sync', type: 'page', synced, rewoundFrom: page.rewoundFrom, events: page.events }),
@@ -221,6 +226,7 @@ export class SyncHost {
       syncing: this.#running,
       lastSyncedAt: this.#lastSyncedAt,
       lastError: this.#lastError,
+      failedProjections: failedProjections(store),
     };
   }
 
@@ -315,6 +321,7 @@ export class SyncHost {
     const conflicts = driver.takeNewConflicts();
     if (conflicts !== undefined) this.post({ kind: 'sync', type: 'conflicts', run, conflicts });
     if (driver.takeLogChanged() || conflicts !== undefined) this.#changed();
+    this.onApplied();
   }
 
   /** Sends one request of the driver's; resolves with the answer, or with why there was none. */
@@ -340,6 +347,16 @@ export class SyncHost {
       return { ok: false, message: `${step.method} ${step.path}: ${why}` };
     }
   }
+}
+
+/** The projections a pulled event made fail (statuses are a small read; the status is posted per round). */
+function failedProjections(store: WasmStore | undefined): ProjectionFailure[] {
+  if (!store) return [];
+  const failed: ProjectionFailure[] = [];
+  for (const { name, failure } of store.projections()) {
+    if (failure) failed.push({ name, position: failure.position, eventId: failure.eventId, message: failure.message });
+  }
+  return failed;
 }
 
 /** The status's form of a failure: code, message, and the details callers act on. */

@@ -28,6 +28,7 @@ const classByCode = {
   NOT_A_DATABASE: 'NotADatabaseError',
   SCHEMA_TOO_NEW: 'SchemaTooNewError',
   STORAGE_ERROR: 'StorageError',
+  PROJECTION_FAILED: 'ProjectionFailedError',
   STORE_CLOSED: 'StoreClosedError',
   INTERNAL: 'InternalError',
   BATCH_TOO_LARGE: 'BatchTooLargeError',

@@ -11,6 +11,9 @@ let counter = 0;
 export const storage = process.env.EVENTLITE_TEST_STORAGE ?? 'memory';
 let directory;
 
+/** The file of each store `open` made over files. */
+export const paths = new WeakMap();
+
 /** A fresh store: memory, or a new file when the suite runs over files. */
 export async function open(options = {}) {
   const { openEventStore } = await import('eventlite');
@@ -20,7 +23,10 @@ export async function open(options = {}) {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     directory ??= mkdtempSync(join(tmpdir(), 'eventlite-node-suite-'));
-    return openEventStore({ name: `test-${counter}`, path: join(directory, `test-${counter}.db`), ...options });
+    const path = join(directory, `test-${counter}.db`);
+    const store = await openEventStore({ name: `test-${counter}`, path, ...options });
+    paths.set(store, path);
+    return store;
   }
   return openEventStore({ name: `test-${counter}`, ...options });
 }
