@@ -35,8 +35,9 @@ function report(label, wasmFiles, jsFiles) {
 }
 
 // The browser entry's module graph: every module of js/dist (the page, worker and relay folders included) but the
-// Node-only and edge-only ones (the in-process relay counts: the browser entry loads it where there is no Worker).
-const nodeOnly = new Set(['node.js', 'addon.js', 'edge.js']);
+// Node-only and edge-only ones (the in-process relay counts: the browser entry loads it where there is no Worker),
+// and the optional `eventlite/react` entry (loaded only by apps that import it).
+const nodeOnly = new Set(['node.js', 'addon.js', 'edge.js', 'react.js']);
 const jsFiles = readdirSync(dist, { recursive: true })
   .filter((name) => name.endsWith('.js') && !nodeOnly.has(name))
   .map((name) => join(dist, name));

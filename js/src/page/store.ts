@@ -452,13 +452,18 @@ export class EventStore<E extends EventType = EventType> {
   }
 
   /**
-   * Watches a read-only query: `callback` gets its rows once the watch is open, then fresh rows after each commit
+   * Watches a read-only query: `callback` gets its rows (and column names) once the watch is open, then fresh rows after each commit
    * (an append here, in another tab or process, a sync pull or rebase) that changed a table it reads; commits in
    * quick succession give one call, and commits that touch other tables none. Resolves once the watch is open;
    * invalid SQL rejects with `INVALID_ARGUMENT`. The query must read at least one projection table.
    */
-  watch<R = Row>(sql: string, params: SqlParams | undefined, callback: (rows: R[]) => void, options?: WatchOptions): Promise<Watch<R>>;
-  watch<R = Row>(sql: string, callback: (rows: R[]) => void, options?: WatchOptions): Promise<Watch<R>>;
+  watch<R = Row>(
+    sql: string,
+    params: SqlParams | undefined,
+    callback: (rows: R[], columns: string[]) => void,
+    options?: WatchOptions,
+  ): Promise<Watch<R>>;
+  watch<R = Row>(sql: string, callback: (rows: R[], columns: string[]) => void, options?: WatchOptions): Promise<Watch<R>>;
   async watch<R = Row>(sql: string, ...args: unknown[]): Promise<Watch<R>> {
     this.#check();
     if (typeof args[0] === 'function') args.unshift(undefined);
@@ -469,7 +474,7 @@ export class EventStore<E extends EventType = EventType> {
     return this.#watches.open<R>(
       checkSql(sql),
       checkParams(params),
-      callback as (rows: R[]) => void,
+      callback as (rows: R[], columns: string[]) => void,
       onError as (error: unknown) => void,
     );
   }

@@ -10,13 +10,13 @@ import type { WatchNotice } from '../common/protocol.js';
 import type { Row, SqlParams } from '../common/types.js';
 import type { Client } from './client.js';
 
-/** A watch as the caller's side runs it. */
+/** @internal A watch as the caller's side runs it. */
 export interface WatchState<R = Row> {
   /** The host's id, which changes when another tab's worker takes the store over. */
   id: number;
   sql: string;
   params: SqlParams | undefined;
-  callback: (rows: R[]) => void;
+  callback: (rows: R[], columns: string[]) => void;
   onError: (error: unknown) => void;
   stopped: boolean;
   rows: R[] | undefined;
@@ -53,11 +53,12 @@ export class Watch<R = Row> {
   }
 }
 
+/** @internal */
 export const defaultOnWatchError = (error: unknown): void => {
   console.error('eventlite: a watched query failed', error);
 };
 
-/** The open watches of one store, by the host's id. */
+/** @internal The open watches of one store, by the host's id. */
 export class Watches {
   readonly #byId = new Map<number, WatchState<unknown>>();
   /** Notices for ids this side has not registered yet (the answer to `watch` and its rows may race). */
@@ -67,7 +68,12 @@ export class Watches {
     client.onWatch = (notice) => this.#receive(notice);
   }
 
-  async open<R>(sql: string, params: SqlParams | undefined, callback: (rows: R[]) => void, onError: (error: unknown) => void): Promise<Watch<R>> {
+  async open<R>(
+    sql: string,
+    params: SqlParams | undefined,
+    callback: (rows: R[], columns: string[]) => void,
+    onError: (error: unknown) => void,
+  ): Promise<Watch<R>> {
     const id = await this.client.call('watch', sql, params);
     const state: WatchState<R> = { id, sql, params, callback, onError, stopped: false, rows: undefined, columns: undefined };
     this.#add(state as WatchState<unknown>);
@@ -131,7 +137,7 @@ export class Watches {
     state.rows = notice.rows.rows;
     state.columns = notice.rows.columns;
     try {
-      state.callback(state.rows);
+      state.callback(state.rows, state.columns);
     } catch (error) {
       report(state, error);
     }

@@ -283,6 +283,48 @@ describe('several tabs', () => {
     await context.close();
   });
 
+  test('watched queries across tabs: once per relevant commit in either tab, and reopened after a takeover', async () => {
+    const { context, a, b } = await twoTabs();
+    const name = unique('watch-tabs');
+    const setup = (page) =>
+      page.evaluate(async (name) => {
+        window.store = await window.eventlite.openEventStore({ name });
+        await window.store.registerProjection({
+          name: 'said',
+          version: 1,
+          setup: 'CREATE TABLE said (who TEXT NOT NULL)',
+          handlers: [{ type: 'Said', statements: ["INSERT INTO said VALUES (:data ->> '$.from')"] }],
+        });
+        window.calls = [];
+        window.watch = await window.store.watch('SELECT who FROM said ORDER BY rowid', (rows) =>
+          window.calls.push(rows.map((row) => row.who).join(',')),
+        );
+      }, name);
+    await setup(a);
+    await setup(b);
+    const calls = (page, count) =>
+      page.evaluate(async (count) => {
+        for (let i = 0; i < 400 && window.calls.length < count; i++) await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 100)); // and nothing more after it
+        return window.calls;
+      }, count);
+    assert.deepEqual(await calls(b, 1), ['']);
+    await a.evaluate(() => window.store.appendToStream('chat-1', [{ type: 'Said', data: { from: 'a' } }]));
+    await b.evaluate(() => window.store.appendToStream('other-1', [{ type: 'Ignored', data: null }]));
+    await b.evaluate(() => window.store.appendToStream('chat-1', [{ type: 'Said', data: { from: 'b' } }]));
+    assert.deepEqual(await calls(a, 3), ['', 'a', 'a,b']);
+    assert.deepEqual(await calls(b, 3), ['', 'a', 'a,b']);
+    await a.close(); // b's worker takes the store over and opens b's watch again: it answers with the current rows
+    await b.evaluate(() => window.store.appendToStream('chat-1', [{ type: 'Said', data: { from: 'b2' } }]));
+    const afterTakeover = await calls(b, 5);
+    assert.equal(afterTakeover.at(-1), 'a,b,b2');
+    assert.deepEqual(afterTakeover.slice(0, 3), ['', 'a', 'a,b']);
+    await b.evaluate(() => window.watch.stop());
+    await b.evaluate(() => window.store.appendToStream('chat-1', [{ type: 'Said', data: { from: 'b3' } }]));
+    assert.deepEqual(await calls(b, afterTakeover.length + 1), afterTakeover);
+    await context.close();
+  });
+
   test('when the owning tab closes, the other takes the store over: no acknowledged event is lost', async () => {
     const { context, a, b } = await twoTabs();
     const name = unique('takeover');

@@ -7,7 +7,14 @@ import {
   EventLiteError,
   WrongExpectedVersionError,
   openEventStore,
+  ProjectionFailedError,
   type AppendResult,
+  type ProjectionDefinition,
+  type ProjectionFailure,
+  type ProjectionStatus,
+  type QueryResult,
+  type Row,
+  type Watch,
   type EventStore,
   type RecordedEvent,
   type StorageMode,
@@ -152,4 +159,42 @@ export async function typedEvents(): Promise<void> {
     console.log(event.data.total);
   });
   console.log(paid);
+}
+
+/** Read models: definitions, typed rows, watches, their errors. */
+export async function readModels(store: EventStore): Promise<void> {
+  const definition: ProjectionDefinition = {
+    name: 'todos',
+    version: 1,
+    setup: 'CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)',
+    handlers: [{ type: 'TodoAdded', statements: ["INSERT INTO todos (id, title) VALUES (:stream, :data ->> '$.title')"] }],
+  };
+  const status: ProjectionStatus = await store.registerProjection(definition);
+  const through: number = status.appliedThrough;
+  type Todo = { id: string; title: string; done: number };
+  const todos: Todo[] = await store.query<Todo>('SELECT id, title, done FROM todos WHERE done = ?', [0]);
+  const titles: string[] = todos.map((todo) => todo.title);
+  const untyped: Row[] = await store.query('SELECT count(*) AS n FROM todos WHERE id = :id', { id: 'todo-1', flag: true });
+  const { columns, rows }: QueryResult<Todo> = await store.queryRows<Todo>('SELECT * FROM todos');
+  const watch: Watch<Todo> = await store.watch<Todo>('SELECT * FROM todos', undefined, (fresh) => {
+    const first: Todo | undefined = fresh[0];
+    console.log(first?.title);
+  });
+  await store.watch('SELECT count(*) AS n FROM todos', (fresh: Row[]) => console.log(fresh.length), {
+    onError: (error) => console.log(error instanceof ProjectionFailedError ? error.projection : error),
+  });
+  const latest: Todo[] | undefined = watch.rows;
+  await watch.stop();
+  try {
+    await store.appendToStream('todo-1', [{ type: 'TodoAdded', data: { title: '' } }]);
+  } catch (error) {
+    if (error instanceof ProjectionFailedError) console.log(error.projection, error.index, error.position);
+  }
+  const sync = await store.sync({ url: 'https://sync.example.com', token: 't', onProjectionFailed: (f) => console.log(f.name) });
+  const failed: ProjectionFailure[] = sync.status.failedProjections;
+  // @ts-expect-error: a handler's statements are a list
+  await store.registerProjection({ name: 'x', version: 1, setup: '', handlers: [{ statements: 'DELETE' }] });
+  // @ts-expect-error: parameters are SQL values
+  await store.query('SELECT ?', [{ nested: true }]);
+  console.log(through, titles, untyped, columns, rows, latest, failed);
 }
