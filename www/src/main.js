@@ -1,8 +1,9 @@
-// The demo page: opens the local store, starts syncing with the server that served the page, and renders the
-// todo list (a fold of the local log), the log itself, the sync counters and the conflicts list.
+// The demo page: opens the local store, registers the todos projection, starts syncing with the server that served
+// the page, and renders the todo list (a watched query over the projection), the log itself, the sync counters and
+// the conflicts list.
 import { openEventStore } from 'eventlite';
 
-import { addTodo, completeTodo, fold, renameTodo } from './todos.js';
+import { addTodo, completeTodo, renameTodo, TODOS_QUERY, todosProjection, toTodo } from './todos.js';
 
 const params = new URLSearchParams(location.search);
 const settings = {
@@ -29,11 +30,31 @@ function el(tag, props = {}, ...children) {
 
 const store = await openEventStore({ name: settings.store });
 $('storage-mode').textContent = store.storageMode;
+// At every start: a no-op once registered (a new version would rebuild the table from the log).
+await store.registerProjection(todosProjection);
 
-const sync = await store.sync({ url: settings.server, token: settings.token, online: settings.online });
+const sync = await store.sync({
+  url: settings.server,
+  token: settings.token,
+  online: settings.online,
+  onProjectionFailed: (failure) => showError({ code: 'PROJECTION_FAILED', message: `${failure.name}: ${failure.message}` }),
+});
+view.status = sync.status;
 window.demo = { store, sync, settings };
 
-// Re-read after every change the store reports; coalesced so a burst of notices costs one read.
+// The list: called back with fresh rows after every commit that changed the todos table (this tab's, another
+// tab's, a pull, a rebase), and only then.
+await store.watch(
+  TODOS_QUERY,
+  (rows) => {
+    view.todos = rows.map(toTodo);
+    render();
+  },
+  { onError: showError },
+);
+
+// The log and the conflicts: re-read after every change sync reports; coalesced so a burst of notices costs one
+// read.
 let refreshing = null;
 let again = false;
 function refresh() {
@@ -52,7 +73,6 @@ function refresh() {
         after = page.events.at(-1).position;
       }
       view.log = events;
-      view.todos = fold(events);
       view.conflicts = await sync.conflicts();
       view.status = sync.status;
       render();

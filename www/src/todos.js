@@ -2,24 +2,47 @@
 //   TodoAdded { title }        appended with NO_STREAM  (a new todo)
 //   TodoRenamed { title }      appended with the exact version the user saw: renaming a todo someone else changed
 //   TodoCompleted {}           meanwhile is a conflict (the server rejects it; it shows in the conflicts list)
-// The list is a fold of the local log, so pending (local, unconfirmed) changes show at once.
+// The list is a read model: a projection the store keeps in the same transaction as the events (local appends,
+// pulls, rebases), so pending (local, unconfirmed) changes show at once and a rebase or a rejected event rewrites
+// it. The page watches one query over it.
 import { NO_STREAM, uuidv7 } from 'eventlite';
 
 export const CATEGORY = 'todo';
 
-/** Folds events (in log order) into todos, by stream. */
-export function fold(events) {
-  const todos = new Map();
-  for (const event of events) {
-    if (!event.stream.startsWith(`${CATEGORY}-`)) continue;
-    const todo = todos.get(event.stream) ?? { stream: event.stream, title: '', done: false, version: 0 };
-    if (event.type === 'TodoAdded' || event.type === 'TodoRenamed') todo.title = String(event.data?.title ?? '');
-    if (event.type === 'TodoCompleted') todo.done = true;
-    todo.version = event.version;
-    todos.set(event.stream, todo);
-  }
-  return [...todos.values()];
-}
+/**
+ * The todos, by stream, in the order they first appeared in the log. Every todo event upserts its row (so a
+ * stream whose TodoAdded is missing still shows) and records the stream's version, which renames and completions
+ * are appended against; then the event's own handler applies it. Change `version` whenever the SQL changes.
+ */
+export const todosProjection = {
+  name: 'todos',
+  version: 1,
+  setup: `CREATE TABLE todos (
+            stream TEXT PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            done INTEGER NOT NULL DEFAULT 0,
+            version INTEGER NOT NULL,
+            first_position INTEGER NOT NULL
+          )`,
+  handlers: [
+    {
+      category: CATEGORY,
+      statements: [
+        `INSERT INTO todos (stream, version, first_position) VALUES (:stream, :version, :position)
+         ON CONFLICT (stream) DO UPDATE SET version = excluded.version`,
+      ],
+    },
+    { category: CATEGORY, type: 'TodoAdded', statements: ["UPDATE todos SET title = coalesce(:data ->> '$.title', '') WHERE stream = :stream"] },
+    { category: CATEGORY, type: 'TodoRenamed', statements: ["UPDATE todos SET title = coalesce(:data ->> '$.title', '') WHERE stream = :stream"] },
+    { category: CATEGORY, type: 'TodoCompleted', statements: ['UPDATE todos SET done = 1 WHERE stream = :stream'] },
+  ],
+};
+
+/** What the list shows: the watched query. */
+export const TODOS_QUERY = 'SELECT stream, title, done, version FROM todos ORDER BY first_position';
+
+/** A row of {@link TODOS_QUERY} as the page uses it. */
+export const toTodo = ({ stream, title, done, version }) => ({ stream, title, done: done === 1, version });
 
 export function addTodo(store, title) {
   const stream = `${CATEGORY}-${uuidv7()}`;
