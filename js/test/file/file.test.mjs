@@ -204,6 +204,39 @@ describe('file stores (storageMode file)', () => {
     await store.close();
   });
 
+  test("a watched query sees another process's appends (the process runs the stored projection unregistered)", async () => {
+    const path = newPath();
+    const store = await openEventStore({ path });
+    await store.registerProjection({
+      name: 'counts',
+      version: 1,
+      setup: 'CREATE TABLE counts (stream TEXT PRIMARY KEY, n INTEGER NOT NULL)',
+      handlers: [
+        {
+          type: 'FromChild',
+          statements: ['INSERT INTO counts VALUES (:stream, 1) ON CONFLICT (stream) DO UPDATE SET n = n + 1'],
+        },
+      ],
+    });
+    const calls = [];
+    await store.watch('SELECT stream, n FROM counts ORDER BY stream', (rows) => calls.push(rows));
+    await until(() => calls.length === 1, 'the first rows');
+    assert.deepEqual(calls[0], []);
+    await runChild('append', path, 'theirs-1', '3');
+    await until(() => calls.at(-1)?.[0]?.n === 3, "the other process's appends");
+    assert.ok(calls.length <= 4, `${calls.length} calls for 3 appends`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const settled = calls.length;
+    await store.appendToStream('mine-1', [{ type: 'Local', data: null }]); // touches no projection table
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(calls.length, settled, 'no call for a commit that changed no table the query reads');
+    assert.deepEqual(calls.at(-1), [{ stream: 'theirs-1', n: 3 }]);
+    await runChild('append', path, 'theirs-2', '1');
+    await until(() => calls.length === settled + 1, 'one more call');
+    assert.deepEqual(calls.at(-1), [{ stream: 'theirs-1', n: 3 }, { stream: 'theirs-2', n: 1 }]);
+    await store.close();
+  });
+
   test('bad paths and files: typed errors with codes, the file unchanged', async () => {
     await rejectsWith(openEventStore({ path: '' }), 'INVALID_ARGUMENT', InvalidArgumentError);
     await rejectsWith(openEventStore({ path: 42 }), 'INVALID_ARGUMENT', InvalidArgumentError);
