@@ -20,6 +20,7 @@ const request = {
   total: Number(process.env.BENCH_TOTAL ?? 100_000),
   page: Number(process.env.BENCH_PAGE ?? 1000),
   repeats: Number(process.env.BENCH_REPEATS ?? 5),
+  watch: Number(process.env.BENCH_WATCH ?? 1000),
 };
 
 // Cross-origin isolation gives workers a 5 µs performance.now() instead of 100 µs.
@@ -63,6 +64,10 @@ try {
   row('100-event append throughput', rate(pkg.batchPerSecond), '', '');
   row(`cold open of the ${open.total / 1000}k store + first page (p50 of ${request.repeats})`, ms(pkg.coldOpen.p50), '', '');
   row('  (new worker, wasm compile, OPFS, open, read) p95', ms(pkg.coldOpen.p95), '', '');
+  const { watch } = pkg;
+  console.log(`\nWatched query over a projection, through the package (${watch.count} appends, one at a time, ${watch.calls} callbacks):`);
+  row('append call -> callback p50 / p99', `${ms(watch.fromCall.p50)} / ${ms(watch.fromCall.p99)}`, '', '');
+  row('append answered -> callback p50 / p99', `${ms(watch.fromAnswer.p50)} / ${ms(watch.fromAnswer.p99)}`, '', '');
   console.log(`\nstorageMode: ${pkg.mode}`);
 } finally {
   await (context.browser() ?? context).close();
