@@ -49,10 +49,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::error::{ImportError, InvalidArgument};
+use crate::error::{ImportError, InvalidArgument, ReadError};
 use crate::event::{EventData, NewEvent, RecordedEvent, same_metadata, validate_writable_stream_id};
-use crate::store::{Store, event_from_row, lock, stream_version};
-use crate::stream::ExpectedVersion;
+use crate::log::ReadAllOptions;
+use crate::store::{Store, event_from_row, lock, read_log_page, stream_version};
+use crate::stream::{Direction, ExpectedVersion};
 use crate::sync::message::WireData;
 use crate::sync::replica::{Row, encode_expected, insert_row};
 
@@ -76,8 +77,8 @@ pub struct ArchivedEvent {
     /// The event type.
     #[serde(rename = "type")]
     pub event_type: String,
-    /// JSON data, verbatim.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// JSON data, verbatim (`"data": null` is the JSON value null, not absent data).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub data: Option<Box<RawValue>>,
     /// Binary data, standard base64 with padding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +98,11 @@ pub struct ArchivedEvent {
     pub metadata_text: Option<String>,
     /// When the event was recorded, ms since the Unix epoch.
     pub recorded_at: i64,
+}
+
+/// A field that is present holds a value, JSON `null` included (serde reads `null` as `None` otherwise).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(deserializer).map(Some)
 }
 
 impl ArchivedEvent {
@@ -153,6 +159,10 @@ impl ArchivedEvent {
                 return Err(InvalidArgument::new(argument("data_text"), "give data_text alone, without data"));
             }
             Some(text) => EventData::Json(text),
+            None if self.data.is_none() && self.data_base64.is_none() => {
+                // Absent data is not JSON null: a line that lost its data must not import as an event without it.
+                return Err(InvalidArgument::new(argument("data"), "give data, data_text or data_base64"));
+            }
             None => WireData { data: self.data, data_base64: self.data_base64, content_type: self.content_type }
                 .to_event_data(index)?,
         };
@@ -255,6 +265,42 @@ impl std::fmt::Debug for Importer<'_> {
 }
 
 impl Store {
+    /// Reads the log for an export: forwards after `options.from_position`, with `options.filter`, in pages of
+    /// `options.max_count` handed to `page` in order, all in one read transaction. The export is one consistent
+    /// snapshot of the log however long it takes: a commit made meanwhile (an append, or a sync rebase that moves
+    /// pending events to new positions) is either wholly in it or not at all, so no event appears twice or at two
+    /// versions. On a file store the transaction is a WAL read snapshot, which never blocks writers; a memory store's
+    /// one connection is held meanwhile. Stops at the first error `page` returns. Returns the events handed over.
+    pub fn export_pages<E: From<ReadError>>(
+        &self,
+        options: &ReadAllOptions,
+        mut page: impl FnMut(&[RecordedEvent]) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        options.filter.validate().map_err(|error| E::from(error.into()))?;
+        if options.max_count == 0 {
+            return Err(E::from(InvalidArgument::new("max_count", "must be at least 1").into()));
+        }
+        self.with_reader(|connection| {
+            // A deferred BEGIN: the snapshot starts at the first read and holds until the end.
+            let transaction = connection.unchecked_transaction().map_err(|error| E::from(error.into()))?;
+            let mut exported = 0u64;
+            let mut from_position = options.from_position;
+            loop {
+                let read = ReadAllOptions { from_position, direction: Direction::Forwards, ..options.clone() };
+                let events = read_log_page(&transaction, &read).map_err(|error| E::from(error.into()))?;
+                let Some(last) = events.last() else { break };
+                from_position = Some(last.position);
+                page(&events)?;
+                exported += events.len() as u64;
+                if events.len() < options.max_count {
+                    break;
+                }
+            }
+            transaction.commit().map_err(|error| E::from(error.into()))?;
+            Ok(exported)
+        })
+    }
+
     /// An importer writing into this store. A read-only store fails with `STORAGE_READ_ONLY`.
     pub fn importer(&self, mode: ImportMode) -> Result<Importer<'_>, ImportError> {
         if self.shared.options.read_only {
@@ -496,6 +542,19 @@ mod tests {
         assert_eq!(value["content_type"], "image/png");
         assert!(value["recorded_at"].is_i64());
         assert!(ArchivedEvent::parse_line(r#"{"event_id":"00000000-0000-0000-0000-000000000002","stream":"a-1","version":1,"type":"E","recorded_at":1,"extra":1}"#).is_err());
+    }
+
+    #[test]
+    fn a_line_without_data_is_refused_and_json_null_data_round_trips() {
+        let line = r#"{"event_id":"00000000-0000-0000-0000-000000000003","stream":"a-1","version":1,"type":"E","recorded_at":1}"#;
+        let error = ArchivedEvent::parse_line(line).unwrap().into_import(0).unwrap_err();
+        assert_eq!(error.argument, "events[0].data", "{error}");
+        let source = Store::open_in_memory().unwrap();
+        source.append_to_stream("a-1", &[NewEvent::from_json_text("E", "null")], ExpectedVersion::Any).unwrap();
+        let lines = lines(&source);
+        assert!(lines[0].contains(r#""data":null"#), "{}", lines[0]);
+        let events = parse(&lines);
+        assert_eq!(events[0].data, EventData::Json("null".into()));
     }
 
     #[test]

@@ -151,6 +151,21 @@ pub enum OpenError {
         /// The newest schema version this library supports.
         supported: u32,
     },
+    /// The file's schema is older than a read-only open reads as it is
+    /// ([`crate::schema::MIN_READ_ONLY_VERSION`]): opening it read-write once migrates it. Its code is
+    /// `STORAGE_READ_ONLY` (the open would have to write).
+    #[error(
+        "the file has schema version {found}, a read-only open reads {oldest} to {newest}: open it read-write once to \
+         migrate it"
+    )]
+    SchemaTooOld {
+        /// The schema version found in the file.
+        found: u32,
+        /// The oldest schema version read as it is.
+        oldest: u32,
+        /// The newest schema version this library knows.
+        newest: u32,
+    },
     /// An option was out of range.
     #[error(transparent)]
     InvalidArgument(#[from] InvalidArgument),
@@ -176,6 +191,7 @@ impl OpenError {
         match self {
             OpenError::NotADatabase { .. } => ErrorCode::NotADatabase,
             OpenError::SchemaTooNew { .. } => ErrorCode::SchemaTooNew,
+            OpenError::SchemaTooOld { .. } => ErrorCode::StorageReadOnly,
             OpenError::InvalidArgument(_) => ErrorCode::InvalidArgument,
             OpenError::Storage(error) => error.code(),
         }

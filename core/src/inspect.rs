@@ -73,6 +73,15 @@ pub struct NameCount {
     pub events: u64,
 }
 
+/// The names past the top [`StoreStats::TOP_NAMES`] of a count ([`StoreStats::other_categories`]), summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OtherNames {
+    /// How many names are not listed.
+    pub names: u64,
+    /// How many events they have.
+    pub events: u64,
+}
+
 /// Counts, sizes, positions and sync state of a store ([`Store::stats`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreStats {
@@ -92,10 +101,14 @@ pub struct StoreStats {
     pub first_recorded_at: Option<i64>,
     /// The latest `recorded_at` (`None`: empty).
     pub last_recorded_at: Option<i64>,
-    /// Events per category, largest first.
+    /// Events per category, largest first (then by name): the top [`StoreStats::TOP_NAMES`].
     pub categories: Vec<NameCount>,
-    /// Events per type, largest first.
+    /// The categories past the top ones.
+    pub other_categories: OtherNames,
+    /// Events per type, largest first (then by name): the top [`StoreStats::TOP_NAMES`].
     pub event_types: Vec<NameCount>,
+    /// The event types past the top ones.
+    pub other_event_types: OtherNames,
     /// Snapshots stored.
     pub snapshots: u64,
     /// Named subscription checkpoints stored.
@@ -108,6 +121,17 @@ pub struct StoreStats {
     pub freelist_count: u64,
     /// Sync state.
     pub sync: SyncStats,
+}
+
+impl StoreStats {
+    /// Categories and event types listed, at most (a store can hold millions of names).
+    pub const TOP_NAMES: usize = 20;
+
+    /// Whether the file's schema is older than the one this library writes (read as it is, read-only): information,
+    /// not damage.
+    pub fn schema_is_older(&self) -> bool {
+        self.schema_version < schema::VERSION
+    }
 }
 
 /// The sync part of [`StoreStats`]; read without creating anything (a store that never synced has no replica id).
@@ -133,8 +157,10 @@ pub struct SyncStats {
 /// One broken invariant found by [`Store::check`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// A stable identifier of the check that failed: `INTEGRITY`, `SCHEMA_VERSION`, `APPLICATION_ID`,
-    /// `VERSION_GAP`, `POSITION_ORDER`, `POSITION_SEQUENCE`, `SYNC_CONFIRMED_PREFIX`, `SYNC_PENDING_CONFIRMED`.
+    /// A stable identifier of the check that failed: `INTEGRITY`, `APPLICATION_ID`, `SCHEMA_VERSION`, `CATEGORY`,
+    /// `VERSION_GAP`, `POSITION_ORDER`, `POSITION_SEQUENCE`, `DATA_KIND`, `DATA_JSON`, `METADATA_OBJECT`,
+    /// `RECORDED_AT`, `SYNC_STATE`, `SYNC_CONFIRMED_PREFIX`, `SERVER_POSITION_ORDER`, `SYNC_PENDING_CONFIRMED`,
+    /// `SYNC_EXPECTED` (see [`Store::check`]).
     pub check: &'static str,
     /// The stream concerned, if one.
     pub stream: Option<String>,
@@ -153,6 +179,10 @@ pub struct CheckReport {
     pub events: u64,
     /// Streams examined.
     pub streams: u64,
+    /// The file's schema version.
+    pub schema_version: u32,
+    /// Facts worth knowing that are not damage: an older schema read as it is, say.
+    pub notes: Vec<String>,
 }
 
 impl CheckReport {
@@ -222,10 +252,13 @@ impl Store {
     }
 
     /// Checks every invariant the store keeps, from one read transaction: SQLite's `PRAGMA integrity_check`, the
-    /// schema version and application id, dense 1-based versions per stream that increase with position, positions
-    /// never above the `AUTOINCREMENT` sequence, and the sync state (confirmed events form a prefix of the log up to
-    /// `confirmed_through`, each with a server position; pending events after it have none). Reads the whole log
-    /// (through the `events_by_stream` index), so it takes time proportional to the store's size.
+    /// application id and a schema version this library reads (an older readable one is a note, not a problem),
+    /// each event's category matching its stream id, dense 1-based versions per stream that increase with position,
+    /// positions from 1 and never above the `AUTOINCREMENT` sequence, JSON data as valid JSON text and binary data as
+    /// a blob with a content type, metadata as a JSON object, `recorded_at` at least 0, readable sync state values,
+    /// and the sync state (confirmed events form a prefix of the log up to `confirmed_through`, each with a server
+    /// position, in server order; pending events after it have none, and a valid recorded expectation). Reads the
+    /// whole log, so it takes time proportional to the store's size.
     pub fn check(&self) -> Result<CheckReport, ReadError> {
         self.with_reader(|connection| {
             let transaction = connection.unchecked_transaction()?;
@@ -237,29 +270,73 @@ impl Store {
 
     /// Writes a consistent copy of the whole database to `path` (`VACUUM INTO`): one read transaction, so writers
     /// keep appending meanwhile and the copy holds exactly the commits before it started. The copy is compact (no
-    /// free pages), has no WAL and opens as an ordinary store. `path` must not exist. Works on a read-only store.
+    /// free pages), has no WAL and opens as an ordinary store. Works on a read-only store.
+    ///
+    /// `path` must not exist, not even as a dangling symbolic link (`INVALID_ARGUMENT`). The copy is written to a
+    /// temporary file beside it, synced, then linked into place without following links or replacing anything:
+    /// `path` only ever names a complete copy, and a failed or killed backup leaves nothing there.
     #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
     pub fn backup_into(&self, path: impl AsRef<std::path::Path>) -> Result<(), ReadError> {
+        use crate::error::StorageError;
         let path = path.as_ref();
-        if path.exists() {
-            return Err(InvalidArgument::new("path", format!("{} already exists", path.display())).into());
+        let exists = || InvalidArgument::new("path", format!("{} already exists", path.display()));
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(exists().into());
         }
-        let Some(target) = path.to_str() else {
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+            return Err(InvalidArgument::new("path", "must name a file, in valid UTF-8").into());
+        };
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let temporary = directory.join(format!(".{name}.{}.backup-tmp", uuid::Uuid::now_v7().simple()));
+        let Some(target) = temporary.to_str() else {
             return Err(InvalidArgument::new("path", "must be valid UTF-8").into());
         };
-        self.with_reader(|connection| {
+        let io = |what: &str, error: std::io::Error| {
+            ReadError::Storage(StorageError::new(crate::ErrorCode::StorageError, format!("{what}: {error}")))
+        };
+        let copied = self.with_reader(|connection| {
             // The reader refuses writes (`query_only`), and SQLite counts VACUUM INTO as one although it writes only
             // the new file; the read-only open flag still keeps this database itself from being written.
             connection.pragma_update(None, "query_only", false)?;
             let copied = connection.execute("VACUUM INTO ?1", [target]);
             connection.pragma_update(None, "query_only", true)?;
-            if let Err(error) = copied {
-                // A failed copy must not look like a backup.
-                let _ = std::fs::remove_file(path);
-                return Err(error.into());
-            }
-            Ok(())
-        })
+            copied.map(|_| ()).map_err(ReadError::from)
+        });
+        let published = copied
+            .and_then(|()| {
+                std::fs::File::open(&temporary)
+                    .and_then(|file| file.sync_all())
+                    .map_err(|error| io("syncing the copy", error))
+            })
+            .and_then(|()| match crate::inspect::link_new(&temporary, path) {
+                Ok(()) => Ok(()),
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Err(exists().into()),
+                Err(error) => Err(io(&format!("moving the copy to {}", path.display()), error)),
+            });
+        // Only the temporary name is ever removed: whatever is at `path` is never touched.
+        let _ = std::fs::remove_file(&temporary);
+        published?;
+        if let Ok(directory) = std::fs::File::open(&directory) {
+            let _ = directory.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// Gives the complete file `temporary` the new name `path` without following a link at `path` or replacing anything
+/// there (`AlreadyExists` if `path` is taken, even by a dangling link): a hard link, which fails on an existing
+/// entry. `temporary` keeps its name too; the caller removes it. Where the file system has no hard links, a rename
+/// after checking that `path` is free (which can race with another process creating it meanwhile).
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+pub fn link_new(temporary: &std::path::Path, path: &std::path::Path) -> std::io::Result<()> {
+    match std::fs::hard_link(temporary, path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Err(error),
+        Err(_) if std::fs::symlink_metadata(path).is_ok() => Err(std::io::ErrorKind::AlreadyExists.into()),
+        Err(_) => std::fs::rename(temporary, path),
     }
 }
 
@@ -267,12 +344,19 @@ fn count(connection: &Connection, sql: &str) -> rusqlite::Result<u64> {
     Ok(connection.query_row(sql, [], |row| row.get::<_, Option<i64>>(0))?.unwrap_or(0).max(0) as u64)
 }
 
-fn name_counts(connection: &Connection, column: &str) -> rusqlite::Result<Vec<NameCount>> {
-    let mut statement = connection
-        .prepare(&format!("SELECT {column}, count(*) AS n FROM events GROUP BY {column} ORDER BY n DESC, {column}"))?;
-    let rows =
-        statement.query_map([], |row| Ok(NameCount { name: row.get(0)?, events: row.get::<_, i64>(1)? as u64 }))?;
-    rows.collect()
+/// The top [`StoreStats::TOP_NAMES`] names of `column` by count, and the rest summed.
+fn name_counts(connection: &Connection, column: &str, events: u64) -> rusqlite::Result<(Vec<NameCount>, OtherNames)> {
+    let mut statement = connection.prepare(&format!(
+        "SELECT {column}, count(*) AS n FROM events GROUP BY {column} ORDER BY n DESC, {column} LIMIT ?1"
+    ))?;
+    let rows = statement.query_map([StoreStats::TOP_NAMES as i64], |row| {
+        Ok(NameCount { name: row.get(0)?, events: row.get::<_, i64>(1)? as u64 })
+    })?;
+    let top: Vec<NameCount> = rows.collect::<rusqlite::Result<_>>()?;
+    let names = count(connection, &format!("SELECT count(DISTINCT {column}) FROM events"))?;
+    let listed: u64 = top.iter().map(|name| name.events).sum();
+    let others = OtherNames { names: names.saturating_sub(top.len() as u64), events: events.saturating_sub(listed) };
+    Ok((top, others))
 }
 
 fn pragma(connection: &Connection, name: &str) -> rusqlite::Result<u64> {
@@ -307,6 +391,8 @@ fn read_stats(connection: &Connection) -> Result<StoreStats, ReadError> {
     let state = |key: &str| -> rusqlite::Result<Option<String>> {
         connection.query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |row| row.get(0)).optional()
     };
+    let (categories, other_categories) = name_counts(connection, "category", events as u64)?;
+    let (event_types, other_event_types) = name_counts(connection, "event_type", events as u64)?;
     Ok(StoreStats {
         schema_version,
         events: events as u64,
@@ -316,8 +402,10 @@ fn read_stats(connection: &Connection) -> Result<StoreStats, ReadError> {
         last_assigned_position: last_assigned_position(connection)?,
         first_recorded_at,
         last_recorded_at,
-        categories: name_counts(connection, "category")?,
-        event_types: name_counts(connection, "event_type")?,
+        categories,
+        other_categories,
+        event_types,
+        other_event_types,
         snapshots: count(connection, "SELECT count(*) FROM snapshots")?,
         checkpoints: count(connection, "SELECT count(*) FROM checkpoints")?,
         page_size: pragma(connection, "page_size")?,
@@ -355,7 +443,14 @@ fn collect(
 }
 
 fn run_checks(connection: &Connection) -> Result<CheckReport, ReadError> {
-    let mut report = CheckReport { checks: Vec::new(), problems: Vec::new(), events: 0, streams: 0 };
+    let mut report = CheckReport {
+        checks: Vec::new(),
+        problems: Vec::new(),
+        events: 0,
+        streams: 0,
+        schema_version: 0,
+        notes: Vec::new(),
+    };
 
     report.checks.push("INTEGRITY");
     let mut statement = connection.prepare("PRAGMA integrity_check(20)")?;
@@ -377,16 +472,46 @@ fn run_checks(connection: &Connection) -> Result<CheckReport, ReadError> {
     }
     report.checks.push("SCHEMA_VERSION");
     let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    if version != i64::from(schema::VERSION) {
+    report.schema_version = u32::try_from(version).unwrap_or(0);
+    let readable = i64::from(schema::MIN_READ_ONLY_VERSION)..i64::from(schema::VERSION);
+    if readable.contains(&version) {
+        // A previous release's file, read as it is: a read-write open migrates it. Not damage.
+        report.notes.push(format!(
+            "schema version {version} is older than {} (this library's): read as it is; opening the store \
+             read-write migrates it",
+            schema::VERSION
+        ));
+    } else if version != i64::from(schema::VERSION) {
         report.problems.push(Problem {
             check: "SCHEMA_VERSION",
             stream: None,
-            message: format!("schema version {version}, this library writes {}", schema::VERSION),
+            message: format!(
+                "schema version {version}, this library reads {} to {}",
+                schema::MIN_READ_ONLY_VERSION,
+                schema::VERSION
+            ),
         });
     }
 
     report.events = count(connection, "SELECT count(*) FROM events")?;
     report.streams = count(connection, "SELECT count(DISTINCT stream) FROM events")?;
+
+    // The category column is what reads filter on: it must be the stream id's part before its first `-`
+    // (`event::category_of`).
+    collect(
+        connection,
+        &mut report,
+        "CATEGORY",
+        "SELECT stream, 'event at position ' || position || ' has category ' || quote(category) || ', its stream''s is '
+                || quote(expected)
+         FROM (SELECT stream, position, category,
+                      CASE WHEN instr(stream, '-') > 0 THEN substr(stream, 1, instr(stream, '-') - 1) ELSE stream END
+                          AS expected
+               FROM events)
+         WHERE category IS NOT expected
+         LIMIT ?1",
+        [MAX_PROBLEMS],
+    )?;
 
     // In position order within each stream (the events_by_stream index), every version is the previous one + 1,
     // starting at 1: versions are dense and increase with position.
@@ -422,8 +547,71 @@ fn run_checks(connection: &Connection) -> Result<CheckReport, ReadError> {
         &mut report,
         "POSITION_SEQUENCE",
         "SELECT NULL, 'position ' || max(position) || ' is above the sequence''s last value ' || ?1
-         FROM events HAVING max(position) > ?1 OR min(position) < 1",
+         FROM events HAVING max(position) > ?1
+         UNION ALL
+         SELECT NULL, 'position ' || min(position) || ' is below 1' FROM events HAVING min(position) < 1",
         [clamp_i64(sequence)],
+    )?;
+    // JSON data is TEXT with no content type; binary data is a BLOB with one (`replica::data_params`).
+    collect(
+        connection,
+        &mut report,
+        "DATA_KIND",
+        "SELECT stream, 'event at position ' || position || ' has ' || typeof(data) || ' data with '
+                || CASE WHEN content_type IS NULL THEN 'no content type' ELSE 'content type ' || quote(content_type) END
+         FROM events
+         WHERE (content_type IS NULL AND typeof(data) != 'text') OR (content_type IS NOT NULL AND typeof(data) != 'blob')
+         LIMIT ?1",
+        [MAX_PROBLEMS],
+    )?;
+    collect(
+        connection,
+        &mut report,
+        "DATA_JSON",
+        "SELECT stream, 'event at position ' || position || ' has JSON data that is not valid JSON'
+         FROM events WHERE content_type IS NULL AND typeof(data) = 'text' AND NOT json_valid(data) LIMIT ?1",
+        [MAX_PROBLEMS],
+    )?;
+    // CASE evaluates lazily: json_type is only asked about valid JSON text (it fails on anything else).
+    collect(
+        connection,
+        &mut report,
+        "METADATA_OBJECT",
+        "SELECT stream, 'event at position ' || position || ' has metadata that is not a JSON object'
+         FROM events
+         WHERE metadata IS NOT NULL
+           AND CASE WHEN typeof(metadata) != 'text' THEN 1
+                    WHEN NOT json_valid(metadata) THEN 1
+                    WHEN json_type(metadata) != 'object' THEN 1
+                    ELSE 0 END
+         LIMIT ?1",
+        [MAX_PROBLEMS],
+    )?;
+    collect(
+        connection,
+        &mut report,
+        "RECORDED_AT",
+        "SELECT stream, 'event at position ' || position || ' has recorded_at ' || quote(recorded_at)
+                || ' (ms since the Unix epoch, at least 0)'
+         FROM events WHERE typeof(recorded_at) != 'integer' OR recorded_at < 0 LIMIT ?1",
+        [MAX_PROBLEMS],
+    )?;
+    // The sync code reads a value it cannot parse as absent (`confirmed_through` as 0): the check says so.
+    collect(
+        connection,
+        &mut report,
+        "SYNC_STATE",
+        "SELECT NULL, 'sync state ' || key || ' is ' || quote(value) || ', not ' || CASE key
+                    WHEN 'confirmed_through' THEN 'a position' ELSE 'a UUID' END
+         FROM sync_state
+         WHERE (key = 'confirmed_through'
+                AND (typeof(value) != 'text' OR value = '' OR value GLOB '*[^0-9]*' OR length(value) > 19))
+            OR (key IN ('replica_id', 'server_log_id')
+                AND (typeof(value) != 'text' OR length(value) != 36
+                     OR lower(value) NOT GLOB
+                        '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-*-*-*-*'))
+         LIMIT ?1",
+        [MAX_PROBLEMS],
     )?;
 
     let through = confirmed_through(connection)?;
@@ -444,6 +632,20 @@ fn run_checks(connection: &Connection) -> Result<CheckReport, ReadError> {
          FROM events WHERE position <= ?1 AND server_position IS NULL LIMIT ?2",
         params![clamp_i64(through), MAX_PROBLEMS],
     )?;
+    // The confirmed prefix is the server's log in its order: server positions increase with local positions.
+    collect(
+        connection,
+        &mut report,
+        "SERVER_POSITION_ORDER",
+        "SELECT stream, 'event at position ' || position || ' has server position ' || server_position
+                || ', not above the previous confirmed event''s ' || previous
+         FROM (SELECT stream, position, server_position,
+                      lag(server_position) OVER (ORDER BY position) AS previous
+               FROM events WHERE position <= ?1 AND server_position IS NOT NULL)
+         WHERE server_position <= previous
+         LIMIT ?2",
+        params![clamp_i64(through), MAX_PROBLEMS],
+    )?;
     collect(
         connection,
         &mut report,
@@ -451,6 +653,19 @@ fn run_checks(connection: &Connection) -> Result<CheckReport, ReadError> {
         "SELECT stream, 'event at position ' || position || ' is after the confirmed prefix (through ' || ?1
                 || ') but has server position ' || server_position
          FROM events WHERE position > ?1 AND server_position IS NOT NULL LIMIT ?2",
+        params![clamp_i64(through), MAX_PROBLEMS],
+    )?;
+    // A pending event's recorded expectation (`replica::encode_expected`): NULL (appended before schema v2, pushed
+    // as `Any`), a version (at least 0), or one of the codes -1 to -4.
+    collect(
+        connection,
+        &mut report,
+        "SYNC_EXPECTED",
+        "SELECT stream, 'pending event at position ' || position || ' has sync expectation ' || quote(sync_expected)
+         FROM events
+         WHERE position > ?1 AND sync_expected IS NOT NULL
+           AND (typeof(sync_expected) != 'integer' OR sync_expected < -4)
+         LIMIT ?2",
         params![clamp_i64(through), MAX_PROBLEMS],
     )?;
     Ok(report)
@@ -557,6 +772,136 @@ mod tests {
         });
         let report = store.check().unwrap();
         assert!(report.problems.iter().any(|p| p.check == "POSITION_ORDER"), "{:?}", report.problems);
+    }
+
+    /// The checks that fail after `damage` (SQL run on the writer connection) of a seeded store.
+    fn failing_checks(damage: &str) -> Vec<&'static str> {
+        let store = seeded();
+        store.with_writer(|connection| connection.execute_batch(damage).unwrap());
+        let report = store.check().unwrap();
+        let mut checks: Vec<&str> = report.problems.iter().map(|p| p.check).collect();
+        checks.dedup();
+        checks
+    }
+
+    #[test]
+    fn a_category_that_does_not_match_the_stream_is_found() {
+        assert_eq!(failing_checks("UPDATE events SET category = 'user' WHERE position = 1"), ["CATEGORY"]);
+    }
+
+    #[test]
+    fn data_of_the_wrong_kind_or_not_json_is_found() {
+        assert_eq!(failing_checks("UPDATE events SET content_type = 'image/png' WHERE position = 1"), ["DATA_KIND"]);
+        assert_eq!(failing_checks("UPDATE events SET data = x'00ff' WHERE position = 1"), ["DATA_KIND"]);
+        assert_eq!(failing_checks("UPDATE events SET data = '{oops' WHERE position = 1"), ["DATA_JSON"]);
+    }
+
+    #[test]
+    fn metadata_that_is_not_a_json_object_is_found() {
+        assert_eq!(failing_checks("UPDATE events SET metadata = '[1, 2]' WHERE position = 1"), ["METADATA_OBJECT"]);
+        assert_eq!(failing_checks("UPDATE events SET metadata = '{oops' WHERE position = 2"), ["METADATA_OBJECT"]);
+    }
+
+    #[test]
+    fn a_negative_recorded_at_is_found() {
+        assert_eq!(failing_checks("UPDATE events SET recorded_at = -1 WHERE position = 3"), ["RECORDED_AT"]);
+    }
+
+    #[test]
+    fn a_garbled_confirmed_through_is_found_not_read_as_zero() {
+        let damage = "INSERT INTO sync_state (key, value) VALUES ('confirmed_through', '3x')";
+        assert_eq!(failing_checks(damage), ["SYNC_STATE"]);
+        let damage = "INSERT INTO sync_state (key, value) VALUES ('replica_id', 'not a uuid')";
+        assert_eq!(failing_checks(damage), ["SYNC_STATE"]);
+    }
+
+    #[test]
+    fn server_positions_out_of_order_in_the_confirmed_prefix_are_found() {
+        let damage = "INSERT INTO sync_state (key, value) VALUES ('confirmed_through', '3');
+                      UPDATE events SET server_position = 10 - position WHERE position <= 3;";
+        assert_eq!(failing_checks(damage), ["SERVER_POSITION_ORDER"]);
+        // In order, the same prefix is healthy.
+        let healthy = "INSERT INTO sync_state (key, value) VALUES ('confirmed_through', '3');
+                       UPDATE events SET server_position = 10 + position WHERE position <= 3;";
+        assert!(failing_checks(healthy).is_empty());
+    }
+
+    #[test]
+    fn a_pending_event_with_an_unknown_expectation_is_found() {
+        assert_eq!(failing_checks("UPDATE events SET sync_expected = -9 WHERE position = 4"), ["SYNC_EXPECTED"]);
+        assert_eq!(failing_checks("UPDATE events SET sync_expected = 'x' WHERE position = 4"), ["SYNC_EXPECTED"]);
+        // NULL is an event appended before schema v2 (pushed as `Any`): not damage.
+        assert!(failing_checks("UPDATE events SET sync_expected = NULL WHERE position = 4").is_empty());
+    }
+
+    #[test]
+    fn a_position_below_one_is_named_as_such() {
+        let store = seeded();
+        store.with_writer(|connection| {
+            connection.execute("UPDATE events SET position = 0 WHERE position = 1", []).unwrap()
+        });
+        let report = store.check().unwrap();
+        let problem = report.problems.iter().find(|p| p.check == "POSITION_SEQUENCE").expect("found");
+        assert!(problem.message.contains("position 0 is below 1"), "{}", problem.message);
+    }
+
+    #[test]
+    fn an_older_readable_schema_is_a_note_and_a_newer_one_a_problem() {
+        let store = seeded();
+        store.with_writer(|connection| {
+            connection.pragma_update(None, "user_version", schema::MIN_READ_ONLY_VERSION).unwrap()
+        });
+        let report = store.check().unwrap();
+        assert!(report.is_healthy(), "{:?}", report.problems);
+        assert_eq!(report.schema_version, schema::MIN_READ_ONLY_VERSION);
+        assert!(report.notes[0].contains("older"), "{:?}", report.notes);
+        assert!(store.stats().unwrap().schema_is_older());
+        store.with_writer(|connection| connection.pragma_update(None, "user_version", schema::VERSION + 1).unwrap());
+        let report = store.check().unwrap();
+        assert_eq!(report.problems.iter().map(|p| p.check).collect::<Vec<_>>(), ["SCHEMA_VERSION"]);
+    }
+
+    #[test]
+    fn stats_list_the_top_names_and_sum_the_others() {
+        let store = Store::open_in_memory().unwrap();
+        let names = StoreStats::TOP_NAMES + 5;
+        for n in 0..names {
+            // Category c{n} gets n + 1 events, so the top ones are the last ones made.
+            let events: Vec<NewEvent> = (0..=n).map(|_| NewEvent::json(format!("T{n}"), &n)).collect();
+            store.append_to_stream(&format!("c{n}-1"), &events, ExpectedVersion::Any).unwrap();
+        }
+        let stats = store.stats().unwrap();
+        assert_eq!(stats.categories.len(), StoreStats::TOP_NAMES);
+        assert_eq!(stats.categories[0], NameCount { name: format!("c{}", names - 1), events: names as u64 });
+        assert_eq!(stats.event_types.len(), StoreStats::TOP_NAMES);
+        // The 5 smallest: 1 + 2 + 3 + 4 + 5 events.
+        assert_eq!(stats.other_categories, OtherNames { names: 5, events: 15 });
+        assert_eq!(stats.other_event_types, OtherNames { names: 5, events: 15 });
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_backup_never_writes_through_a_dangling_link_nor_over_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("a.db");
+        let store = Store::open(&source).unwrap();
+        store.append_to_stream("order-1", &[NewEvent::json("E", &1)], ExpectedVersion::Any).unwrap();
+        let (link, target) = (dir.path().join("link.db"), dir.path().join("elsewhere.db"));
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let error = store.backup_into(&link).unwrap_err();
+        assert_eq!(error.code(), crate::ErrorCode::InvalidArgument);
+        assert!(!target.exists(), "the link's target was not created");
+        let existing = dir.path().join("existing.db");
+        std::fs::write(&existing, b"keep me").unwrap();
+        assert_eq!(store.backup_into(&existing).unwrap_err().code(), crate::ErrorCode::InvalidArgument);
+        assert_eq!(std::fs::read(&existing).unwrap(), b"keep me");
+        let copy = dir.path().join("copy.db");
+        store.backup_into(&copy).unwrap();
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert!(names.iter().all(|name| !name.contains("tmp")), "no temporary file is left: {names:?}");
+        assert_eq!(Store::open_read_only(&copy).unwrap().stats().unwrap().events, 1);
     }
 
     #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]

@@ -232,14 +232,18 @@ impl Store {
         // Older schemas whose event and sync tables read as this version's (from v3) open as they are: a read-only
         // open must not have to migrate (write) a file a previous release left behind. What they lack (v4's
         // projections) reads as empty.
+        // Version 0 is a file without the schema (empty, or created by nothing that wrote one): nothing to read.
+        if version == 0 {
+            return Err(OpenError::NotADatabase {
+                reason: "the file holds no EventLite schema (an empty file?)".into(),
+            });
+        }
         if !(schema::MIN_READ_ONLY_VERSION..=schema::VERSION).contains(&version) {
-            let reason = format!(
-                "the file has schema version {version}, this library reads {} to {} read-only: open it read-write \
-                 once to migrate it",
-                schema::MIN_READ_ONLY_VERSION,
-                schema::VERSION
-            );
-            return Err(StorageError::new(crate::ErrorCode::StorageReadOnly, reason).into());
+            return Err(OpenError::SchemaTooOld {
+                found: version,
+                oldest: schema::MIN_READ_ONLY_VERSION,
+                newest: schema::VERSION,
+            });
         }
         connection.pragma_update(None, "query_only", true)?;
         Ok(Store {

@@ -122,3 +122,60 @@ proptest! {
         prop_assert!(partial.check().unwrap().is_healthy());
     }
 }
+
+/// Pulls `hub`'s log into `replica` up to its head (see sync.rs for the whole round).
+fn pull(replica: &Store, hub: &Store) {
+    loop {
+        let after = replica.pull_cursor().unwrap().map_or(0, |cursor| cursor.parse().unwrap());
+        let page = eventlite::sync::server::read_pull(hub, after, 100).unwrap();
+        let more = page.more();
+        replica.apply_pull(&page.into_response(|p| p.to_string())).unwrap();
+        if !more {
+            return;
+        }
+    }
+}
+
+#[test]
+fn an_export_is_one_snapshot_even_when_a_rebase_moves_events_between_its_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("replica.db");
+    let replica = Store::open(&file).unwrap();
+    let pending: Vec<NewEvent> =
+        (1..=3).map(|n| NewEvent::json("Mine", &n).with_id(eventlite::Uuid::from_u128(n))).collect();
+    replica.append_to_stream("order-1", &pending, ExpectedVersion::Any).unwrap();
+    replica.next_push(100).unwrap(); // the replica has started syncing: a pull may rebase its pending events
+    // Another device's event on the same stream reached the server first.
+    let hub = Store::open_in_memory().unwrap();
+    hub.append_to_stream("order-1", &[NewEvent::json("Theirs", &0)], ExpectedVersion::Any).unwrap();
+    let before = all(&replica);
+
+    let reader = Store::open_read_only(&file).unwrap();
+    let mut lines = Vec::new();
+    let mut pages = 0;
+    let exported = reader
+        .export_pages(&ReadAllOptions::forwards().max_count(1), |page| -> Result<(), eventlite::ReadError> {
+            if pages == 0 {
+                pull(&replica, &hub); // between the first and the second page
+            }
+            pages += 1;
+            lines.extend(page.iter().map(|event| ArchivedEvent::from_recorded(event).to_line()));
+            Ok(())
+        })
+        .unwrap();
+    let after = all(&replica);
+    assert_eq!(after.len(), 4, "the pull rebased the pending events behind the server's");
+    assert_ne!(identity(&after[..3]), identity(&before), "the rebase moved them to other versions");
+    assert_eq!(exported, 3);
+
+    let target = Store::open_in_memory().unwrap();
+    let events: Vec<ImportEvent> = lines
+        .iter()
+        .enumerate()
+        .map(|(index, line)| ArchivedEvent::parse_line(line).unwrap().into_import(index).unwrap())
+        .collect();
+    let mut importer = target.importer(ImportMode::Write).unwrap();
+    assert_eq!(importer.import_batch(&events).unwrap().imported, 3);
+    drop(importer);
+    assert_eq!(identity(&all(&target)), identity(&before), "exactly the log as it was when the export began");
+}

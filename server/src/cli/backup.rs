@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::exit::{CliError, USAGE};
+use crate::cli::exit::{CliCode, CliError};
 use crate::cli::output::{self, Format, bytes};
 use crate::cli::target::StoreArgs;
 
@@ -29,10 +29,10 @@ pub struct Backup {
 }
 
 pub fn run(args: Backup) -> Result<(), CliError> {
-    if args.output.exists() {
-        return Err(CliError::new(
-            USAGE,
-            "OUTPUT_EXISTS",
+    // `symlink_metadata`: a dangling link exists too (and would otherwise be written through).
+    if std::fs::symlink_metadata(&args.output).is_ok() {
+        return Err(CliError::cli(
+            CliCode::OutputExists,
             format!("{}: already exists (a backup never overwrites)", args.output.display()),
         ));
     }

@@ -3,15 +3,18 @@
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::exit::{CliError, UNHEALTHY};
+use crate::cli::exit::{CliCode, CliError};
 use crate::cli::output::{self, Format};
 use crate::cli::target::StoreArgs;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Checks: INTEGRITY (PRAGMA integrity_check), APPLICATION_ID, SCHEMA_VERSION, VERSION_GAP (dense
-1-based versions per stream), POSITION_ORDER (versions increase with position), POSITION_SEQUENCE (no position above
-the AUTOINCREMENT sequence), SYNC_CONFIRMED_PREFIX and SYNC_PENDING_CONFIRMED (confirmed events are a prefix of the
-log, pending events follow it).
+#[command(after_help = "Checks: INTEGRITY (PRAGMA integrity_check), APPLICATION_ID, SCHEMA_VERSION (one this binary
+reads; an older readable one is a note, not a problem), CATEGORY (each event's category is its stream's), VERSION_GAP
+(dense 1-based versions per stream), POSITION_ORDER (versions increase with position), POSITION_SEQUENCE (positions
+from 1, none above the AUTOINCREMENT sequence), DATA_KIND and DATA_JSON (JSON data is valid JSON text, binary data a
+blob with a content type), METADATA_OBJECT, RECORDED_AT (at least 0), SYNC_STATE (readable sync state values),
+SYNC_CONFIRMED_PREFIX, SERVER_POSITION_ORDER, SYNC_PENDING_CONFIRMED and SYNC_EXPECTED (confirmed events are a prefix
+of the log in server order, pending events follow it with a valid expectation). See docs/cli.md.
 
 Exit codes: 0 healthy, 3 a problem was found, 4 no such store, 6 not an EventLite store.
 
@@ -30,6 +33,9 @@ pub fn run(args: Check) -> Result<(), CliError> {
     let path = args.target.existing()?;
     let store = args.target.open_read_only()?;
     let report = store.check()?;
+    for note in &report.notes {
+        eprintln!("eventlite: note: {note}");
+    }
     let mut out = std::io::stdout().lock();
     match Format::choose(args.json) {
         Format::Json => {
@@ -43,8 +49,10 @@ pub fn run(args: Check) -> Result<(), CliError> {
                 "healthy": report.is_healthy(),
                 "events": report.events,
                 "streams": report.streams,
+                "schema_version": report.schema_version,
                 "checks": report.checks,
                 "problems": problems,
+                "notes": report.notes,
             });
             output::line(&mut out, &value.to_string())?;
         }
@@ -70,6 +78,6 @@ pub fn run(args: Check) -> Result<(), CliError> {
     if report.is_healthy() {
         Ok(())
     } else {
-        Err(CliError::new(UNHEALTHY, "UNHEALTHY", format!("{} problems found", report.problems.len())))
+        Err(CliError::cli(CliCode::Unhealthy, format!("{} problems found", report.problems.len())))
     }
 }

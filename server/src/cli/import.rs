@@ -11,12 +11,13 @@ use eventlite::Store;
 use eventlite::archive::{ArchivedEvent, ImportEvent, ImportMode, ImportOutcome, Importer};
 use serde_json::json;
 
-use crate::cli::exit::{BAD_INPUT, CliError};
+use crate::cli::exit::{CliCode, CliError};
 use crate::cli::progress::{Progress, rate};
 use crate::cli::target::StoreArgs;
 
-/// The longest line read: memory stays bounded even on a file with no newlines. An event is at most the store's
-/// `max_event_size` (1 MiB by default); base64 and JSON escapes make its line longer, never 16 times.
+/// The longest line read, without its line terminator (longer ones are refused): memory stays bounded even on a file
+/// with no newlines. An event is at most the store's `max_event_size` (1 MiB by default); base64 and JSON escapes make
+/// its line longer, never 16 times.
 const MAX_LINE_BYTES: u64 = 16 * 1024 * 1024;
 
 #[derive(Debug, Args)]
@@ -111,7 +112,8 @@ fn import_lines(
     let mut line_number = 0u64;
     loop {
         buffer.clear();
-        let read = (&mut input).take(MAX_LINE_BYTES + 1).read_line(&mut buffer).map_err(|error| {
+        // The limit, its terminator (`\r\n` at most), and one byte more to tell a longer line.
+        let read = (&mut input).take(MAX_LINE_BYTES + 3).read_line(&mut buffer).map_err(|error| {
             if error.kind() == std::io::ErrorKind::InvalidData {
                 malformed(line_number + 1, "is not UTF-8")
             } else {
@@ -123,7 +125,7 @@ fn import_lines(
         }
         line_number += 1;
         totals.lines = line_number;
-        if buffer.len() as u64 > MAX_LINE_BYTES {
+        if buffer.trim_end_matches('\n').trim_end_matches('\r').len() as u64 > MAX_LINE_BYTES {
             return Err(malformed(line_number, &format!("is longer than {MAX_LINE_BYTES} bytes")));
         }
         progress.advance(read as u64);
@@ -168,5 +170,5 @@ fn commit(
 }
 
 fn malformed(line: u64, reason: &str) -> CliError {
-    CliError::new(BAD_INPUT, "MALFORMED_LINE", format!("line {line}: {reason}"))
+    CliError::cli(CliCode::MalformedLine, format!("line {line}: {reason}"))
 }

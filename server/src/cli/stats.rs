@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use clap::Args;
-use eventlite::inspect::{NameCount, StoreStats};
+use eventlite::inspect::{NameCount, OtherNames, StoreStats};
 use serde_json::json;
 
 use crate::cli::exit::CliError;
@@ -48,7 +48,18 @@ pub fn run(args: Stats) -> Result<(), CliError> {
             let time = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), timestamp);
             let lines = [
                 ("store", path.display().to_string()),
-                ("schema version", stats.schema_version.to_string()),
+                (
+                    "schema version",
+                    if stats.schema_is_older() {
+                        format!(
+                            "{} (older than {}: read as it is; a read-write open migrates it)",
+                            stats.schema_version,
+                            eventlite::schema::VERSION
+                        )
+                    } else {
+                        stats.schema_version.to_string()
+                    },
+                ),
                 ("events", stats.events.to_string()),
                 ("streams", stats.streams.to_string()),
                 (
@@ -82,17 +93,27 @@ pub fn run(args: Stats) -> Result<(), CliError> {
             for (key, value) in lines {
                 output::line(&mut out, &format!("{:<16}{value}", format!("{key}:")))?;
             }
-            for (title, counts) in [("CATEGORY", &stats.categories), ("TYPE", &stats.event_types)] {
+            for (title, counts, others) in [
+                ("CATEGORY", &stats.categories, stats.other_categories),
+                ("TYPE", &stats.event_types, stats.other_event_types),
+            ] {
                 output::line(&mut out, "")?;
                 let mut table = Table::new(&[title, "EVENTS"]);
                 for count in counts {
                     table.row(vec![count.name.clone(), count.events.to_string()]);
+                }
+                if others.names > 0 {
+                    table.row(vec![format!("({} others)", others.names), others.events.to_string()]);
                 }
                 table.flush(&mut out)?;
             }
             Ok(())
         }
     }
+}
+
+fn others(others: OtherNames) -> serde_json::Value {
+    json!({ "names": others.names, "events": others.events })
 }
 
 fn counts(counts: &[NameCount]) -> serde_json::Value {
@@ -113,7 +134,9 @@ fn stats_json(path: &Path, stats: &StoreStats, files: &Files) -> serde_json::Val
         "snapshots": stats.snapshots,
         "checkpoints": stats.checkpoints,
         "categories": counts(&stats.categories),
+        "other_categories": others(stats.other_categories),
         "event_types": counts(&stats.event_types),
+        "other_event_types": others(stats.other_event_types),
         "files": { "database_bytes": files.database, "wal_bytes": files.wal, "shm_bytes": files.shm },
         "pages": { "page_size": stats.page_size, "page_count": stats.page_count, "freelist_count": stats.freelist_count },
         "sync": {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use eventlite::{Location, Store, StoreOptions};
 
-use crate::cli::exit::{CliError, NOT_FOUND};
+use crate::cli::exit::{CliCode, CliError};
 
 /// The store's location.
 #[derive(Debug, Clone, Args)]
@@ -44,7 +44,7 @@ impl StoreArgs {
     pub fn existing(&self) -> Result<PathBuf, CliError> {
         let path = self.path()?;
         if !path.exists() {
-            return Err(CliError::new(NOT_FOUND, "STORE_NOT_FOUND", format!("{}: no such store", path.display())));
+            return Err(CliError::cli(CliCode::StoreNotFound, format!("{}: no such store", path.display())));
         }
         Ok(path)
     }

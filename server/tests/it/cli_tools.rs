@@ -348,7 +348,10 @@ fn read_streams_and_stats_show_the_store_and_never_write_to_it() {
     assert!(streams.iter().all(|s| s["stream"].as_str().unwrap().starts_with("cart-")));
     assert_eq!(streams.iter().map(|s| s["event_count"].as_u64().unwrap()).sum::<u64>(), 7);
     let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", "--store", &store])).unwrap();
-    assert_eq!((stats["events"].as_u64(), stats["schema_version"].as_u64()), (Some(21), Some(u64::from(eventlite::schema::VERSION))));
+    assert_eq!(
+        (stats["events"].as_u64(), stats["schema_version"].as_u64()),
+        (Some(21), Some(u64::from(eventlite::schema::VERSION)))
+    );
     assert_eq!(stats["categories"]["order"].as_u64(), Some(7));
     assert_eq!(stats["sync"]["pending"].as_u64(), Some(21));
     ok(&["check", "--store", &store]);
@@ -405,4 +408,266 @@ fn bad_input_gets_a_clear_error_and_its_exit_code() {
         let help = ok(&[command, "--help"]);
         assert!(help.contains("Examples:") && help.contains("--store"), "{command}: {help}");
     }
+}
+
+/// Makes `file` a schema v3 store as the previous release wrote it: no projection tables, user_version 3.
+fn make_v3(file: &str) {
+    let connection = rusqlite::Connection::open(file).unwrap();
+    connection
+        .execute_batch(
+            "DROP TABLE projections; DROP TABLE projection_undo; DROP TABLE projection_recording;
+             DROP TABLE projection_table_versions; DROP TABLE projection_generation; PRAGMA user_version = 3;
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .unwrap();
+}
+
+#[test]
+fn the_read_only_tools_read_a_previous_schema_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = path(dir.path(), "v3.db");
+    drop(seeded(&store, 5));
+    make_v3(&store);
+    let before = std::fs::read(&store).unwrap();
+    assert_eq!(ok(&["read", "--store", &store, "--json"]).lines().count(), 5);
+    let exported = path(dir.path(), "v3.ndjson");
+    ok(&["export", "--store", &store, "--output", &exported]);
+    assert_eq!(std::fs::read_to_string(&exported).unwrap().lines().count(), 5);
+    let output = run(&["check", "--store", &store, "--json"]);
+    assert!(
+        output.status.success(),
+        "an older readable schema is healthy: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["schema_version"], 3, "{report}");
+    assert!(report["notes"][0].as_str().unwrap().contains("older"), "{report}");
+    let output = run(&["check", "--store", &store]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("note: schema version 3"), "a note on stderr");
+    let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", "--store", &store, "--json"])).unwrap();
+    assert_eq!(stats["schema_version"], 3);
+    let copy = path(dir.path(), "copy.db");
+    ok(&["backup", "--store", &store, "--output", &copy]);
+    assert_eq!(std::fs::read(&store).unwrap(), before, "the file was not migrated or written");
+    // A schema older than a read-only open reads, and an empty file: not a store this binary can read (exit 6).
+    let connection = rusqlite::Connection::open(&store).unwrap();
+    connection.execute_batch("PRAGMA user_version = 2").unwrap();
+    drop(connection);
+    let empty = path(dir.path(), "empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    for (file, code) in [(&store, "SCHEMA_TOO_OLD"), (&empty, "NOT_A_DATABASE")] {
+        for command in ["read", "check", "stats", "export", "streams"] {
+            let (exit, stderr) = fails(&[command, "--store", file]);
+            assert_eq!(exit, 6, "{command} {file}: {stderr}");
+            assert!(stderr.contains(&format!("error[{code}]")), "{command} {file}: {stderr}");
+        }
+    }
+    assert_eq!(std::fs::read(&empty).unwrap(), b"", "the empty file stays empty");
+}
+
+/// Spawns `eventlite` with piped stdout and stderr.
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_eventlite"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn ctrl_c_stops_tail_while_the_server_has_not_answered_its_first_pull() {
+    // A server that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let mut connections = Vec::new();
+        for connection in listener.incoming().take(4) {
+            connections.push(connection);
+        }
+    });
+    let mut tail = spawn(&["tail", "--server", &url, "--token", TOKEN_A]);
+    std::thread::sleep(Duration::from_secs(1));
+    let sent = Instant::now();
+    Command::new("kill").args(["-INT", &tail.id().to_string()]).status().unwrap();
+    loop {
+        if let Some(status) = tail.try_wait().unwrap() {
+            assert!(status.success(), "tail stopped with {status:?}");
+            break;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(2), "tail did not stop within 2 s of SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_from_a_server_prints_its_positions_and_reports_the_server_dying() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(support::sqlite_backend(dir.path())).await;
+    let device = Store::open_in_memory().unwrap();
+    // More than two pull pages (1,000 events each) before the head, in batches a push carries.
+    for batch in 0..50 {
+        let old: Vec<NewEvent> = (0..50).map(|n| NewEvent::json("Old", &(batch * 50 + n))).collect();
+        device.append_to_stream("order-1", &old, ExpectedVersion::Any).unwrap();
+    }
+    support::client(&server, TOKEN_A, device.clone()).sync().await.unwrap();
+    let url = server.url();
+    let mut tail =
+        tokio::task::spawn_blocking(move || spawn(&["tail", "--server", &url, "--token", TOKEN_A, "--json"]))
+            .await
+            .unwrap();
+    let lines = lines_of(&mut tail);
+    let (errors_send, errors) = std::sync::mpsc::channel();
+    let stderr = tail.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = errors_send.send(line);
+        }
+    });
+    let following = errors.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(following.contains("following") && following.contains("after position 2500"), "{following}");
+    device.append_to_stream("user-2", &[NewEvent::json("Pushed", &2)], ExpectedVersion::Any).unwrap();
+    support::client(&server, TOKEN_A, device.clone()).sync().await.unwrap();
+    let line = tokio::task::spawn_blocking(move || (lines.recv_timeout(Duration::from_secs(20)), lines)).await.unwrap();
+    let (line, lines) = (line.0.expect("tail printed the pushed event"), line.1);
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!((event["stream"].as_str(), event["type"].as_str()), (Some("user-2"), Some("Pushed")), "only new events");
+    // The server's position of the event: the tenant database's.
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let last = ok(&["read", "--data-dir", &data_dir, "--tenant", "acme", "--json"]).lines().last().unwrap().to_owned();
+    let stored: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(event["position"], stored["position"], "the server's position");
+    server.stop().await;
+    let error = tokio::task::spawn_blocking(move || errors.recv_timeout(Duration::from_secs(20))).await.unwrap();
+    let error = error.expect("tail reported the lost server");
+    assert!(error.contains("error[NETWORK]") && error.contains("retrying"), "{error}");
+    tokio::task::spawn_blocking(move || interrupt(&mut tail)).await.unwrap();
+    assert!(lines.try_iter().all(|line| !line.contains("\"Old\"")), "nothing before the head was printed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_from_a_server_with_a_refused_token_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(support::sqlite_backend(dir.path())).await;
+    let url = server.url();
+    let output =
+        tokio::task::spawn_blocking(move || run(&["tail", "--server", &url, "--token", "not-a-token"])).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[UNAUTHORIZED]"), "{stderr}");
+    server.stop().await;
+}
+
+#[cfg(unix)]
+#[test]
+fn backup_and_export_never_write_through_a_dangling_link_or_over_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = path(dir.path(), "a.db");
+    drop(seeded(&store, 3));
+    let (link, target) = (path(dir.path(), "link"), path(dir.path(), "target"));
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let existing = path(dir.path(), "existing");
+    std::fs::write(&existing, b"keep me").unwrap();
+    for output in [&link, &existing] {
+        for command in ["backup", "export"] {
+            let (exit, stderr) = fails(&[command, "--store", &store, "--output", output]);
+            assert_eq!(exit, 2, "{command} {output}: {stderr}");
+            assert!(stderr.contains("error[OUTPUT_EXISTS]"), "{stderr}");
+        }
+    }
+    assert!(!Path::new(&target).exists(), "the link's target was not created");
+    assert_eq!(std::fs::read(&existing).unwrap(), b"keep me");
+    let copy = path(dir.path(), "copy.ndjson");
+    ok(&["export", "--store", &store, "--output", &copy]);
+    assert_eq!(std::fs::read_to_string(&copy).unwrap().lines().count(), 3);
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(names.iter().all(|name| !name.contains("tmp")), "no temporary file is left: {names:?}");
+}
+
+#[test]
+fn an_import_line_without_data_is_refused_and_nothing_of_its_batch_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = path(dir.path(), "a.db");
+    let input = path(dir.path(), "in.ndjson");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"event_id":"00000000-0000-0000-0000-000000000001","stream":"a-1","version":1,"type":"E","data":null,"recorded_at":1}"#,
+            "\n",
+            r#"{"event_id":"00000000-0000-0000-0000-000000000002","stream":"a-1","version":2,"type":"E","recorded_at":1}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let (exit, stderr) = fails(&["import", "--store", &store, "--input", &input]);
+    assert_eq!(exit, 5, "{stderr}");
+    assert!(stderr.contains("error[MALFORMED_LINE]") && stderr.contains("line 2"), "{stderr}");
+    assert!(log(&store).is_empty(), "the batch holding it was not written");
+}
+
+#[test]
+fn a_projection_failing_on_an_imported_event_is_bad_input_and_its_batch_is_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = path(dir.path(), "a.db");
+    let projection = eventlite::Projection::from_json(
+        r#"{"name":"ids","version":1,"setup":"CREATE TABLE ids (id INTEGER PRIMARY KEY)",
+            "handlers":[{"type":"E","statements":["INSERT INTO ids (id) VALUES (:data ->> '$.id')"]}]}"#,
+    )
+    .unwrap();
+    Store::open(&store).unwrap().register_projection(&projection).unwrap();
+    let line = |n: u128, stream: &str| {
+        format!(
+            "{{\"event_id\":\"{}\",\"stream\":\"{stream}\",\"version\":1,\"type\":\"E\",\"data\":{{\"id\":7}},\"recorded_at\":1}}\n",
+            Uuid::from_u128(n)
+        )
+    };
+    let input = path(dir.path(), "in.ndjson");
+    std::fs::write(&input, line(1, "a-1") + &line(2, "b-1")).unwrap();
+    let (exit, stderr) = fails(&["import", "--store", &store, "--input", &input]);
+    assert_eq!(exit, 5, "{stderr}");
+    assert!(stderr.contains("error[PROJECTION_FAILED]"), "{stderr}");
+    assert!(log(&store).is_empty(), "nothing of the batch was written");
+}
+
+#[test]
+fn an_import_line_of_exactly_16_mib_is_read_and_a_longer_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = 16 * 1024 * 1024;
+    let event = r#"{"event_id":"00000000-0000-0000-0000-000000000001","stream":"a-1","version":1,"type":"E","data":1,"recorded_at":1}"#;
+    for (length, accepted) in [(limit, true), (limit + 1, false)] {
+        let store = path(dir.path(), &format!("{length}.db"));
+        let input = path(dir.path(), &format!("{length}.ndjson"));
+        // Whitespace after the event is part of the line.
+        std::fs::write(&input, format!("{event}{}\n", " ".repeat(length - event.len()))).unwrap();
+        let output = run(&["import", "--store", &store, "--input", &input]);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if accepted {
+            assert!(output.status.success(), "{stderr}");
+            assert_eq!(log(&store).len(), 1);
+        } else {
+            assert_eq!(output.status.code(), Some(5), "{stderr}");
+            assert!(stderr.contains("error[MALFORMED_LINE]") && stderr.contains("longer than"), "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn stats_list_the_top_categories_and_count_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = path(dir.path(), "a.db");
+    let store = Store::open(&file).unwrap();
+    for n in 0..25 {
+        store
+            .append_to_stream(&format!("c{n}-1"), &[NewEvent::json(format!("T{n}"), &n)], ExpectedVersion::Any)
+            .unwrap();
+    }
+    drop(store);
+    let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", "--store", &file, "--json"])).unwrap();
+    assert_eq!(stats["categories"].as_object().unwrap().len(), 20, "{stats}");
+    assert_eq!(stats["other_categories"], json!({ "names": 5, "events": 5 }), "{stats}");
+    assert_eq!(stats["event_types"].as_object().unwrap().len(), 20, "{stats}");
+    assert_eq!(stats["other_event_types"], json!({ "names": 5, "events": 5 }), "{stats}");
 }
