@@ -353,7 +353,13 @@ export class SyncHost {
 function failedProjections(store: WasmStore | undefined): ProjectionFailure[] {
   if (!store) return [];
   const failed: ProjectionFailure[] = [];
-  for (const { name, failure } of store.projections()) {
+  let statuses: ReturnType<WasmStore['projections']>;
+  try {
+    statuses = store.projections();
+  } catch {
+    return []; // the status must not fail: the storage error shows on the next call that needs the database
+  }
+  for (const { name, failure } of statuses) {
     if (failure) failed.push({ name, position: failure.position, eventId: failure.eventId, message: failure.message });
   }
   return failed;
