@@ -20,6 +20,7 @@ import {
   type StorageMode,
   type Subscription,
 } from 'eventlite';
+import { EventStoreProvider, useEventStore, useQuery, type QueryState } from 'eventlite/react';
 
 interface Placed {
   total: number;
@@ -197,4 +198,19 @@ export async function readModels(store: EventStore): Promise<void> {
   // @ts-expect-error: parameters are SQL values
   await store.query('SELECT ?', [{ nested: true }]);
   console.log(through, titles, untyped, columns, rows, latest, failed);
+}
+
+/** `eventlite/react`: both forms of useQuery, the provider, typed state. */
+export function ReactUsage({ store }: { store: EventStore | null }): unknown {
+  const todos: QueryState<{ id: string; title: string }> = useQuery<{ id: string; title: string }>(
+    store,
+    'SELECT id, title FROM todos WHERE done = ?',
+    [0],
+  );
+  const count = useQuery<{ n: number }>('SELECT count(*) AS n FROM todos', undefined, { store });
+  const titles: string[] = (todos.rows ?? []).map((todo) => todo.title);
+  const failed: string | undefined = count.error?.code;
+  // @ts-expect-error: the SQL comes before the parameters
+  useQuery(store, [0], 'SELECT 1');
+  return EventStoreProvider({ store, children: [titles.join(), failed, count.loading, useEventStore().name] });
 }
