@@ -3,7 +3,8 @@
 # Durable Objects, state persisted under a temporary --persist-to directory):
 #   1. the Worker's npm dependencies, its wasm (crate eventlite-edge-wasm: core's push rules, no SQLite) and
 #      `tsc --noEmit` (strict)
-#   2. wrangler dev on a free port, with static tokens, an HS256 secret and CORS for the demo
+#   2. wrangler dev on a free port, with static tokens, an HS256 secret and CORS for the demo, and a second one
+#      with small limits (EVENTLITE_TEST_EDGE_SMALL_URL) for the live-slot and endless-body case (edge.rs)
 #   3. the shared protocol and hostile-input suites (server/tests/it/protocol.rs, hostile.rs: the cases the axum
 #      server passes, over HTTP, each with tenants of its own), two
 #      native clients converging with conflicts (convergence.rs), then a live client following pushes across a
@@ -18,6 +19,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# One target directory for every build below (the wasm build reads its output from it too).
+export CARGO_TARGET_DIR="$TARGET_DIR"
 
 # shellcheck source=lib.sh
 source scripts/lib.sh
@@ -51,8 +54,19 @@ export EVENTLITE_TEST_EDGE_URL="$EDGE_URL"
 export EVENTLITE_TEST_EDGE_JWT_SECRET="$EDGE_SECRET"
 export EVENTLITE_TEST_EDGE_RESTART="bash '$ROOT/scripts/test-edge.sh' --restart '$WORK'"
 
+# A second edge with small limits, for the cases that fill them (live-stream slots).
+SMALL="$WORK/small"
+mkdir -p "$SMALL"
+free_port >"$SMALL/port"
+step "edge: a second wrangler dev with small limits (3 live streams per tenant, 64 KiB bodies, keep-alives every 250 ms) on 127.0.0.1:$(cat "$SMALL/port")"
+trap 'kill_edge "$SMALL"; kill_edge "$WORK"; rm -rf "$WORK"' EXIT
+start_edge "$SMALL" --var "EVENTLITE_MAX_LIVE_PER_TENANT:3" --var "EVENTLITE_MAX_BODY_BYTES:65536" \
+    --var "EVENTLITE_LIVE_KEEP_ALIVE_MS:250"
+export EVENTLITE_TEST_EDGE_SMALL_URL="http://127.0.0.1:$(cat "$SMALL/port")"
+
 step "edge: the shared protocol suite and two native clients converging with conflicts"
 cargo test --locked -p eventlite-server --test it -- --ignored edge --skip restart
+kill_edge "$SMALL"
 
 step "edge: the HTTP API against docs/openapi.yaml (schemathesis, scripts/test-server-api.sh)"
 EVENTLITE_API_URL="$EDGE_URL" EVENTLITE_API_TOKEN=token-acme bash scripts/test-server-api.sh

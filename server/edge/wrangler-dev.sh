@@ -1,7 +1,8 @@
 # Sourced (not run) by scripts/test-edge.sh and server/edge/bench/run.sh, from the repository's root: runs the edge
 # Worker under `wrangler dev` (local workerd, SQLite-backed Durable Objects) in the background.
-#   start_edge WORK   starts it on the port in WORK/port, state under WORK/state, log in WORK/wrangler.log, and
-#                     returns once /health answers
+#   start_edge WORK [--var NAME:VALUE ...]
+#                     starts it on the port in WORK/port, state under WORK/state, log in WORK/wrangler.log, with
+#                     the extra settings given, and returns once /health answers
 #   kill_edge WORK    SIGKILLs wrangler dev and its workerd processes (a session of their own)
 export WRANGLER_SEND_METRICS=false
 
@@ -17,6 +18,7 @@ free_port() {
 # port and state directory recorded in $1, and waits until /health answers.
 start_edge() {
     local work="$1" port inspector
+    shift
     port="$(cat "$work/port")"
     inspector="$(free_port)"
     (
@@ -24,7 +26,7 @@ start_edge() {
         exec setsid node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "$port" \
             --inspector-port "$inspector" --persist-to "$work/state" --show-interactive-dev-session=false \
             --log-level warn --var "EVENTLITE_TOKENS:$EDGE_TOKENS" --var "EVENTLITE_JWT_SECRET:$EDGE_SECRET" \
-            --var "EVENTLITE_ALLOW_ORIGIN:*"
+            --var "EVENTLITE_ALLOW_ORIGIN:*" "$@"
     ) >>"$work/wrangler.log" 2>&1 &
     echo $! >"$work/pid"
     disown $!

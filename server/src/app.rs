@@ -25,8 +25,9 @@ use tower_http::services::ServeFile;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use eventlite_protocol::ProtocolError;
 use eventlite_protocol::request::{
-    check_json_content_type, parse_live_query, parse_pull_query, parse_push_body, parse_push_query, percent_decode,
+    check_push_head, parse_live_query, parse_pull_query, parse_push_body, percent_decode,
 };
 
 use crate::auth::{self, Auth, Tenant};
@@ -317,21 +318,11 @@ async fn count_errors(State(state): State<AppState>, request: Request, next: Nex
     response
 }
 
-/// Reads a request body: at most `max_body_bytes` (`413 REQUEST_TOO_LARGE`), within `body_timeout`
-/// (`408 REQUEST_TIMEOUT`).
-async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+/// Reads a request body whose declared length `check_push_head` checked: at most `max_body_bytes` counted as it
+/// arrives (`413 REQUEST_TOO_LARGE`), within `body_timeout` (`408 REQUEST_TIMEOUT`).
+async fn read_body(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
     let config = &state.inner.config;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "REQUEST_TOO_LARGE",
-            format!("the request body is larger than {} bytes", config.max_body_bytes),
-        )
-    };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > config.max_body_bytes as u64) {
-        return Err(too_large());
-    }
+    let too_large = || ApiError::from(ProtocolError::request_too_large(config.max_body_bytes));
     match tokio::time::timeout(config.body_timeout, axum::body::to_bytes(body, config.max_body_bytes)).await {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(error)) => {
@@ -369,17 +360,29 @@ async fn push(
     body: Body,
 ) -> Result<Response, ApiError> {
     let tenant = auth::authenticate(&state.inner.auth, &headers)?;
-    // `after`: the pushing replica's pull cursor. Empty or absent (a replica that never pulled): not checked.
-    let after = parse_push_query(&tenant, query.as_deref())?;
-    check_json_content_type(headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes))?;
-    let body = match read_body(&state, &headers, body).await {
+    // The rest of a refused body is not read: the connection cannot carry another request.
+    let closing = |error: ApiError| {
+        let mut response = error.into_response();
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    // The checks on the head, in the documented order (§3.1). `after`: the pushing replica's pull cursor; empty or
+    // absent (a replica that never pulled): not checked.
+    let after = match check_push_head(
+        &tenant,
+        query.as_deref(),
+        headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes),
+        declared,
+        state.inner.config.max_body_bytes,
+    ) {
+        Ok(after) => after,
+        Err(error) if error.status == 413 => return Ok(closing(error.into())),
+        Err(error) => return Err(error.into()),
+    };
+    let body = match read_body(&state, body).await {
         Ok(body) => body,
-        Err(error) => {
-            // The rest of the body is not read: the connection cannot carry another request.
-            let mut response = error.into_response();
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return Ok(response);
-        }
+        Err(error) => return Ok(closing(error)),
     };
     let request: PushRequest = parse_push_body(&body)?;
     let replica = request.replica_id;
@@ -495,11 +498,7 @@ impl LiveSlot {
         }
         let open = streams.entry(tenant.as_str().to_owned()).or_default();
         if *open >= max {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TOO_MANY_LIVE_STREAMS",
-                format!("the tenant already has {max} live streams open"),
-            ));
+            return Err(ProtocolError::too_many_live_streams(max).into());
         }
         *open += 1;
         state.inner.metrics.live_clients.fetch_add(1, Ordering::Relaxed);

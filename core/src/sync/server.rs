@@ -22,14 +22,13 @@ use rusqlite::{OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
 use crate::error::InvalidArgument;
-use crate::event::{NewEvent, validate_writable_stream_id};
+use crate::event::{EventData, NewEvent, same_metadata, validate_writable_stream_id};
 use crate::stream::ExpectedVersion;
 use crate::sync::SyncError;
 use crate::sync::message::{PullResponse, PushOutcome, PushRequest, RejectionCode, ServerEvent, WireEvent};
 #[cfg(feature = "sqlite")]
 use crate::{
     clock,
-    event::same_metadata,
     log::EVENT_COLUMNS,
     store::{self, Store, event_from_row},
     sync::message::PushResponse,
@@ -157,10 +156,16 @@ pub fn apply_push(store: &Store, request: &PushRequest, limits: &Limits) -> Resu
                 .map(|stored| StoredMatch {
                     position: stored.position,
                     version: stored.version,
-                    same_event: stored.stream == stream
-                        && stored.event_type == event.event_type
-                        && stored.data.same_value(&event.data)
-                        && same_metadata(stored.metadata.as_deref(), event.metadata.as_deref()),
+                    same_event: same_event(
+                        StoredEvent {
+                            stream: &stored.stream,
+                            event_type: &stored.event_type,
+                            data: &stored.data,
+                            metadata: stored.metadata.as_deref(),
+                        },
+                        stream,
+                        event,
+                    ),
                 });
             let version = match rules.judge(wire, stored, |stream| store::stream_version(&transaction, stream))? {
                 Verdict::Answer(outcome) => {
@@ -205,8 +210,31 @@ pub struct StoredMatch {
     pub version: u64,
     /// Whether it is the pushed event: same stream and type, the same data (JSON by value, binary by content type and
     /// bytes: [`crate::EventData::same_value`]) and the same metadata (by value, absent = `{}`:
-    /// [`crate::event::same_metadata`]).
+    /// [`crate::event::same_metadata`]): [`same_event`].
     pub same_event: bool,
+}
+
+/// The parts of a stored event that decide whether a pushed one is the same event (its retry).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredEvent<'a> {
+    /// Its stream.
+    pub stream: &'a str,
+    /// Its type.
+    pub event_type: &'a str,
+    /// Its data.
+    pub data: &'a EventData,
+    /// Its metadata, as stored (`None`: none).
+    pub metadata: Option<&'a str>,
+}
+
+/// Whether `stored` is the pushed `event` of `stream`, so that a push of it again is a duplicate, not a conflict:
+/// same stream and type, the same data ([`EventData::same_value`]: JSON by value, binary by content type and bytes)
+/// and the same metadata ([`same_metadata`]: by value, absent = `{}`). Every server backend decides it here.
+pub fn same_event(stored: StoredEvent<'_>, stream: &str, event: &NewEvent) -> bool {
+    stored.stream == stream
+        && stored.event_type == event.event_type
+        && stored.data.same_value(&event.data)
+        && same_metadata(stored.metadata, event.metadata.as_deref())
 }
 
 /// What to do with one pushed event.
@@ -408,6 +436,26 @@ mod tests {
 
     fn push(events: Vec<WireEvent>) -> PushRequest {
         PushRequest { replica_id: Uuid::from_u128(99), events }
+    }
+
+    #[test]
+    fn the_same_event_is_the_same_stream_type_data_and_metadata_by_value() {
+        let pushed = NewEvent {
+            event_id: None,
+            event_type: "T".into(),
+            data: EventData::Json(r#"{"a":1,"b":[2]}"#.into()),
+            metadata: None,
+        };
+        let data = EventData::Json(r#"{ "b": [2.0], "a": 1 }"#.into());
+        let stored = StoredEvent { stream: "s", event_type: "T", data: &data, metadata: Some("{}") };
+        assert!(same_event(stored, "s", &pushed));
+        assert!(!same_event(stored, "other", &pushed));
+        assert!(!same_event(StoredEvent { event_type: "U", ..stored }, "s", &pushed));
+        assert!(!same_event(StoredEvent { metadata: Some(r#"{"k":1}"#), ..stored }, "s", &pushed));
+        let other = EventData::Json(r#"{"a":2,"b":[2]}"#.into());
+        assert!(!same_event(StoredEvent { data: &other, ..stored }, "s", &pushed));
+        let binary = EventData::Binary { content_type: "a/b".into(), bytes: br#"{"a":1,"b":[2]}"#.to_vec() };
+        assert!(!same_event(StoredEvent { data: &binary, ..stored }, "s", &pushed));
     }
 
     #[test]

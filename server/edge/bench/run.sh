@@ -6,6 +6,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 cd "$ROOT"
+# One target directory for the wasm build (which reads its output from it) and the benchmark.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 # shellcheck source=../../../scripts/lib.sh
 source scripts/lib.sh
 # shellcheck source=../wrangler-dev.sh

@@ -2,7 +2,7 @@
 // (docs/sync-protocol.md). The Worker checks the request's head and token and routes each tenant to its own
 // Durable Object (tenant.ts), which keeps the tenant's log in its SQLite storage. Every rule (tokens, cursors,
 // queries, push rules, pull paging, error codes) runs in the wasm built from core and eventlite-protocol.
-import { type Env, answerResponse, edgeFor, errorResponse, jsonResponse } from "./edge";
+import { type Env, answerResponse, edgeFor, errorResponse, failureResponse, jsonResponse, settingsRefused } from "./edge";
 import { EXPIRES_HEADER, TENANT_HEADER } from "./tenant";
 
 export { TenantLog } from "./tenant";
@@ -32,7 +32,7 @@ function withCors(response: Response, origin: string | undefined): Response {
 async function route(request: Request, env: Env): Promise<Response> {
   const url = new URL(request.url);
   const edge = edgeFor(env);
-  if (typeof edge === "string") return errorResponse(500, "INTERNAL", edge);
+  if (typeof edge === "string") return settingsRefused(edge);
   let headerFields = 0;
   let headerBytes = 0;
   request.headers.forEach((value, name) => {
@@ -55,27 +55,81 @@ async function route(request: Request, env: Env): Promise<Response> {
   const who =
     url.pathname === "/v1/live" ? edge.authenticateLive(authorization, query, now) : edge.authenticate(authorization, now);
   if (who.status !== 200 || who.tenant === undefined) return answerResponse(who);
+  const contentType = request.headers.get("content-type");
+  let body: Uint8Array | null = null;
   if (url.pathname === "/v1/push") {
-    const length = Number(request.headers.get("content-length") ?? "0");
-    if (length > edge.maxBodyBytes) {
-      const refused = errorResponse(413, "REQUEST_TOO_LARGE", `the request body is larger than ${edge.maxBodyBytes} bytes`);
-      refused.headers.set("connection", "close");
-      return refused;
-    }
+    // The checks on the head, in the order every server makes them (eventlite_protocol's `check_push_head`).
+    const declared = request.headers.get("content-length");
+    const checked = edge.checkPushHead(
+      who.tenant,
+      query,
+      contentType === null ? undefined : new TextEncoder().encode(contentType),
+      declared !== null && /^[0-9]+$/.test(declared) ? Number(declared) : undefined,
+    );
+    if (checked.status !== 200) return checked.status === 413 ? closing(answerResponse(checked)) : answerResponse(checked);
+    const read = await readAtMost(request.body, edge.maxBodyBytes);
+    if (read === undefined) return closing(answerResponse(edge.bodyTooLarge()));
+    body = read;
   }
   const headers = new Headers();
   headers.set(TENANT_HEADER, who.tenant);
   if (who.expires !== undefined) headers.set(EXPIRES_HEADER, String(who.expires));
-  const contentType = request.headers.get("content-type");
   if (contentType !== null) headers.set("content-type", contentType);
   const stub = env.TENANTS.get(env.TENANTS.idFromName(who.tenant));
   const forwarded = new Request(`https://tenant${url.pathname}${url.search}`, {
     method: request.method,
     headers,
-    body: request.method === "POST" ? request.body : null,
+    body,
     signal: request.signal,
   });
   return stub.fetch(forwarded);
+}
+
+/** A refused push: the rest of its body is not read, so the connection cannot carry another request. */
+function closing(response: Response): Response {
+  response.headers.set("connection", "close");
+  return response;
+}
+
+/** The body's bytes, counted as they arrive: `undefined` once it passes `max` bytes, so an oversized body without a
+ * `Content-Length` is never held whole (nor copied into the wasm). Past `max`, chunks are read and dropped up to
+ * another `max` bytes, so that a body a little over the limit is consumed before the answer, and a longer one is
+ * cancelled. (`wrangler dev`'s local proxy answers a request whose body was left partly read with its own 503,
+ * "worker restarted mid-request", or fails the next one; the deployed runtime answers the 413.) */
+async function readAtMost(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array | undefined> {
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      chunks.length = 0;
+      return discardRest(reader, total, 2 * max);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** Reads and drops the rest of a refused body while at most `bound` bytes have come in all, else cancels it. */
+async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>, read: number, bound: number): Promise<undefined> {
+  let total = read;
+  while (total <= bound) {
+    const { done, value } = await reader.read();
+    if (done) return undefined;
+    total += value.byteLength;
+  }
+  await reader.cancel().catch(() => undefined);
+  return undefined;
 }
 
 export default {
@@ -94,9 +148,7 @@ export default {
     try {
       return withCors(await route(request, env), origin);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const full = /SQLITE_FULL|database or disk is full/.test(message);
-      return withCors(errorResponse(full ? 507 : 500, full ? "STORAGE_FULL" : "INTERNAL", message), origin);
+      return withCors(failureResponse(error), origin);
     }
   },
 } satisfies ExportedHandler<Env>;

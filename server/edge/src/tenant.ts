@@ -3,15 +3,12 @@
 // live streams. The Worker (index.ts) authenticates and routes; this object trusts the tenant it is told.
 import { DurableObject } from "cloudflare:workers";
 
-import { type Answer, type Env, answerResponse, edgeFor, errorResponse, maxLivePerTenant } from "./edge";
+import { type Answer, type Edge, type Env, answerResponse, edgeFor, errorResponse, settingsRefused } from "./edge";
 import { LogStorage } from "./storage";
 
 /** Headers the Worker sets on the requests it forwards here (clients cannot reach a Durable Object directly). */
 export const TENANT_HEADER = "x-eventlite-tenant";
 export const EXPIRES_HEADER = "x-eventlite-expires";
-
-/** Comment lines keep idle live streams open through proxies (the axum server's interval). */
-const KEEP_ALIVE_MS = 15_000;
 
 /** A refusal thrown out of `transactionSync`, so that nothing the push wrote is kept. */
 class Refused extends Error {
@@ -20,31 +17,42 @@ class Refused extends Error {
   }
 }
 
-/** One live stream: coalesced heads (a slow client only ever gets the newest). */
+/** One live stream: coalesced heads (a slow client only ever gets the newest). The body is a ReadableStream
+ * pulled by the runtime: a frame is queued only when the queue is empty (one frame at most), and `cancel` (the
+ * client went away) closes the stream at once, freeing its slot; so does an abort of the request's signal. */
 class LiveStream {
-  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
   private sent = -1;
   private latest: number;
-  private writing = false;
   private closed = false;
   private readonly timers: ReturnType<typeof setTimeout>[] = [];
   readonly response: Response;
 
   constructor(
+    private readonly edge: Edge,
     head: number,
     expiresAt: number | undefined,
     private readonly onClose: (stream: LiveStream) => void,
   ) {
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    this.writer = writable.getWriter();
     this.latest = head;
-    this.response = new Response(readable, {
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+        },
+        pull: () => this.flush(),
+        cancel: () => this.close(),
+      },
+      { highWaterMark: 1 },
+    );
+    this.response = new Response(body, {
       status: 200,
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
     });
-    this.timers.push(setInterval(() => this.write(":\n\n"), KEEP_ALIVE_MS));
+    // Comment lines keep idle live streams open through proxies; a write that fails also shows a client gone where
+    // nothing else does (`wrangler dev`'s local proxy tells the runtime only then).
+    this.timers.push(setInterval(() => this.keepAlive(), edge.keepAliveMs));
     if (expiresAt !== undefined) this.endAt(expiresAt * 1000);
-    this.publish(head);
   }
 
   /** A stream opened with a JWT ends when the token expires (`at`, ms since the epoch). Timers take at most 2^31 - 1
@@ -61,35 +69,38 @@ class LiveStream {
 
   publish(head: number): void {
     this.latest = Math.max(this.latest, head);
-    void this.flush();
+    this.flush();
   }
 
-  private async flush(): Promise<void> {
-    if (this.writing || this.closed) return;
-    this.writing = true;
+  /** Queues the newest head if it is unsent and the queue has room; else `pull` comes back when it has. */
+  private flush(): void {
+    if (this.closed || this.sent >= this.latest || (this.controller.desiredSize ?? 0) <= 0) return;
+    this.enqueue(this.edge.headFrame(this.latest));
+    this.sent = this.latest;
+  }
+
+  /** A comment, only into an empty queue: a queued frame keeps the connection busy already. */
+  private keepAlive(): void {
+    if (!this.closed && (this.controller.desiredSize ?? 0) > 0) this.enqueue(":\n\n");
+  }
+
+  private enqueue(text: string): void {
     try {
-      while (!this.closed && this.sent < this.latest) {
-        const head = this.latest;
-        await this.writer.write(new TextEncoder().encode(`event: head\ndata: {"position":${head}}\n\n`));
-        this.sent = head;
-      }
+      this.controller.enqueue(new TextEncoder().encode(text));
     } catch {
       this.close();
-    } finally {
-      this.writing = false;
     }
-  }
-
-  private write(text: string): void {
-    if (this.closed) return;
-    this.writer.write(new TextEncoder().encode(text)).catch(() => this.close());
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
-    this.writer.close().catch(() => undefined);
+    try {
+      this.controller.close();
+    } catch {
+      // Already cancelled or errored: nothing to close.
+    }
     this.onClose(this);
   }
 }
@@ -108,7 +119,7 @@ export class TenantLog extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     const edge = edgeFor(this.env);
-    if (typeof edge === "string") return errorResponse(500, "INTERNAL", edge);
+    if (typeof edge === "string") return settingsRefused(edge);
     const url = new URL(request.url);
     const tenant = request.headers.get(TENANT_HEADER) ?? "";
     const query = url.search === "" ? undefined : url.search.slice(1);
@@ -143,15 +154,21 @@ export class TenantLog extends DurableObject<Env> {
       case "/v1/pull":
         return answerResponse(edge.pull(tenant, query, this.log));
       case "/v1/live": {
-        const max = maxLivePerTenant(this.env);
-        if (this.live.size >= max) {
-          return errorResponse(429, "TOO_MANY_LIVE_STREAMS", `the tenant already has ${max} live streams open`);
+        if (this.live.size >= edge.maxLivePerTenant) return answerResponse(edge.tooManyLiveStreams());
+        if (request.method === "HEAD") {
+          // The head of the answer a GET would get, at once, and no slot taken (the axum server's HEAD drops the
+          // stream it opened as soon as the head is sent).
+          return new Response(null, {
+            status: 200,
+            headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+          });
         }
         const expires = request.headers.get(EXPIRES_HEADER);
-        const stream = new LiveStream(this.log.head(), expires === null ? undefined : Number(expires), (closed) =>
+        const stream = new LiveStream(edge, this.log.head(), expires === null ? undefined : Number(expires), (closed) =>
           this.live.delete(closed),
         );
         this.live.add(stream);
+        // With the `enable_request_signal` compatibility flag, the signal aborts when the client disconnects.
         request.signal?.addEventListener("abort", () => stream.close());
         return stream.response;
       }

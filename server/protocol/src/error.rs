@@ -35,6 +35,22 @@ impl ProtocolError {
         ProtocolError::new(413, "REQUEST_TOO_LARGE", format!("the request body is larger than {max_body_bytes} bytes"))
     }
 
+    /// 429 `TOO_MANY_LIVE_STREAMS`: the tenant already has `max` live streams open.
+    pub fn too_many_live_streams(max: usize) -> Self {
+        ProtocolError::new(429, "TOO_MANY_LIVE_STREAMS", format!("the tenant already has {max} live streams open"))
+    }
+
+    /// A failure of the storage, from its message: `507 STORAGE_FULL` when SQLite says the database is full
+    /// (`SQLITE_FULL`, "database or disk is full"), else `500 INTERNAL`. The message says only which; the detail
+    /// is the caller's to log, not to send.
+    pub fn storage_failure(detail: &str) -> Self {
+        if detail.contains("SQLITE_FULL") || detail.contains("database or disk is full") {
+            ProtocolError::new(507, "STORAGE_FULL", "the storage is full")
+        } else {
+            ProtocolError::internal("internal error")
+        }
+    }
+
     /// 500 `INTERNAL`.
     pub fn internal(message: impl Into<String>) -> Self {
         ProtocolError::new(500, "INTERNAL", message)
@@ -61,5 +77,21 @@ impl From<SyncError> for ProtocolError {
             _ => 500,
         };
         ProtocolError { status, code, message: error.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_failures_are_full_or_internal_without_their_detail() {
+        for full in ["Error: SQLITE_FULL: database or disk is full", "database or disk is full"] {
+            let error = ProtocolError::storage_failure(full);
+            assert_eq!((error.status, error.code, error.message.contains("SQLITE")), (507, "STORAGE_FULL", false));
+        }
+        let error = ProtocolError::storage_failure("TypeError: x of tenant t-secret is undefined");
+        assert_eq!((error.status, error.code), (500, "INTERNAL"));
+        assert!(!error.message.contains("t-secret"));
     }
 }

@@ -1,7 +1,8 @@
 //! The parts of EventLite's sync protocol (`docs/sync-protocol.md`) that every server implements the same way and
 //! that need neither HTTP types nor storage: who a bearer token names ([`auth`]), what a cursor means
-//! ([`cursor`]), how a request's query string and `Content-Type` are read ([`request`]), and which status and code
-//! every refusal gets ([`error`]).
+//! ([`cursor`]), how a request's query string and `Content-Type` are read and in which order a push's checks run
+//! ([`request`]), what a live stream's frames say ([`live`]), and which status and code every refusal gets
+//! ([`error`]).
 //!
 //! Why a crate of its own: the axum server (`eventlite-server`) and the Cloudflare Durable Object backend
 //! (`server/edge/`, through the `eventlite-edge-wasm` crate compiled to wasm) must answer byte for byte alike, and
@@ -21,6 +22,7 @@
 pub mod auth;
 pub mod cursor;
 pub mod error;
+pub mod live;
 pub mod request;
 
 pub use auth::{Auth, Tenant};

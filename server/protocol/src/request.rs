@@ -155,6 +155,26 @@ pub fn check_json_content_type(value: Option<&[u8]>) -> Result<(), ProtocolError
     Ok(())
 }
 
+/// The checks of a push that need only its head, in the order `docs/sync-protocol.md` §3.1 documents, the first
+/// failure winning (authentication comes before them): the query (`after`: `400 INVALID_REQUEST` or
+/// `INVALID_CURSOR`), then the `Content-Type` (`415 UNSUPPORTED_MEDIA_TYPE`), then the declared `Content-Length`
+/// against `max_body_bytes` (`413 REQUEST_TOO_LARGE`). A body without a declared length is counted as it is read,
+/// and refused with [`ProtocolError::request_too_large`] at `max_body_bytes + 1` bytes. Returns the `after` cursor.
+pub fn check_push_head(
+    tenant: &Tenant,
+    query: Option<&str>,
+    content_type: Option<&[u8]>,
+    declared_length: Option<u64>,
+    max_body_bytes: usize,
+) -> Result<Option<Cursor>, ProtocolError> {
+    let after = parse_push_query(tenant, query)?;
+    check_json_content_type(content_type)?;
+    if declared_length.is_some_and(|length| length > max_body_bytes as u64) {
+        return Err(ProtocolError::request_too_large(max_body_bytes));
+    }
+    Ok(after)
+}
+
 /// A push body: the JSON message of §3.1, or `400 INVALID_REQUEST`.
 pub fn parse_push_body(body: &[u8]) -> Result<PushRequest, ProtocolError> {
     serde_json::from_slice(body).map_err(|error| ProtocolError::invalid_request(format!("push body: {error}")))
@@ -178,6 +198,20 @@ mod tests {
         }
         assert_eq!(parse_pull_query(&tenant, Some("after=0"), 1_000).unwrap_err().code, "INVALID_CURSOR");
         assert_eq!(parse_live_query(Some("access_token=a%2Db")).unwrap().as_deref(), Some("a-b"));
+    }
+
+    #[test]
+    fn a_push_head_is_checked_query_then_content_type_then_length() {
+        let tenant = Tenant::new("acme").unwrap();
+        let code = |query, content_type: Option<&str>, length| {
+            check_push_head(&tenant, query, content_type.map(str::as_bytes), length, 100).unwrap_err().code
+        };
+        assert_eq!(code(Some("after=garbage"), Some("text/plain"), Some(101)), "INVALID_CURSOR");
+        assert_eq!(code(Some("since=1"), Some("text/plain"), Some(101)), "INVALID_REQUEST");
+        assert_eq!(code(None, Some("text/plain"), Some(101)), "UNSUPPORTED_MEDIA_TYPE");
+        assert_eq!(code(Some(""), Some("application/json"), Some(101)), "REQUEST_TOO_LARGE");
+        assert_eq!(check_push_head(&tenant, None, None, Some(100), 100), Ok(None));
+        assert_eq!(check_push_head(&tenant, None, None, None, 100), Ok(None));
     }
 
     #[test]

@@ -17,8 +17,9 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use eventlite::event::{same_json, same_metadata};
-use eventlite::sync::server::{Limits, PullPage, PushRules, StoredMatch, Verdict, validate_push};
+use eventlite::sync::server::{
+    Limits, PullPage, PushRules, StoredEvent, StoredMatch, Verdict, same_event, validate_push,
+};
 use eventlite::sync::{PushOutcome, PushRequest, PushResponse, ServerEvent};
 use eventlite::{EventData, RecordedEvent};
 use futures_util::StreamExt;
@@ -130,6 +131,14 @@ fn split_data(data: &EventData) -> (Option<String>, Vec<u8>) {
     match data {
         EventData::Json(text) => (None, text.as_bytes().to_vec()),
         EventData::Binary { content_type, bytes } => (Some(content_type.clone()), bytes.clone()),
+    }
+}
+
+/// A stored row's data: JSON text when it has no content type (`None` if that text is not UTF-8), else binary.
+fn stored_data(content_type: Option<String>, bytes: Vec<u8>) -> Option<EventData> {
+    match content_type {
+        None => String::from_utf8(bytes).ok().map(EventData::Json),
+        Some(content_type) => Some(EventData::Binary { content_type, bytes }),
     }
 }
 
@@ -271,18 +280,22 @@ impl Backend for PostgresBackend {
         for (wire, event) in request.events.iter().zip(&events) {
             let stream = wire.stream.as_str();
             let (content_type, data) = split_data(&event.data);
-            // The same event as core decides it: JSON by value, absent metadata = `{}`.
+            // The same event as core decides it (`same_event`): JSON by value, absent metadata = `{}`.
             let existing = stored.get(&wire.event_id).map(|existing| StoredMatch {
                 position: existing.position as u64,
                 version: existing.version as u64,
-                same_event: existing.stream == stream
-                    && existing.event_type == event.event_type
-                    && existing.content_type == content_type
-                    && match (&content_type, std::str::from_utf8(&existing.data), &event.data) {
-                        (None, Ok(text), EventData::Json(pushed)) => same_json(text, pushed),
-                        _ => existing.data == data,
-                    }
-                    && same_metadata(existing.metadata.as_deref(), event.metadata.as_deref()),
+                same_event: stored_data(existing.content_type.clone(), existing.data.clone()).is_some_and(|data| {
+                    same_event(
+                        StoredEvent {
+                            stream: &existing.stream,
+                            event_type: &existing.event_type,
+                            data: &data,
+                            metadata: existing.metadata.as_deref(),
+                        },
+                        stream,
+                        event,
+                    )
+                }),
             });
             let stored_version =
                 |stream: &str| Ok::<u64, std::convert::Infallible>(versions.get(stream).copied().unwrap_or(0));
@@ -413,12 +426,8 @@ impl Backend for PostgresBackend {
         for row in rows {
             let content_type: Option<String> = row.get(5);
             let bytes: Vec<u8> = row.get(6);
-            let data = match content_type {
-                None => EventData::Json(
-                    String::from_utf8(bytes).map_err(|_| BackendError::Internal("stored JSON is not UTF-8".into()))?,
-                ),
-                Some(content_type) => EventData::Binary { content_type, bytes },
-            };
+            let data = stored_data(content_type, bytes)
+                .ok_or_else(|| BackendError::Internal("stored JSON is not UTF-8".into()))?;
             let recorded = RecordedEvent {
                 position: row.get::<_, i64>(0) as u64,
                 event_id: row.get(1),

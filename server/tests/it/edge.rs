@@ -171,3 +171,24 @@ async fn a_restart_in_the_middle_of_pushes_loses_nothing_acknowledged() {
     let lost: Vec<_> = acknowledged.iter().filter(|id| !stored.contains(id)).collect();
     assert!(lost.is_empty(), "{} of {} acknowledged pushes lost: {lost:?}", lost.len(), acknowledged.len());
 }
+
+/// The edge's limits, on a second `wrangler dev` that `scripts/test-edge.sh` starts with small ones
+/// (`EVENTLITE_MAX_LIVE_PER_TENANT` = [`crate::live::SMALL_MAX_LIVE`], `EVENTLITE_MAX_BODY_BYTES` =
+/// [`SMALL_MAX_BODY_BYTES`]; its URL in `EVENTLITE_TEST_EDGE_SMALL_URL`): a dropped live stream frees its slot at once
+/// (its body's `cancel`, the request's signal) and HEAD holds none; an endless push body is refused once it passes
+/// the limit. One test, in this order: a cancelled body can make `wrangler dev`'s proxy fail the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Durable Object backend under wrangler dev: scripts/test-edge.sh"]
+async fn the_edge_frees_dropped_live_slots_and_stops_reading_endless_bodies() {
+    let url = std::env::var("EVENTLITE_TEST_EDGE_SMALL_URL")
+        .expect("EVENTLITE_TEST_EDGE_SMALL_URL: the edge with small limits (scripts/test-edge.sh starts it)");
+    let url = url.trim_end_matches('/');
+    let edge = EdgeServer::fresh();
+    crate::live::dropped_live_streams_free_their_slots_at_once(url, &edge.token).await;
+    crate::hostile::an_endless_push_body_is_refused_after_the_limit(url, &edge.token, SMALL_MAX_BODY_BYTES, true).await;
+    // Nothing of it was stored, and the edge answers the next request.
+    assert!(crate::support::server_log_at(url, &edge.token).await.is_empty());
+}
+
+/// The body limit of the edge with small limits (`scripts/test-edge.sh`).
+const SMALL_MAX_BODY_BYTES: usize = 65_536;

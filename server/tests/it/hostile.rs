@@ -80,10 +80,21 @@ fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, c
     assert!(body["message"].is_string(), "{case}: {body}");
 }
 
-pub async fn malformed_pushes_get_their_code_and_store_nothing(server: Server) {
-    let backend = server.backend();
-    let config = Config { max_body_bytes: 64 * 1024, ..Config::default() };
-    let router = router(&backend, config);
+fn binary(content_type: &str) -> Value {
+    let mut event = valid_event(1);
+    event.as_object_mut().unwrap().remove("data");
+    event["data_base64"] = json!("AA==");
+    event["content_type"] = json!(content_type);
+    event
+}
+
+/// 17 MiB: over the default body limit (16 MiB).
+const OVER_THE_DEFAULT_BODY_LIMIT: usize = 17 * 1024 * 1024;
+
+/// Every malformed push body with the server's default limits, on every server: its code, and nothing stored.
+pub async fn malformed_push_bodies_get_their_code_and_store_nothing(server: Server) {
+    let router = server.target();
+    let token = router.token();
     let mut unknown_event_field = valid_event(1);
     unknown_event_field["color"] = json!("red");
     let mut wrong_type = valid_event(1);
@@ -100,15 +111,10 @@ pub async fn malformed_pushes_get_their_code_and_store_nothing(server: Server) {
     bad_base64["content_type"] = json!("image/png");
     let mut array_metadata = valid_event(1);
     array_metadata["metadata"] = json!([1]);
-    let mut big_event = valid_event(1);
+    let mut huge_event = valid_event(1);
+    huge_event["data"] = json!("x".repeat(OVER_THE_DEFAULT_BODY_LIMIT));
+    let mut big_event = valid_event(9);
     big_event["data"] = json!("x".repeat(2 * 1024 * 1024));
-    let binary = |content_type: &str| {
-        let mut event = valid_event(1);
-        event.as_object_mut().unwrap().remove("data");
-        event["data_base64"] = json!("AA==");
-        event["content_type"] = json!(content_type);
-        event
-    };
     let huge_batch: Vec<Value> = (0..1_001).map(valid_event).collect();
     let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
         ("not JSON", b"{".to_vec(), StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
@@ -142,27 +148,122 @@ pub async fn malformed_pushes_get_their_code_and_store_nothing(server: Server) {
         ("newline in the content type", push_body(vec![binary("a\nb")]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
         ("long content type", push_body(vec![binary(&"x".repeat(257))]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
         ("duplicate ids", push_body(vec![valid_event(3), valid_event(3)]), StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
-        ("body over the limit", push_body(vec![big_event]), StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE"),
+        ("body over the limit", push_body(vec![huge_event]), StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE"),
+        // Over the event limits, with a body the body limit lets through.
+        ("huge batch", push_body(huge_batch), StatusCode::PAYLOAD_TOO_LARGE, "BATCH_TOO_LARGE"),
+        ("big event", push_body(vec![valid_event(8), big_event]), StatusCode::PAYLOAD_TOO_LARGE, "EVENT_TOO_LARGE"),
     ];
     for (case, body, status, code) in cases {
-        let (got, response) = call(&router, "POST", "/v1/push", Some(TOKEN_A), body).await;
+        let (got, response) = send(&router, "POST", "/v1/push", Some(&token), body).await;
         assert_error(got, &response, status, code, case);
     }
-    // A batch over the event limit and an event over the size limit, with a body limit that lets them through.
-    let router = crate::hostile::router(&backend, Config::default());
-    let (got, response) = call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(huge_batch)).await;
-    assert_error(got, &response, StatusCode::PAYLOAD_TOO_LARGE, "BATCH_TOO_LARGE", "huge batch");
-    let mut big_event = valid_event(9);
+    assert_eq!(router.heads().await, (0, 0));
+}
+
+/// A body without a `Content-Length` is counted as it arrives: one byte over the default limit is refused
+/// (`413 REQUEST_TOO_LARGE`, the connection closed) and nothing is stored; so is a declared 17 MiB.
+pub async fn an_oversized_push_is_refused_as_it_arrives_and_stores_nothing(server: Server) {
+    let router = server.target();
+    let token = router.token();
+    let max = Config::default().max_body_bytes;
+    let request = || {
+        Request::post("/v1/push")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+    };
+    // A valid push, padded with whitespace (JSON allows it) to exactly the limit, is stored; one byte more is not.
+    let mut body = push_body(vec![valid_event(1)]);
+    body.resize(max, b' ');
+    let (status, _, answer) = router.exchange_streamed(request(), body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&answer));
+    let mut over = push_body(vec![valid_event(2)]);
+    over.resize(max + 1, b' ');
+    let (status, headers, answer) = router.exchange_streamed(request(), over).await;
+    let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+    assert_error(status, &answer, StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE", "chunked, max + 1 bytes");
+    if router.is_local() {
+        assert_eq!(headers["connection"], "close");
+    }
+    let mut declared = push_body(vec![valid_event(3)]);
+    declared.resize(OVER_THE_DEFAULT_BODY_LIMIT, b' ');
+    let (status, answer) = send(&router, "POST", "/v1/push", Some(&token), declared).await;
+    assert_error(status, &answer, StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE", "declared 17 MiB");
+    assert_eq!(router.heads().await, (1, 0), "only the push within the limit is stored");
+}
+
+/// A push failing several checks at once gets the first failure in the documented order (docs/sync-protocol.md
+/// §3.1): the token, the query (`after`), the `Content-Type`, the body's size, then the body itself. The same
+/// whether the body's length is declared or only found by reading it.
+pub async fn the_first_failing_push_check_in_the_documented_order_wins(server: Server) {
+    let router = server.target();
+    let token = router.token();
+    let mut oversized = push_body(vec![valid_event(1)]);
+    oversized.resize(OVER_THE_DEFAULT_BODY_LIMIT, b' ');
+    // (target, token, Content-Type, body, the answer's status and code)
+    type Case<'a> = (&'a str, Option<&'a str>, &'a str, &'a [u8], StatusCode, &'a str);
+    let cases: [Case; 5] = [
+        ("/v1/push?after=garbage", None, "text/plain", &oversized, StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+        ("/v1/push?after=garbage", Some(&token), "text/plain", &oversized, StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
+        ("/v1/push?since=1", Some(&token), "text/plain", &oversized, StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        (
+            "/v1/push",
+            Some(&token),
+            "text/plain",
+            &oversized,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        ("/v1/push", Some(&token), "application/json", &oversized, StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE"),
+    ];
+    for (uri, token, content_type, body, status, code) in cases {
+        let request = || {
+            let request = Request::post(uri).header("content-type", content_type);
+            match token {
+                Some(token) => request.header("authorization", format!("Bearer {token}")),
+                None => request,
+            }
+        };
+        let (got, _, answer) = router.exchange(request().body(Body::from(body.to_vec())).unwrap(), true).await;
+        let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+        assert_error(got, &answer, status, code, &format!("{uri} {content_type}, declared length"));
+        let (got, _, answer) = router.exchange_streamed(request(), body.to_vec()).await;
+        let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+        assert_error(got, &answer, status, code, &format!("{uri} {content_type}, chunked"));
+    }
+    // Within the size limit, a malformed body comes last: after the Content-Type.
+    let (got, _, answer) = router
+        .exchange(
+            Request::post("/v1/push")
+                .header("content-type", "text/plain")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::from("{"))
+                .unwrap(),
+            true,
+        )
+        .await;
+    let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+    assert_error(got, &answer, StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", "text/plain and not JSON");
+    assert_eq!(router.heads().await, (0, 0));
+}
+
+/// The cases of a lowered body limit and event limits (server flags the edge is not started with per case).
+pub async fn malformed_pushes_get_their_code_and_store_nothing(server: Server) {
+    let backend = server.backend();
+    let config = Config { max_body_bytes: 64 * 1024, ..Config::default() };
+    let router = router(&backend, config);
+    let mut big_event = valid_event(1);
     big_event["data"] = json!("x".repeat(2 * 1024 * 1024));
-    let (got, response) =
-        call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![valid_event(8), big_event])).await;
-    assert_error(got, &response, StatusCode::PAYLOAD_TOO_LARGE, "EVENT_TOO_LARGE", "big event");
+    let (got, response) = call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![big_event])).await;
+    assert_error(got, &response, StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE", "body over a lowered limit");
     // The content type counts in the event's size.
     let small = Config { limits: Limits { max_batch: 10, max_event_size: 256 }, ..Config::default() };
     let router = crate::hostile::router(&backend, small);
     let (got, response) =
         call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body(vec![binary(&"x".repeat(255))])).await;
     assert_error(got, &response, StatusCode::PAYLOAD_TOO_LARGE, "EVENT_TOO_LARGE", "content type over the event size");
+    let (got, response) =
+        call(&router, "POST", "/v1/push", Some(TOKEN_A), push_body((0..11).map(valid_event).collect())).await;
+    assert_error(got, &response, StatusCode::PAYLOAD_TOO_LARGE, "BATCH_TOO_LARGE", "batch over a lowered limit");
     assert_eq!(heads(&backend).await, (0, 0));
 }
 
@@ -400,6 +501,9 @@ every_server!(
         tenants_never_see_or_write_each_others_events,
         malformed_pulls_and_unknown_routes_are_refused_with_json,
         health_and_metrics_answer,
+        malformed_push_bodies_get_their_code_and_store_nothing,
+        an_oversized_push_is_refused_as_it_arrives_and_stores_nothing,
+        the_first_failing_push_check_in_the_documented_order_wins,
     ],
     // These set the body limit (`--max-body-bytes`), the event limits or origins for the case, or read the live
     // stream's first frame from the in-process body; the query token itself is held on the edge by
@@ -410,3 +514,75 @@ every_server!(
         the_live_stream_takes_its_token_from_the_query_for_browsers,
     ],
 );
+
+/// A push body that never ends, without a `Content-Length`, to the server at `url` whose body limit is `max`: the
+/// server answers `413 REQUEST_TOO_LARGE` having taken at most a few times `max` bytes, without waiting for the
+/// end (a server that reads the whole body before checking it never answers). `under_wrangler_dev`: the local
+/// runtime's proxy may answer for the Worker (see `server/edge/src/index.ts`, `readAtMost`).
+pub async fn an_endless_push_body_is_refused_after_the_limit(
+    url: &str,
+    token: &str,
+    max: usize,
+    under_wrangler_dev: bool,
+) {
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&sent);
+    let chunk = axum::body::Bytes::from(vec![b' '; 16 * 1024]);
+    let endless = futures_util::stream::repeat_with(move || {
+        counted.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+        Ok::<_, std::io::Error>(chunk.clone())
+    });
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        crate::support::http()
+            .post(format!("{url}/v1/push"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(endless))
+            .send(),
+    )
+    .await
+    .expect("an endless body is answered once it passes the limit");
+    let response = match answer {
+        Ok(response) => Some(response),
+        // The server closed the connection while the body was still being written: it stopped reading too (its
+        // answer raced the reset). What it took is checked below.
+        Err(error) if error.is_request() => {
+            let text = format!("{error:?}");
+            assert!(
+                ["BodyWrite", "IncompleteMessage", "ConnectionReset"].iter().any(|kind| text.contains(kind)),
+                "{text}"
+            );
+            None
+        }
+        Err(error) => panic!("{error:?}"),
+    };
+    if let Some(response) = response {
+        check_endless_answer(response, under_wrangler_dev).await;
+    }
+    let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(sent < 64 * max + 4 * 1024 * 1024, "{sent} bytes were taken for a limit of {max}");
+}
+
+async fn check_endless_answer(response: reqwest::Response, under_wrangler_dev: bool) {
+    let status = response.status();
+    let text = String::from_utf8_lossy(&response.bytes().await.unwrap()).into_owned();
+    if under_wrangler_dev && status == StatusCode::SERVICE_UNAVAILABLE {
+        // `wrangler dev`'s local proxy, not the Worker: it answers a request whose body the Worker cancelled so.
+        assert!(text.contains("restarted mid-request"), "{text}");
+    } else {
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["code"], "REQUEST_TOO_LARGE", "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_push_body_is_refused_after_the_limit_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let max = 64 * 1024;
+    let config = Config { max_body_bytes: max, ..Config::default() };
+    let server = crate::support::TestServer::start_with(crate::support::sqlite_backend(dir.path()), config).await;
+    an_endless_push_body_is_refused_after_the_limit(&server.url(), TOKEN_A, max, false).await;
+    server.stop().await;
+}

@@ -160,3 +160,93 @@ async fn a_live_sync_failure_that_retrying_cannot_fix_is_surfaced() {
     stop.send_replace(true);
     live.await.unwrap();
 }
+
+/// The per-tenant live-stream limit of the servers [`dropped_live_streams_free_their_slots_at_once`] runs against
+/// (`--max-live-per-tenant`; the edge's is `EVENTLITE_MAX_LIVE_PER_TENANT`, see `scripts/test-edge.sh`).
+pub const SMALL_MAX_LIVE: usize = 3;
+
+/// A live stream of the server at `url`, on a connection of its own: its status and, while it is held, its body.
+async fn open_live(url: &str, token: &str) -> (reqwest::StatusCode, reqwest::Response) {
+    let http = crate::support::http_builder().pool_max_idle_per_host(0).build().unwrap();
+    let response = tokio::time::timeout(
+        Duration::from_secs(5),
+        http.get(format!("{url}/v1/live")).header("authorization", format!("Bearer {token}")).send(),
+    )
+    .await
+    .expect("the live stream's head arrives at once")
+    .unwrap();
+    (response.status(), response)
+}
+
+/// A tenant with [`SMALL_MAX_LIVE`] streams open gets `429 TOO_MANY_LIVE_STREAMS`; once the clients drop them, a
+/// new stream is let in within 2 s. `HEAD /v1/live` answers at once, with the stream's head, and holds no slot.
+pub async fn dropped_live_streams_free_their_slots_at_once(url: &str, token: &str) {
+    let mut streams = Vec::new();
+    for _ in 0..SMALL_MAX_LIVE {
+        let (status, mut response) = open_live(url, token).await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+        // The first frame (in one chunk or several): the stream is open and counted.
+        let mut first = Vec::new();
+        while !first.ends_with(b"\n\n") {
+            let chunk = tokio::time::timeout(Duration::from_secs(5), response.chunk()).await.unwrap().unwrap();
+            first.extend_from_slice(&chunk.expect("the stream ended before its first frame"));
+        }
+        assert_eq!(String::from_utf8_lossy(&first), "event: head\ndata: {\"position\":0}\n\n");
+        streams.push(response);
+    }
+    let (status, response) = open_live(url, token).await;
+    assert_eq!(status, reqwest::StatusCode::TOO_MANY_REQUESTS);
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["code"], "TOO_MANY_LIVE_STREAMS", "{body}");
+    drop(streams);
+    let dropped = tokio::time::Instant::now();
+    let mut held = Vec::new();
+    loop {
+        let (status, response) = open_live(url, token).await;
+        if status == reqwest::StatusCode::OK {
+            held.push(response);
+            break;
+        }
+        assert_eq!(status, reqwest::StatusCode::TOO_MANY_REQUESTS);
+        assert!(dropped.elapsed() < Duration::from_secs(2), "no slot was freed within 2 s of the clients leaving");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // HEAD: the head at once, and no slot held afterwards.
+    let http = crate::support::http();
+    for _ in 0..SMALL_MAX_LIVE {
+        let head = tokio::time::timeout(
+            Duration::from_secs(2),
+            http.head(format!("{url}/v1/live")).header("authorization", format!("Bearer {token}")).send(),
+        )
+        .await
+        .expect("HEAD /v1/live answers at once")
+        .unwrap();
+        assert_eq!(head.status(), reqwest::StatusCode::OK);
+        assert_eq!(head.headers()["content-type"], "text/event-stream");
+    }
+    for _ in 1..SMALL_MAX_LIVE {
+        let (status, response) = open_live(url, token).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "a HEAD held a slot");
+        held.push(response);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_live_streams_free_their_slots_at_once_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config { max_live_per_tenant: SMALL_MAX_LIVE, ..Config::default() };
+    let server = TestServer::start_with(sqlite_backend(dir.path()), config).await;
+    dropped_live_streams_free_their_slots_at_once(&server.url(), TOKEN_A).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_live_streams_free_their_slots_at_once_on_postgres() {
+    crate::support::on_postgres(|backend| async move {
+        let config = Config { max_live_per_tenant: SMALL_MAX_LIVE, ..Config::default() };
+        let server = TestServer::start_with(backend, config).await;
+        dropped_live_streams_free_their_slots_at_once(&server.url(), TOKEN_A).await;
+        server.stop().await;
+    })
+    .await;
+}

@@ -157,8 +157,39 @@ impl Target {
         }
     }
 
+    /// Sends `request` with `body` in 64 KiB chunks and no `Content-Length` (chunked over HTTP), so the server learns
+    /// the body's size only by reading it. Returns the answer's status, headers and body.
+    pub async fn exchange_streamed(
+        &self,
+        request: axum::http::request::Builder,
+        body: Vec<u8>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let chunks: Vec<Result<axum::body::Bytes, std::io::Error>> =
+            body.chunks(64 * 1024).map(|chunk| Ok(axum::body::Bytes::copy_from_slice(chunk))).collect();
+        match self {
+            Target::Local { .. } => {
+                let request = request.body(Body::from_stream(futures_util::stream::iter(chunks))).unwrap();
+                assert!(!request.headers().contains_key("content-length"));
+                self.exchange(request, true).await
+            }
+            Target::Remote { edge } => {
+                let (parts, ()) = request.body(()).unwrap().into_parts();
+                let target = parts.uri.path_and_query().map_or("/", |target| target.as_str());
+                let response = crate::support::http()
+                    .request(parts.method, format!("{}{target}", edge.url))
+                    .headers(parts.headers)
+                    .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+                    .send()
+                    .await
+                    .unwrap();
+                let (status, headers) = (response.status(), response.headers().clone());
+                (status, headers, response.bytes().await.unwrap().to_vec())
+            }
+        }
+    }
+
     /// The tenant's head: the last position its log holds.
-    async fn head(&self) -> u64 {
+    pub async fn head(&self) -> u64 {
         match self {
             Target::Local { backend, .. } => {
                 backend.head(&eventlite_server::Tenant::new("acme").unwrap()).await.unwrap()
@@ -418,6 +449,65 @@ pub async fn event_size_counts_type_data_metadata_and_content_type_bytes(server:
     assert_eq!(router.head().await, 3);
 }
 
+/// What counts in an event's size, at the default limit (1 MiB), on every server: type, data text, metadata text,
+/// and for binary data the decoded bytes and the content type.
+pub async fn event_size_counts_at_the_default_limit(server: Server) {
+    let router = server.target();
+    let limit = Limits::default().max_event_size;
+    let with = |n: u128, data: Value, metadata: Option<Value>| {
+        let mut event = json!({"event_id": uuid::Uuid::from_u128(n), "stream": "s-1", "type": "T", "expected": "any",
+                               "data": data});
+        if let Some(metadata) = metadata {
+            event["metadata"] = metadata;
+        }
+        event
+    };
+    // Type "T" (1) + data text as sent: `"` + characters + `"`.
+    let (status, body) = push(&router, vec![with(1, json!("x".repeat(limit - 2)), None)]).await;
+    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "EVENT_TOO_LARGE", "one byte over");
+    let (status, body) = push(&router, vec![with(1, json!("x".repeat(limit - 3)), None)]).await;
+    assert_eq!(status, StatusCode::OK, "exactly the limit: {body}");
+    // Metadata counts: 1 + `[1]` (3) + `{"a":"` and `"}` (8) + characters.
+    let (status, body) = push(&router, vec![with(2, json!([1]), Some(json!({"a": "x".repeat(limit - 12)})))]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = push(&router, vec![with(3, json!([1]), Some(json!({"a": "x".repeat(limit - 11)})))]).await;
+    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "EVENT_TOO_LARGE", "metadata counts");
+    // Binary: decoded bytes, not base64 text, plus the content type: 1 + "a/b" (3) + bytes.
+    let binary = |n: u128, bytes: usize| {
+        json!({"event_id": uuid::Uuid::from_u128(n), "stream": "s-1", "type": "T", "expected": "any",
+               "data_base64": eventlite_base64(&vec![7u8; bytes]), "content_type": "a/b"})
+    };
+    let (status, body) = push(&router, vec![binary(4, limit - 4)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = push(&router, vec![binary(5, limit - 3)]).await;
+    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "EVENT_TOO_LARGE", "binary");
+    assert_eq!(router.head().await, 3);
+}
+
+/// A pull page stops at the byte budget (default 4 MiB of event sizes), not only at `limit`: five events of about
+/// 1 MB come as a page of four, `more`, then a page of one.
+pub async fn a_pull_page_is_bounded_by_bytes(server: Server) {
+    let router = server.target();
+    let events: Vec<Value> = (1..=5)
+        .map(|n| {
+            json!({"event_id": uuid::Uuid::from_u128(n), "stream": "s-1", "type": "T", "expected": "any",
+                   "data": "x".repeat(1_000_000)})
+        })
+        .collect();
+    let (status, body) = push(&router, events).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, first) = get(&router, "/v1/pull").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let positions = |page: &Value| -> Vec<u64> {
+        page["events"].as_array().unwrap().iter().map(|event| event["position"].as_u64().unwrap()).collect()
+    };
+    assert_eq!((positions(&first), &first["more"]), (vec![1, 2, 3, 4], &json!(true)));
+    let cursor = first["cursor"].as_str().unwrap();
+    let (status, second) = get(&router, &format!("/v1/pull?after={cursor}")).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!((positions(&second), &second["more"]), (vec![5], &json!(false)));
+}
+
 fn eventlite_base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
@@ -611,6 +701,8 @@ every_server!(
         stream_ids_allow_what_the_protocol_says,
         non_200_answers_carry_the_json_error_and_are_counted,
         health_names_the_backend,
+        event_size_counts_at_the_default_limit,
+        a_pull_page_is_bounded_by_bytes,
     ],
     // These set the server's limits (`--max-batch`, `--max-event-bytes`) or origins (`--allow-origin`) for the
     // case; the edge runs with the settings it was started with, so they run against the axum server only.

@@ -16,22 +16,20 @@
 //! ```
 //! use eventlite_edge_wasm::Edge;
 //!
-//! let edge = Edge::new(Some("t-acme:acme".into()), None, None, None, None, None).unwrap();
+//! let edge = Edge::new(Some("t-acme:acme".into()), None, None, None, None, None, None, None).unwrap();
 //! let answer = edge.authenticate(Some("Bearer t-acme".into()), 1_800_000_000.0);
 //! assert_eq!((answer.status(), answer.tenant().as_deref()), (200, Some("acme")));
 //! assert_eq!(edge.authenticate(None, 1_800_000_000.0).status(), 401);
 //! ```
 
-use eventlite::event::same_metadata;
 use eventlite::sync::server::{
-    Limits, PageBudget, PullPage, PushRules, StoredMatch, Verdict, recorded_size, validate_push,
+    Limits, PageBudget, PullPage, PushRules, StoredEvent as StoredParts, StoredMatch, Verdict, recorded_size,
+    same_event, validate_push,
 };
 use eventlite::sync::{PushOutcome, PushResponse, ServerEvent};
 use eventlite::{EventData, RecordedEvent};
 use eventlite_protocol::cursor::{self, EventMark};
-use eventlite_protocol::request::{
-    check_head, check_json_content_type, parse_live_query, parse_pull_query, parse_push_body, parse_push_query,
-};
+use eventlite_protocol::request::{check_head, check_push_head, parse_live_query, parse_pull_query, parse_push_body};
 use eventlite_protocol::{Auth, ProtocolError, Tenant};
 use uuid::Uuid;
 use wasm_bindgen::prelude::*;
@@ -118,6 +116,7 @@ pub struct Answer {
     tenant: Option<String>,
     expires: Option<f64>,
     head: Option<f64>,
+    detail: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -159,29 +158,50 @@ impl Answer {
     pub fn head(&self) -> Option<f64> {
         self.head
     }
+
+    /// A 5xx's detail, for the log only: the body carries a generic message (no exception text, no tenant).
+    #[wasm_bindgen(getter)]
+    pub fn detail(&self) -> Option<String> {
+        self.detail.clone()
+    }
 }
 
 impl Answer {
     fn ok(body: String) -> Answer {
-        Answer { status: 200, body, tenant: None, expires: None, head: None }
+        Answer { status: 200, body, tenant: None, expires: None, head: None, detail: None }
     }
 }
 
+/// A 5xx answers with the generic message of its class; its message becomes the [`Answer::detail`] to log.
 impl From<ProtocolError> for Answer {
     fn from(error: ProtocolError) -> Self {
-        Answer { status: error.status, body: error.body(), tenant: None, expires: None, head: None }
+        let (body, detail) = if error.status >= 500 {
+            let generic = match error.code {
+                "STORAGE_FULL" => "the storage is full",
+                _ => "internal error",
+            };
+            (ProtocolError::new(error.status, error.code, generic).body(), Some(error.message))
+        } else {
+            (error.body(), None)
+        };
+        Answer { status: error.status, body, tenant: None, expires: None, head: None, detail }
     }
+}
+
+/// The answer to an exception the Worker or the Durable Object caught (`message`: its text, logged, not sent):
+/// `507 STORAGE_FULL` when SQLite says the storage is full, else `500 INTERNAL`.
+#[wasm_bindgen(js_name = failureAnswer)]
+pub fn failure_answer(message: &str) -> Answer {
+    let class = ProtocolError::storage_failure(message);
+    ProtocolError::new(class.status, class.code, message).into()
 }
 
 /// A failure of the Durable Object's storage (an exception thrown by a [`Storage`] method): `507 STORAGE_FULL`
 /// when SQLite says the database is full (the Durable Object's storage limit), else `500 INTERNAL`.
 fn storage_error(error: JsValue) -> ProtocolError {
     let message = js_sys_message(&error);
-    if message.contains("SQLITE_FULL") || message.contains("database or disk is full") {
-        ProtocolError::new(507, "STORAGE_FULL", format!("storage: {message}"))
-    } else {
-        ProtocolError::internal(format!("storage: {message}"))
-    }
+    let class = ProtocolError::storage_failure(&message);
+    ProtocolError::new(class.status, class.code, format!("storage: {message}"))
 }
 
 fn js_sys_message(error: &JsValue) -> String {
@@ -235,21 +255,27 @@ pub struct Edge {
     max_body_bytes: usize,
     max_pull: usize,
     max_pull_bytes: usize,
+    max_live_per_tenant: usize,
+    keep_alive_ms: usize,
 }
 
 #[wasm_bindgen]
 impl Edge {
     /// `tokens`: `EVENTLITE_TOKENS` (`token:tenant,...`); `jwt_secret`: `EVENTLITE_JWT_SECRET` (at least 32
-    /// bytes); the limits, each defaulting to the axum server's (`docs/sync-protocol.md` §7). Refuses what
-    /// `eventlite serve` refuses: no credential, a token for two tenants, a short secret, a zero limit.
+    /// bytes); the limits, each defaulting to the axum server's (`docs/sync-protocol.md` §7) and given as the
+    /// environment's text. Refuses what `eventlite serve` refuses: no credential, a token for two tenants, a short
+    /// secret, a limit that is not a whole number from 1 to 4294967295. An empty limit is the default.
     #[wasm_bindgen(constructor)]
+    #[allow(clippy::too_many_arguments, reason = "one parameter per setting of the Worker's environment")]
     pub fn new(
         tokens: Option<String>,
         jwt_secret: Option<String>,
-        max_body_bytes: Option<u32>,
-        max_batch: Option<u32>,
-        max_event_bytes: Option<u32>,
-        max_pull_bytes: Option<u32>,
+        max_body_bytes: Option<String>,
+        max_batch: Option<String>,
+        max_event_bytes: Option<String>,
+        max_pull_bytes: Option<String>,
+        max_live_per_tenant: Option<String>,
+        live_keep_alive_ms: Option<String>,
     ) -> Result<Edge, String> {
         let pairs = Auth::parse_env(tokens.as_deref().unwrap_or_default())?;
         let mut auth = Auth::from_tokens(pairs).map_err(|error| format!("static tokens: {error}"))?;
@@ -261,10 +287,13 @@ impl Edge {
             return Err("no credentials: set EVENTLITE_TOKENS or EVENTLITE_JWT_SECRET".into());
         }
         let defaults = Limits::default();
-        let setting = |value: Option<u32>, default: usize, name: &str| match value {
-            Some(0) => Err(format!("{name} must be greater than 0")),
-            Some(value) => Ok(value as usize),
-            None => Ok(default),
+        let setting = |value: Option<String>, default: usize, name: &str| match value.as_deref() {
+            None | Some("") => Ok(default),
+            Some(text) => match text.parse::<u32>() {
+                Ok(0) => Err(format!("{name} must be greater than 0")),
+                Ok(value) if text.bytes().all(|b| b.is_ascii_digit()) => Ok(value as usize),
+                _ => Err(format!("{name} must be a whole number from 1 to 4294967295, not {text:?}")),
+            },
         };
         Ok(Edge {
             auth,
@@ -275,7 +304,64 @@ impl Edge {
             max_body_bytes: setting(max_body_bytes, 16 * 1024 * 1024, "EVENTLITE_MAX_BODY_BYTES")?,
             max_pull: 1_000,
             max_pull_bytes: setting(max_pull_bytes, 4 * 1024 * 1024, "EVENTLITE_MAX_PULL_BYTES")?,
+            max_live_per_tenant: setting(max_live_per_tenant, 100, "EVENTLITE_MAX_LIVE_PER_TENANT")?,
+            keep_alive_ms: setting(live_keep_alive_ms, 15_000, "EVENTLITE_LIVE_KEEP_ALIVE_MS")?,
         })
+    }
+
+    /// The most live streams a tenant may have open (`429 TOO_MANY_LIVE_STREAMS` beyond).
+    #[wasm_bindgen(getter, js_name = maxLivePerTenant)]
+    pub fn max_live_per_tenant(&self) -> usize {
+        self.max_live_per_tenant
+    }
+
+    /// Milliseconds between a live stream's keep-alive comments.
+    #[wasm_bindgen(getter, js_name = keepAliveMs)]
+    pub fn keep_alive_ms(&self) -> usize {
+        self.keep_alive_ms
+    }
+
+    /// The refusal of a live stream beyond [`Edge::max_live_per_tenant`].
+    #[wasm_bindgen(js_name = tooManyLiveStreams)]
+    pub fn too_many_live_streams(&self) -> Answer {
+        ProtocolError::too_many_live_streams(self.max_live_per_tenant).into()
+    }
+
+    /// The live stream's frame announcing the tenant's head `position`.
+    #[wasm_bindgen(js_name = headFrame)]
+    pub fn head_frame(&self, position: f64) -> String {
+        eventlite_protocol::live::head_frame(to_u64(position))
+    }
+
+    /// A push's checks on its head, before its body is read (`check_push_head`: the query, the `Content-Type`, the
+    /// declared length, in that order). `declared_length`: the `Content-Length`, if the request has one.
+    #[wasm_bindgen(js_name = checkPushHead)]
+    pub fn check_push_head(
+        &self,
+        tenant: &str,
+        query: Option<String>,
+        content_type: Option<Vec<u8>>,
+        declared_length: Option<f64>,
+    ) -> Answer {
+        let checked = Tenant::new(tenant).map_err(ProtocolError::internal).and_then(|tenant| {
+            check_push_head(
+                &tenant,
+                query.as_deref(),
+                content_type.as_deref(),
+                declared_length.map(to_u64),
+                self.max_body_bytes,
+            )
+        });
+        match checked {
+            Ok(_) => Answer::ok(String::new()),
+            Err(error) => error.into(),
+        }
+    }
+
+    /// The refusal of a push body found longer than [`Edge::max_body_bytes`] while it is read.
+    #[wasm_bindgen(js_name = bodyTooLarge)]
+    pub fn body_too_large(&self) -> Answer {
+        ProtocolError::request_too_large(self.max_body_bytes).into()
     }
 
     /// The largest push body answered (`413 REQUEST_TOO_LARGE` beyond).
@@ -355,11 +441,7 @@ impl Edge {
         now_ms: i64,
     ) -> Result<Answer, ProtocolError> {
         let tenant = Tenant::new(tenant).map_err(ProtocolError::internal)?;
-        let after = parse_push_query(&tenant, query)?;
-        check_json_content_type(content_type)?;
-        if body.len() > self.max_body_bytes {
-            return Err(ProtocolError::request_too_large(self.max_body_bytes));
-        }
+        let after = check_push_head(&tenant, query, content_type, Some(body.len() as u64), self.max_body_bytes)?;
         let request = parse_push_body(body)?;
         let events = validate_push(&request, &self.limits)?;
         let log_id = log_id(storage)?;
@@ -378,10 +460,16 @@ impl Edge {
                 Some(stored) => Some(StoredMatch {
                     position: to_u64(stored.position()),
                     version: to_u64(stored.version()),
-                    same_event: stored.stream() == stream
-                        && stored.event_type() == event.event_type
-                        && stored_data(&stored)?.same_value(&event.data)
-                        && same_metadata(stored.metadata().as_deref(), event.metadata.as_deref()),
+                    same_event: same_event(
+                        StoredParts {
+                            stream: &stored.stream(),
+                            event_type: &stored.event_type(),
+                            data: &stored_data(&stored)?,
+                            metadata: stored.metadata().as_deref(),
+                        },
+                        stream,
+                        event,
+                    ),
                 }),
                 None => None,
             };
@@ -461,23 +549,41 @@ mod tests {
     #[test]
     fn settings_eventlite_serve_refuses_are_refused() {
         let refused = [
-            (None, None, None),
-            (Some("t:acme,t:globex"), None, None),
-            (Some("t:../etc"), None, None),
-            (None, Some("short"), None),
-            (Some("t:acme"), None, Some(0)),
+            (None, None, None, None),
+            (Some("t:acme,t:globex"), None, None, None),
+            (Some("t:../etc"), None, None, None),
+            (None, Some("short"), None, None),
+            (Some("t:acme"), None, Some("0"), None),
+            (Some("t:acme"), None, Some("+5"), None),
+            (Some("t:acme"), None, Some("4294967296"), None),
+            (Some("t:acme"), None, None, Some("0")),
+            (Some("t:acme"), None, None, Some("many")),
+            (Some("t:acme"), None, None, Some("-1")),
         ];
-        for (tokens, secret, max_batch) in refused {
-            let edge = Edge::new(tokens.map(Into::into), secret.map(Into::into), None, max_batch, None, None);
-            assert!(edge.is_err(), "{tokens:?} {secret:?} {max_batch:?}");
+        for (tokens, secret, max_batch, max_live) in refused {
+            let (tokens, secret) = (tokens.map(Into::into), secret.map(Into::into));
+            let live = max_live.map(Into::into);
+            let edge = Edge::new(tokens, secret, None, max_batch.map(Into::into), None, None, live, None);
+            assert!(edge.is_err(), "{max_batch:?} {max_live:?}");
         }
-        let edge = Edge::new(None, Some(SECRET.into()), Some(1_000), Some(10), Some(100), Some(4_096)).unwrap();
+        let some = |text: &str| Some(text.to_owned());
+        let edge =
+            Edge::new(None, some(SECRET), some("1000"), some("10"), some("100"), some("4096"), some("3"), some("250"))
+                .unwrap();
         assert_eq!((edge.max_body_bytes(), edge.limits.max_batch, edge.limits.max_event_size), (1_000, 10, 100));
+        assert_eq!((edge.max_live_per_tenant(), edge.keep_alive_ms()), (3, 250));
+        let defaults = Edge::new(None, some(SECRET), some(""), None, None, None, None, None).unwrap();
+        let defaults = (defaults.max_body_bytes(), defaults.max_live_per_tenant(), defaults.keep_alive_ms());
+        assert_eq!(defaults, (16 * 1024 * 1024, 100, 15_000));
+        let refusal = edge.too_many_live_streams();
+        assert_eq!((refusal.status(), refusal.code().as_deref()), (429, Some("TOO_MANY_LIVE_STREAMS")));
+        assert_eq!(edge.head_frame(7.0), "event: head\ndata: {\"position\":7}\n\n");
     }
 
     #[test]
     fn tokens_name_tenants_and_refusals_carry_their_code() {
-        let edge = Edge::new(Some("t-acme:acme".into()), Some(SECRET.into()), None, None, None, None).unwrap();
+        let edge =
+            Edge::new(Some("t-acme:acme".into()), Some(SECRET.into()), None, None, None, None, None, None).unwrap();
         let now = 1_800_000_000.0;
         let jwt = eventlite_protocol::auth::mint_jwt(SECRET.as_bytes(), "globex", Some(1_800_000_060));
         let answer = edge.authenticate(Some(format!("Bearer {jwt}")), now);
@@ -495,5 +601,25 @@ mod tests {
         let head = edge.check_head(9_000, 1, 10);
         assert_eq!((head.status(), head.code().as_deref()), (414, Some("URI_TOO_LONG")));
         assert_eq!(edge.check_head(10, 1, 10).code(), None);
+    }
+
+    #[test]
+    fn push_heads_are_checked_in_the_documented_order_and_failures_hide_their_detail() {
+        let edge = Edge::new(Some("t:acme".into()), None, Some("100".into()), None, None, None, None, None).unwrap();
+        let code = |query: Option<&str>, content_type: Option<&str>, length: Option<f64>| {
+            let content_type = content_type.map(|value| value.as_bytes().to_vec());
+            edge.check_push_head("acme", query.map(Into::into), content_type, length).code()
+        };
+        assert_eq!(code(Some("after=garbage"), Some("text/plain"), Some(101.0)).as_deref(), Some("INVALID_CURSOR"));
+        assert_eq!(code(None, Some("text/plain"), Some(101.0)).as_deref(), Some("UNSUPPORTED_MEDIA_TYPE"));
+        assert_eq!(code(None, None, Some(101.0)).as_deref(), Some("REQUEST_TOO_LARGE"));
+        assert_eq!(code(None, None, None), None);
+        assert_eq!(edge.body_too_large().status(), 413);
+        let full = failure_answer("Error: SQLITE_FULL: database or disk is full");
+        assert_eq!((full.status(), full.code().as_deref()), (507, Some("STORAGE_FULL")));
+        let internal = failure_answer("TypeError: tenant t-secret");
+        assert_eq!((internal.status(), internal.code().as_deref()), (500, Some("INTERNAL")));
+        assert!(!internal.body().contains("t-secret"));
+        assert_eq!(internal.detail().as_deref(), Some("TypeError: tenant t-secret"));
     }
 }
