@@ -131,8 +131,18 @@ pub(crate) fn rows_to_js(rows: QueryRows) -> Result<JsValue, JsError> {
     for row in rows.rows {
         let object = Object::new();
         for (column, value) in rows.columns.iter().zip(row) {
-            Reflect::set(&object, &JsValue::from_str(column), &sql_value_to_js(value))
-                .map_err(|_| JsError::new("INTERNAL", "could not build a row"))?;
+            // Defined, not assigned: a column named `__proto__` is a plain property, not the row's prototype.
+            let descriptor = Object::new();
+            for (key, field) in [
+                ("value", sql_value_to_js(value)),
+                ("enumerable", true.into()),
+                ("writable", true.into()),
+                ("configurable", true.into()),
+            ] {
+                Reflect::set(&descriptor, &key.into(), &field)
+                    .map_err(|_| JsError::new("INTERNAL", "could not build a row"))?;
+            }
+            Object::define_property(&object, &JsValue::from_str(column), &descriptor);
         }
         objects.push(&object);
     }

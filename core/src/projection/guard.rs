@@ -21,9 +21,11 @@ pub(crate) enum Policy {
     Query { read: BTreeSet<String>, refused: Option<String> },
 }
 
-/// SQLite's bookkeeping tables a CREATE or an AUTOINCREMENT column writes on the statement's behalf.
+/// SQLite's schema table, which a CREATE writes on the statement's behalf. (`sqlite_sequence` is not one of them:
+/// projections may not use AUTOINCREMENT, whose counters a rewind could not restore, and nothing may write the
+/// log's own counter.)
 fn bookkeeping(table: &str) -> bool {
-    matches!(table, "sqlite_master" | "sqlite_schema" | "sqlite_sequence" | "sqlite_temp_master")
+    matches!(table, "sqlite_master" | "sqlite_schema" | "sqlite_temp_master")
 }
 
 /// Installs the authorizer on `connection` with `policy` shared with the caller; [`remove`] takes it off.
@@ -51,38 +53,58 @@ fn decide(policy: &mut Policy, action: AuthAction<'_>) -> Authorization {
     use AuthAction as A;
     match policy {
         Policy::Internal => Authorization::Allow,
+        // Setup creates the projection's tables, indexes and views, and may fill what it creates: it reads and
+        // writes nothing that existed before (so running it again on a rebuild gives the same tables), and creates
+        // no trigger (a trigger would also fire while a rewind undoes rows, and its effects could not be undone).
         Policy::Setup { existing, refused } => match action {
-            A::CreateTable { .. }
-            | A::CreateIndex { .. }
-            | A::CreateView { .. }
-            | A::CreateTrigger { .. }
-            | A::Select
-            | A::Read { .. }
-            | A::Function { .. }
-            | A::Recursive => match action {
-                A::CreateIndex { table_name, .. } | A::CreateTrigger { table_name, .. }
-                    if existing.contains(table_name) =>
-                {
+            A::CreateTable { .. } | A::CreateView { .. } | A::Select | A::Function { .. } | A::Recursive => {
+                Authorization::Allow
+            }
+            A::CreateIndex { table_name, .. } => {
+                if existing.contains(table_name) {
                     refuse(refused, format!("setup may not add to the existing table {table_name:?}"))
+                } else {
+                    Authorization::Allow
                 }
-                _ => Authorization::Allow,
-            },
-            A::Insert { table_name } | A::Update { table_name, .. } | A::Delete { table_name } => {
+            }
+            A::Read { table_name, .. } => {
                 if bookkeeping(table_name) || !existing.contains(table_name) {
+                    Authorization::Allow
+                } else {
+                    refuse(refused, format!("setup may only read the tables it creates, not {table_name:?}"))
+                }
+            }
+            A::Insert { table_name } | A::Update { table_name, .. } | A::Delete { table_name } => {
+                if bookkeeping(table_name) || (!existing.contains(table_name) && table_name != "sqlite_sequence") {
                     Authorization::Allow
                 } else {
                     refuse(refused, format!("setup may only write to the tables it creates, not {table_name:?}"))
                 }
             }
-            other => refuse(refused, format!("setup may only create tables, indexes, views and triggers ({other:?})")),
+            A::CreateTrigger { .. } => refuse(
+                refused,
+                "setup may not create triggers: a projection's tables change only through its statements".into(),
+            ),
+            other => refuse(refused, format!("setup may only create tables, indexes and views ({other:?})")),
         },
+        // A handler statement sees the event (its parameters) and its own projection's tables, nothing else: what
+        // it does then depends only on the log, so folding it incrementally, after a rewind, or in a rebuild gives
+        // the same tables.
         Policy::Handler { own, written, refused } => match action {
-            A::Select | A::Read { .. } | A::Function { .. } | A::Recursive => Authorization::Allow,
+            A::Select | A::Function { .. } | A::Recursive => Authorization::Allow,
+            A::Read { table_name, .. } => {
+                if own.contains(table_name) {
+                    Authorization::Allow
+                } else {
+                    refuse(
+                        refused,
+                        format!("a projection's statements may read only its own tables, not {table_name:?}"),
+                    )
+                }
+            }
             A::Insert { table_name } | A::Update { table_name, .. } | A::Delete { table_name } => {
                 if own.contains(table_name) {
                     written.insert(table_name.to_owned());
-                    Authorization::Allow
-                } else if bookkeeping(table_name) {
                     Authorization::Allow
                 } else {
                     refuse(

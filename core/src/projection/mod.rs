@@ -226,6 +226,23 @@ fn register_in(
     if !tables.iter().any(|name| !name.starts_with("sqlite_")) {
         return Err(InvalidArgument::new("projection.setup", "creates no table").into());
     }
+    // AUTOINCREMENT counters live in `sqlite_sequence`, which a rewind cannot restore: ids would differ from a
+    // rebuild's. An INTEGER PRIMARY KEY (the rowid) is restored exactly.
+    for table in &tables {
+        let sql: Option<String> = transaction
+            .query_row("SELECT upper(sql) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [table], |row| {
+                row.get(0)
+            })
+            .optional()?
+            .flatten();
+        if sql.is_some_and(|sql| sql.contains("AUTOINCREMENT")) {
+            return Err(InvalidArgument::new(
+                "projection.setup",
+                format!("table {table:?} uses AUTOINCREMENT, which a rewind cannot restore; use INTEGER PRIMARY KEY"),
+            )
+            .into());
+        }
+    }
     let own: BTreeSet<String> = tables.iter().cloned().collect();
     let compiled = runner::compile(&transaction, projection, tables, |connection, sql| {
         set_policy(policy, Policy::Handler { own: own.clone(), written: BTreeSet::new(), refused: None });
@@ -478,5 +495,27 @@ mod wait_tests {
         let rows = watch.wait(&store, Duration::from_secs(10)).unwrap().expect("woken by the append");
         assert_eq!(rows.rows, vec![vec![SqlValue::Integer(1)]]);
         thread.join().unwrap();
+    }
+}
+
+#[cfg(test)]
+mod params_tests {
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+    use crate::SqlValue;
+
+    #[test]
+    fn a_named_parameter_left_out_is_refused_rather_than_read_as_null() {
+        let store = Store::open_in_memory().unwrap();
+        let params = QueryParams::Named(vec![(":a".into(), SqlValue::Integer(1))]);
+        let error = store.query("SELECT :a, :b", &params).unwrap_err();
+        assert!(
+            matches!(&error, ProjectionError::InvalidArgument(invalid) if invalid.argument == "params.:b"),
+            "{error:?}"
+        );
+        let both = QueryParams::Named(vec![(":a".into(), SqlValue::Integer(1)), (":b".into(), SqlValue::Null)]);
+        assert_eq!(store.query("SELECT :a, :b", &both).unwrap().rows, vec![vec![SqlValue::Integer(1), SqlValue::Null]]);
     }
 }

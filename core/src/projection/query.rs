@@ -223,11 +223,18 @@ fn run(connection: &Connection, sql: &str, params: &QueryParams) -> Result<Query
             }
         }
         QueryParams::Named(values) => {
+            let mut bound = vec![false; expected];
             for (name, value) in values {
                 let index = statement
                     .parameter_index(name)?
                     .ok_or_else(|| InvalidArgument::new(format!("params.{name}"), "the query has no such parameter"))?;
                 statement.raw_bind_parameter(index, value)?;
+                bound[index - 1] = true;
+            }
+            // An unbound parameter would silently read as NULL.
+            if let Some(missing) = bound.iter().position(|bound| !bound) {
+                let name = statement.parameter_name(missing + 1).unwrap_or("?").to_owned();
+                return Err(InvalidArgument::new(format!("params.{name}"), "is not given").into());
             }
         }
     }

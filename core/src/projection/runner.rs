@@ -497,7 +497,9 @@ pub(crate) fn after_log_reset(connection: &Connection, registry: &mut Registry) 
 /// Drops undo rows nobody can need: those of confirmed events.
 pub(crate) fn forget_confirmed_undo(connection: &Connection) -> rusqlite::Result<()> {
     connection
-        .prepare_cached("DELETE FROM projection_undo WHERE position <= ?1")?
+        .prepare_cached(
+            "DELETE FROM projection_undo WHERE projection IN (SELECT name FROM projections) AND position <= ?1",
+        )?
         .execute([confirmed_through(connection)? as i64])?;
     Ok(())
 }
@@ -540,8 +542,22 @@ fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// An SQL expression giving the SQL text of `row.column`'s value (`row`: `OLD` or `NEW`): `quote()`, except that
+/// text goes through hex, so that any text (a NUL inside, say) comes back exactly.
+fn value_text(row: &str, column: &str) -> String {
+    let column = format!("{row}.{}", identifier(column));
+    format!(
+        "(CASE typeof({column}) WHEN 'text' THEN 'CAST(X''' || hex({column}) || ''' AS TEXT)' ELSE quote({column}) END)"
+    )
+}
+
 /// Creates the triggers that record, for every row change in `table` while an event is being recorded, the SQL
 /// statement that undoes it. Views get none (they hold no rows).
+///
+/// Each undo statement is built by SQL concatenation of literals (every identifier inside them quoted, then the
+/// whole quoted as a literal: no name can end a literal early) and of the row's values as SQL text. Rowid tables
+/// are addressed and restored by rowid (which also restores an `INTEGER PRIMARY KEY` alias, and is right for the
+/// non-alias `INTEGER PRIMARY KEY DESC`), `WITHOUT ROWID` tables by their primary key.
 pub(crate) fn create_undo_triggers(connection: &Connection, table: &str) -> rusqlite::Result<()> {
     let kind: Option<String> =
         connection.query_row("SELECT type FROM sqlite_schema WHERE name = ?1", [table], |row| row.get(0)).optional()?;
@@ -552,45 +568,58 @@ pub(crate) fn create_undo_triggers(connection: &Connection, table: &str) -> rusq
         .query_row("SELECT wr FROM pragma_table_list WHERE name = ?1 AND schema = 'main'", [table], |row| row.get(0))
         .optional()?
         .unwrap_or(false);
-    let columns: Vec<(String, String, i64)> = connection
-        .prepare("SELECT name, upper(type), pk FROM pragma_table_info(?1)")?
-        .query_map([table], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+    let columns: Vec<(String, i64)> = connection
+        .prepare("SELECT name, pk FROM pragma_table_info(?1)")?
+        .query_map([table], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let primary: Vec<&(String, String, i64)> = columns.iter().filter(|(_, _, pk)| *pk > 0).collect();
-    // A rowid table whose INTEGER PRIMARY KEY column is the rowid itself: that column carries the rowid.
-    let rowid_alias = !without_rowid && primary.len() == 1 && primary[0].1 == "INTEGER";
+    let mut primary: Vec<&(String, i64)> = columns.iter().filter(|(_, pk)| *pk > 0).collect();
+    primary.sort_by_key(|(_, pk)| *pk);
     let quoted = identifier(table);
-    let value = |row: &str, column: &str| format!("' || quote({row}.{}) || '", identifier(column));
-    // Which row a statement addresses: its rowid, or the primary key of a WITHOUT ROWID table.
-    let key = |row: &str| {
+    // Which row a statement addresses, as concatenated SQL.
+    let key = |row: &str| -> String {
         if without_rowid {
             primary
                 .iter()
-                .map(|(column, _, _)| format!("{} = {}", identifier(column), value(row, column)))
+                .enumerate()
+                .map(|(index, (column, _))| {
+                    let prefix = if index == 0 { "" } else { " AND " };
+                    format!("{} || {}", literal(&format!("{prefix}{} = ", identifier(column))), value_text(row, column))
+                })
                 .collect::<Vec<_>>()
-                .join(" AND ")
+                .join(" || ")
         } else {
-            format!("rowid = ' || {row}.rowid || '")
+            format!("'rowid = ' || {row}.rowid")
         }
     };
-    let mut names: Vec<String> = columns.iter().map(|(column, _, _)| identifier(column)).collect();
-    let mut values: Vec<String> = columns.iter().map(|(column, _, _)| value("OLD", column)).collect();
-    if !without_rowid && !rowid_alias {
-        names.insert(0, "rowid".into());
-        values.insert(0, "' || OLD.rowid || '".into());
+    let mut names: Vec<String> = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    let mut assignments: Vec<String> = Vec::new();
+    if !without_rowid {
+        names.push("rowid".into());
+        values.push("OLD.rowid".into());
+        assignments.push("'rowid = ' || OLD.rowid".into());
     }
-    let mut assignments: Vec<String> =
-        columns.iter().map(|(column, _, _)| format!("{} = {}", identifier(column), value("OLD", column))).collect();
-    if !without_rowid && !rowid_alias {
-        assignments.insert(0, "rowid = ' || OLD.rowid || '".into());
+    for (column, _) in &columns {
+        names.push(identifier(column));
+        values.push(value_text("OLD", column));
+        let separator = if assignments.is_empty() { "" } else { ", " };
+        assignments.push(format!(
+            "{} || {}",
+            literal(&format!("{separator}{} = ", identifier(column))),
+            value_text("OLD", column)
+        ));
     }
-    let undo_insert = format!("'DELETE FROM {} WHERE {}'", literal_body(&quoted), key("NEW"));
-    let undo_update = format!("'UPDATE {} SET {} WHERE {}'", literal_body(&quoted), assignments.join(", "), key("NEW"));
+    let undo_insert = format!("{} || {}", literal(&format!("DELETE FROM {quoted} WHERE ")), key("NEW"));
+    let undo_update = format!(
+        "{} || {} || ' WHERE ' || {}",
+        literal(&format!("UPDATE {quoted} SET ")),
+        assignments.join(" || "),
+        key("NEW")
+    );
     let undo_delete = format!(
-        "'INSERT INTO {} ({}) VALUES ({})'",
-        literal_body(&quoted),
-        literal_body(&names.join(", ")),
-        values.join(", ")
+        "{} || {} || ')'",
+        literal(&format!("INSERT INTO {quoted} ({}) VALUES (", names.join(", "))),
+        values.join(" || ', ' || ")
     );
     for (event, undo) in [("INSERT", undo_insert), ("UPDATE", undo_update), ("DELETE", undo_delete)] {
         let trigger = identifier(&format!("eventlite_undo_{}_{}", event.to_lowercase(), table));
@@ -602,12 +631,6 @@ pub(crate) fn create_undo_triggers(connection: &Connection, table: &str) -> rusq
         ))?;
     }
     Ok(())
-}
-
-/// Text to put inside a single-quoted SQL literal.
-fn literal_body(text: &str) -> String {
-    let quoted = literal(text);
-    quoted[1..quoted.len() - 1].to_owned()
 }
 
 /// Prepares each handler statement to check it and learn what it writes and which event parameters it uses.

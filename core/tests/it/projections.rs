@@ -313,3 +313,106 @@ fn imported_events_are_folded_and_a_failing_statement_refuses_the_batch() {
     importer.finish().unwrap();
     assert_eq!(guarded.stream_version("raw-1").unwrap(), 0, "the batch was rolled back");
 }
+
+/// Hostile and awkward definitions, found by review: names that try to end the undo triggers' literals, triggers
+/// and AUTOINCREMENT (which a rewind could not restore), writes to SQLite's counters, reads of other tables.
+mod hardening {
+    use super::*;
+
+    fn rebase_one(projection: &Projection, a_batches: &[(&str, Vec<NewEvent>)]) -> Store {
+        let hub = Store::open_in_memory().unwrap();
+        let (a, b) = (Store::open_in_memory().unwrap(), Store::open_in_memory().unwrap());
+        a.replica_id().unwrap();
+        a.register_projection(projection).unwrap();
+        a.append_to_stream("c-0", &[NewEvent::json("Other", &json!({}))], ExpectedVersion::Any).unwrap();
+        sync(&a, &hub, 10);
+        for (stream, events) in a_batches {
+            a.append_to_stream(stream, events, ExpectedVersion::Any).unwrap();
+        }
+        b.append_to_stream("b-1", &[NewEvent::json("Other", &json!({}))], ExpectedVersion::Any).unwrap();
+        sync(&b, &hub, 10);
+        pull(&a, &hub, 10);
+        assert!(a.sync_status().unwrap().pending > 0 || a_batches.is_empty());
+        a
+    }
+
+    /// The read model equals a rebuild from the same log (a new version with the same SQL).
+    fn assert_equals_rebuild(store: &Store, projection: &Projection, sql: &str) {
+        let incremental = projected(store, sql);
+        let rebuilt = Projection { version: projection.version + 1, ..projection.clone() };
+        store.register_projection(&rebuilt).unwrap();
+        assert_eq!(incremental, projected(store, sql), "incremental vs rebuilt");
+    }
+
+    #[test]
+    fn quotes_in_names_and_awkward_values_survive_a_rewind_and_touch_nothing_else() {
+        let injection = "x' || '' FROM projection_recording WHERE position IS NOT NULL; DELETE FROM events; SELECT '";
+        let projection = Projection::new("odd", 1)
+            .setup(format!(
+                "CREATE TABLE \"it's\" (k TEXT PRIMARY KEY, \"{injection}\" TEXT, t TEXT, r REAL, b BLOB) WITHOUT ROWID;
+                 CREATE TABLE d (id INTEGER PRIMARY KEY DESC, s TEXT)"
+            ))
+            .on_type(
+                "E",
+                [
+                    format!(
+                        "INSERT INTO \"it's\" (k, \"{injection}\", t, r, b) VALUES (:stream, 'it''s', :data ->> '$.t',
+                         :data ->> '$.r', x'00ff') ON CONFLICT (k) DO UPDATE SET t = excluded.t || '!', r = r + 1"
+                    ),
+                    "INSERT INTO d (id, s) VALUES ((SELECT count(*) FROM d) + 1, :stream)".to_owned(),
+                ],
+            )
+            .on_type("Del", ["DELETE FROM d WHERE id = 1", "DELETE FROM \"it's\" WHERE k = :stream"]);
+        let event = |t: &str| NewEvent::json("E", &json!({ "t": t, "r": -0.5 }));
+        let a = rebase_one(
+            &projection,
+            &[
+                ("a-1", vec![event("nul\u{0}inside 'quoted'"), event("é")]),
+                ("a-2", vec![event("x")]),
+                ("a-1", vec![NewEvent::json("Del", &json!({}))]),
+            ],
+        );
+        // Every event is still there (c-0, b-1 and the three rebased batches).
+        assert_eq!(a.read_all(&ReadAllOptions::forwards()).unwrap().events.len(), 6);
+        let sql = format!("SELECT k, \"{injection}\", t, r, b FROM \"it's\" ORDER BY k");
+        assert_equals_rebuild(&a, &projection, &sql);
+        let projection = Projection { version: 2, ..projection };
+        assert_equals_rebuild(&a, &projection, "SELECT id, s FROM d ORDER BY id");
+    }
+
+    #[test]
+    fn triggers_autoincrement_sequence_writes_and_foreign_reads_are_refused() {
+        let store = Store::open_in_memory().unwrap();
+        store.register_projection(&counts()).unwrap();
+        let base = Projection::new("p", 1).setup("CREATE TABLE p (s TEXT)");
+        let cases = [
+            (
+                base.clone()
+                    .setup("CREATE TABLE p (s TEXT); CREATE TRIGGER t AFTER DELETE ON p BEGIN DELETE FROM events; END"),
+                "projection.setup",
+            ),
+            (base.clone().setup("CREATE TABLE p (id INTEGER PRIMARY KEY AUTOINCREMENT, s TEXT)"), "projection.setup"),
+            (base.clone().setup("CREATE TABLE p AS SELECT * FROM events"), "projection.setup"),
+            (
+                base.clone().on_type("E", ["DELETE FROM sqlite_sequence WHERE name = 'events'"]),
+                "projection.handlers[0].statements[0]",
+            ),
+            (
+                base.clone().on_type("E", ["INSERT INTO p SELECT stream FROM counts"]),
+                "projection.handlers[0].statements[0]",
+            ),
+            (
+                base.clone().on_type("E", ["INSERT INTO p SELECT stream FROM events LIMIT 1"]),
+                "projection.handlers[0].statements[0]",
+            ),
+        ];
+        for (projection, argument) in cases {
+            let error = store.register_projection(&projection).unwrap_err();
+            let eventlite::ProjectionError::InvalidArgument(invalid) = &error else { panic!("{error:?}") };
+            assert_eq!(invalid.argument, argument, "{error}");
+            assert!(store.projection("p").unwrap().is_none());
+        }
+        // A table that reads its own rows is fine.
+        store.register_projection(&base.on_type("E", ["INSERT INTO p SELECT count(*) FROM p"])).unwrap();
+    }
+}
