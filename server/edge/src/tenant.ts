@@ -81,7 +81,7 @@ class LiveStream {
 
   /** A comment, only into an empty queue: a queued frame keeps the connection busy already. */
   private keepAlive(): void {
-    if (!this.closed && (this.controller.desiredSize ?? 0) > 0) this.enqueue(":\n\n");
+    if (!this.closed && (this.controller.desiredSize ?? 0) > 0) this.enqueue(this.edge.keepAliveFrame);
   }
 
   private enqueue(text: string): void {

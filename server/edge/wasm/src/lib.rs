@@ -333,6 +333,12 @@ impl Edge {
         eventlite_protocol::live::head_frame(to_u64(position))
     }
 
+    /// The live stream's keep-alive comment.
+    #[wasm_bindgen(getter, js_name = keepAliveFrame)]
+    pub fn keep_alive_frame(&self) -> String {
+        eventlite_protocol::live::KEEP_ALIVE_FRAME.to_owned()
+    }
+
     /// A push's checks on its head, before its body is read (`check_push_head`: the query, the `Content-Type`, the
     /// declared length, in that order). `declared_length`: the `Content-Length`, if the request has one.
     #[wasm_bindgen(js_name = checkPushHead)]
@@ -578,6 +584,7 @@ mod tests {
         let refusal = edge.too_many_live_streams();
         assert_eq!((refusal.status(), refusal.code().as_deref()), (429, Some("TOO_MANY_LIVE_STREAMS")));
         assert_eq!(edge.head_frame(7.0), "event: head\ndata: {\"position\":7}\n\n");
+        assert_eq!(edge.keep_alive_frame(), ":\n\n");
     }
 
     #[test]
