@@ -416,6 +416,13 @@ impl Store {
         watch.data_version = watch.read_data_version()?;
         Ok(watch)
     }
+
+    /// Wakes every thread of this process waiting on this store's commits ([`CommitWatch::wait`], subscription
+    /// threads) as a commit through it would, so that a thread being stopped notices now rather than at the end of
+    /// its wait. A woken wait reports a commit that may not have happened: a waiter then polls and finds nothing.
+    pub fn wake_waiters(&self) {
+        self.shared.commits.wake();
+    }
 }
 
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
@@ -679,5 +686,19 @@ mod tests {
         let other = Store::open(&path).unwrap(); // another connection, as another process would have
         other.append_to_stream("a-1", &[NewEvent::json("E", &2)], ExpectedVersion::Any).unwrap();
         assert!(watch.wait(std::time::Duration::from_secs(5)).unwrap(), "the other connection's commit");
+    }
+
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    #[test]
+    fn wake_waiters_ends_a_commit_watch_wait_at_once() {
+        let store = Store::open_in_memory().unwrap();
+        let mut watch = store.watch_commits().unwrap();
+        let waker = store.clone();
+        let started = std::time::Instant::now();
+        let thread = std::thread::spawn(move || watch.wait(std::time::Duration::from_secs(30)).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        waker.wake_waiters();
+        assert!(thread.join().unwrap(), "a woken wait reports a possible commit");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "woken, not timed out");
     }
 }

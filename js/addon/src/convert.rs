@@ -15,7 +15,7 @@ use eventlite::{
 };
 use napi::bindgen_prelude::{Either, Unknown};
 use napi::{Env, ValueType};
-use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -41,70 +41,102 @@ pub fn is_nullish(value: &Unknown<'_>) -> bool {
     matches!(value.get_type(), Ok(ValueType::Undefined | ValueType::Null))
 }
 
+/// How deeply arrays and objects may nest in a value read from JS. Options nest three levels; the bound keeps a
+/// cyclic value (`c.push(c)`) or a hostile one from recursing until the native stack overflows.
+const MAX_DEPTH: usize = 32;
+
 /// A JSON value read from JS: like `serde_json::Value`, but `NaN` and the infinities become strings (so that they
-/// are refused as numbers, as the wasm layer refuses them, instead of turning into `null`).
+/// are refused as numbers, as the wasm layer refuses them, instead of turning into `null`), and nested at most
+/// [`MAX_DEPTH`] levels.
 struct Json(Value);
 
 impl<'de> Deserialize<'de> for Json {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct JsonVisitor;
-        impl<'de> Visitor<'de> for JsonVisitor {
-            type Value = Json;
-            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-                formatter.write_str("a JSON-like value")
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Json, E> {
-                Ok(Json(Value::Bool(v)))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json, E> {
-                Ok(Json(v.into()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json, E> {
-                Ok(Json(v.into()))
-            }
-            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Json, E> {
-                Ok(Json(Value::String(format!("{v}n"))))
-            }
-            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Json, E> {
-                Ok(Json(Value::String(format!("{v}n"))))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json, E> {
-                Ok(Json(serde_json::Number::from_f64(v).map_or_else(|| Value::String(v.to_string()), Value::Number)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
-                Ok(Json(Value::String(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Json, E> {
-                Ok(Json(Value::String(v)))
-            }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Json, E> {
-                Ok(Json(Value::Array(v.iter().map(|b| Value::from(*b)).collect())))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
-                Ok(Json(Value::Null))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Json, E> {
-                Ok(Json(Value::Null))
-            }
-            fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
-                Json::deserialize(deserializer)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-                let mut out = Vec::new();
-                while let Some(Json(item)) = seq.next_element()? {
-                    out.push(item);
-                }
-                Ok(Json(Value::Array(out)))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-                let mut out = Map::new();
-                while let Some((key, Json(value))) = map.next_entry::<String, Json>()? {
-                    out.insert(key, value);
-                }
-                Ok(Json(Value::Object(out)))
-            }
+        JsonSeed { depth: 0 }.deserialize(deserializer)
+    }
+}
+
+/// Reads a [`Json`] value `depth` levels down.
+#[derive(Clone, Copy)]
+struct JsonSeed {
+    depth: usize,
+}
+
+impl JsonSeed {
+    /// The seed for the values inside an array or object at this level; an error past [`MAX_DEPTH`].
+    fn nested<E: de::Error>(self) -> Result<JsonSeed, E> {
+        if self.depth >= MAX_DEPTH {
+            return Err(E::custom(format!("is nested more than {MAX_DEPTH} levels deep (or is cyclic)")));
         }
-        deserializer.deserialize_any(JsonVisitor)
+        Ok(JsonSeed { depth: self.depth + 1 })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for JsonSeed {
+    type Value = Json;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonSeed {
+    type Value = Json;
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON-like value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Json, E> {
+        Ok(Json(Value::Bool(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json, E> {
+        Ok(Json(v.into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json, E> {
+        Ok(Json(v.into()))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Json, E> {
+        Ok(Json(Value::String(format!("{v}n"))))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Json, E> {
+        Ok(Json(Value::String(format!("{v}n"))))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json, E> {
+        Ok(Json(serde_json::Number::from_f64(v).map_or_else(|| Value::String(v.to_string()), Value::Number)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
+        Ok(Json(Value::String(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Json, E> {
+        Ok(Json(Value::String(v)))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Json, E> {
+        Ok(Json(Value::Array(v.iter().map(|b| Value::from(*b)).collect())))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
+        Ok(Json(Value::Null))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Json, E> {
+        Ok(Json(Value::Null))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        self.deserialize(deserializer)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let seed = self.nested()?;
+        let mut out = Vec::new();
+        while let Some(Json(item)) = seq.next_element_seed(seed)? {
+            out.push(item);
+        }
+        Ok(Json(Value::Array(out)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let seed = self.nested()?;
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Json(value) = map.next_value_seed(seed)?;
+            out.insert(key, value);
+        }
+        Ok(Json(Value::Object(out)))
     }
 }
 
@@ -623,6 +655,17 @@ mod tests {
             .unwrap();
         assert_eq!(options.from_position.map(|Position(p)| p), Some(3));
         assert_eq!(options.max_count.map(|Count(c)| c), Some(2));
+    }
+
+    #[test]
+    fn values_nested_too_deeply_are_refused_not_recursed_into() {
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let read = |text: &str| serde_json::from_str::<Json>(text).map(|Json(value)| value);
+        assert!(read(&nested(MAX_DEPTH)).is_ok());
+        let error = read(&nested(MAX_DEPTH + 1)).unwrap_err().to_string();
+        assert!(error.contains("nested more than 32 levels"), "{error}");
+        let object = format!("{}1{}", r#"{"a":"#.repeat(MAX_DEPTH + 1), "}".repeat(MAX_DEPTH + 1));
+        assert!(read(&object).is_err());
     }
 
     #[test]

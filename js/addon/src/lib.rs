@@ -29,8 +29,12 @@
 pub mod convert;
 mod driver;
 pub mod error;
-mod projection;
+// Before `projection`: napi-derive names the class of a `#[napi] impl` block by the struct's `js_name`
+// (`WasmStore`) only once it has expanded the struct, in source order; an impl expanded first exports the class as
+// `NodeStore`, and the package finds no `WasmStore`.
 mod store;
+
+mod projection;
 
 pub use driver::{NodeLiveFeed, NodeSyncDriver};
 pub use store::{AppendResultWire, LogPageWire, NodeStore, NodeSyncedSubscription, StreamPageWire, check_store_name};

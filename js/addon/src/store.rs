@@ -2,17 +2,21 @@
 //! subscriptions, plus the sync bindings on it (status, conflicts, synced subscriptions).
 //!
 //! Other processes' commits: the host learns of this store's own appends from its calls; for the others, the first
-//! subscription starts a thread on a [`CommitWatch`] that calls the `onCommit` callback (a thread-safe function,
-//! which never keeps Node's event loop alive) when the log may have changed, and the host then polls its cursors.
+//! subscription starts a thread on a [`CommitWatch`] that calls the `onCommit` callback (a weak thread-safe
+//! function) when the log may have changed, and the host then polls its cursors. While at least one subscription is
+//! open, a second, referenced thread-safe function over the same callback keeps Node's event loop alive, as an open
+//! socket would: a process that only subscribes keeps running. `close` stops the thread and waits for it, so the
+//! file is closed when `close` returns.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use eventlite::sync::{Conflict, SyncMode, SyncedItem, SyncedSubscription};
 use eventlite::{EventData, ExpectedVersion, Location, QueryRows, QueryWatch, Store, Subscription, Uuid};
-use napi::bindgen_prelude::{Either, Function, Undefined, Unknown};
+use napi::bindgen_prelude::{Either, Function, FunctionRef, Undefined, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
@@ -52,11 +56,36 @@ pub struct LogPageWire {
     pub head_position: f64,
 }
 
+/// The `onCommit` callback as the watcher thread calls it: weak, it never keeps the event loop alive by itself.
 type OnCommit = ThreadsafeFunction<(), (), (), Status, false, true>;
 
-/// The thread that tells JS about commits (see the module docs); stopped when the store closes.
+/// The same callback, referenced and never called: held while subscriptions are open, to keep the event loop alive.
+type KeepAlive = ThreadsafeFunction<(), (), (), Status, false, false>;
+
+/// The thread that tells JS about commits (see the module docs). It ends when stopped, when JS is gone, or on a
+/// storage error (after one last `onCommit`, so that the cursors' polls report the error); then it may be started
+/// again.
 struct Watcher {
     stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Stops the thread and waits for it (it holds a clone of the store, and so the file, until it ends).
+    fn stop(mut self, store: Option<&Store>) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(store) = store {
+            store.wake_waiters();
+        }
+        if let Some(thread) = self.thread.take() {
+            // A panic in the thread is a bug already reported by the panic hook; close goes on.
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Drop for Watcher {
@@ -76,6 +105,10 @@ pub struct NodeStore {
     watches: HashMap<u32, QueryWatch>,
     next_watch: u32,
     on_commit: Option<Arc<OnCommit>>,
+    /// The `onCommit` callback, to build [`NodeStore::keep_alive`] from.
+    callback: Option<FunctionRef<(), ()>>,
+    /// Present while subscriptions are open (see the module docs).
+    keep_alive: Option<KeepAlive>,
     watcher: Option<Watcher>,
 }
 
@@ -89,6 +122,8 @@ impl NodeStore {
             watches: HashMap::new(),
             next_watch: 1,
             on_commit: None,
+            callback: None,
+            keep_alive: None,
             watcher: None,
         }
     }
@@ -98,8 +133,17 @@ impl NodeStore {
         self.store.as_ref().ok_or_else(AddonError::closed)
     }
 
-    fn add_subscription(&mut self, subscription: Subscription) -> AddonResult<u32> {
+    fn add_subscription(&mut self, env: &Env, subscription: Subscription) -> AddonResult<u32> {
         self.start_watcher()?;
+        if self.keep_alive.is_none()
+            && let Some(callback) = &self.callback
+        {
+            let keep_alive = callback
+                .borrow_back(env)
+                .and_then(|callback| callback.build_threadsafe_function::<()>().callee_handled::<false>().build())
+                .map_err(|error| AddonError::new("INTERNAL", format!("could not hold the event loop: {error}")))?;
+            self.keep_alive = Some(keep_alive);
+        }
         let id = self.next_subscription;
         self.next_subscription += 1;
         self.subscriptions.insert(id, subscription);
@@ -125,36 +169,61 @@ impl NodeStore {
         self.watches.remove(&id);
     }
 
-    /// Starts the commit watcher, once, if `onCommit` was given.
+    /// Starts the commit watcher if `onCommit` was given and it is not running (never started, or ended on an
+    /// error).
     fn start_watcher(&mut self) -> AddonResult<()> {
         let Some(on_commit) = self.on_commit.clone() else { return Ok(()) };
-        if self.watcher.is_some() {
+        if self.watcher.as_ref().is_some_and(|watcher| !watcher.is_finished()) {
             return Ok(());
         }
         let mut watch = self.store()?.watch_commits()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("eventlite-commit-watch".into())
             .spawn(move || {
                 while !stopped.load(Ordering::Acquire) {
                     match watch.wait(Duration::from_millis(250)) {
-                        Ok(true) => {
+                        Ok(true) if !stopped.load(Ordering::Acquire) => {
                             let status = on_commit.call((), ThreadsafeFunctionCallMode::NonBlocking);
                             if status == Status::Closing {
                                 return;
                             }
                         }
-                        Ok(false) => {}
-                        // The database became unreadable: the cursors' own polls report why.
-                        Err(_) => return,
+                        Ok(_) => {}
+                        Err(_) => {
+                            // The database became unreadable: one last call, so that the host polls its cursors
+                            // and their polls report why; the next subscription (or poll) starts a new watcher.
+                            on_commit.call((), ThreadsafeFunctionCallMode::NonBlocking);
+                            return;
+                        }
                     }
                 }
             })
             .map_err(|error| AddonError::new("INTERNAL", format!("could not start the commit watcher: {error}")))?;
-        self.watcher = Some(Watcher { stop });
+        self.watcher = Some(Watcher { stop, thread: Some(thread) });
         Ok(())
     }
+}
+
+/// A file path SQLite opens as that file: not empty, no NUL byte (the C string would end there), and none of
+/// SQLite's special names, which would open something else (rusqlite opens with `SQLITE_OPEN_URI`).
+fn check_path(path: &str) -> AddonResult<()> {
+    if path.is_empty() {
+        return Err(AddonError::invalid("path", "must not be empty"));
+    }
+    if path.contains('\0') {
+        return Err(AddonError::invalid("path", "must not contain a NUL character"));
+    }
+    // SQLite takes any name starting with `file:`, in any case, as a URI.
+    if path == ":memory:" || path.get(..5).is_some_and(|scheme| scheme.eq_ignore_ascii_case("file:")) {
+        return Err(AddonError::invalid(
+            "path",
+            "must be a file path, not a SQLite name or URI (for a memory store, open without a path; for a file \
+             named so, write ./file:...)",
+        ));
+    }
+    Ok(())
 }
 
 fn open(env: &Env, location: Location, options: Unknown<'_>, mode: &'static str) -> AddonResult<NodeStore> {
@@ -176,9 +245,7 @@ impl NodeStore {
     #[napi(factory, js_name = "openFile")]
     pub fn open_file(env: Env, path: StringArg<'_>, options: Unknown<'_>) -> napi::Result<NodeStore> {
         let opened = convert::to_string(path, "path").and_then(|path| {
-            if path.is_empty() {
-                return Err(AddonError::invalid("path", "must not be empty"));
-            }
+            check_path(&path)?;
             open(&env, Location::File(path.into()), options, "file")
         });
         throw(&env, opened)
@@ -203,13 +270,20 @@ impl NodeStore {
     pub fn on_commit(&mut self, callback: Function<'_, (), ()>) -> napi::Result<()> {
         let tsfn = callback.build_threadsafe_function::<()>().callee_handled::<false>().weak::<true>().build()?;
         self.on_commit = Some(Arc::new(tsfn));
+        self.callback = Some(callback.create_ref()?);
         Ok(())
     }
 
-    /// Closes the store: stops the commit watcher, drops its subscriptions and connection. Idempotent.
+    /// Closes the store: stops the commit watcher and waits for its thread, drops its subscriptions and connections
+    /// (the file is closed when this returns; the last connection checkpoints and removes the `-wal` file) and lets
+    /// the event loop end. Idempotent.
     #[napi]
     pub fn close(&mut self) {
-        self.watcher = None;
+        if let Some(watcher) = self.watcher.take() {
+            watcher.stop(self.store.as_ref());
+        }
+        self.keep_alive = None;
+        self.callback = None;
         self.on_commit = None;
         self.subscriptions.clear();
         self.watches.clear();
@@ -294,7 +368,7 @@ impl NodeStore {
         let id = (|| {
             let options = convert::to_subscription_options(&env, options)?;
             let subscription = self.store()?.subscribe_to_all(options)?;
-            self.add_subscription(subscription)
+            self.add_subscription(&env, subscription)
         })();
         throw(&env, id)
     }
@@ -306,7 +380,7 @@ impl NodeStore {
             let stream = convert::to_string(stream, "stream")?;
             let options = convert::to_subscription_options(&env, options)?;
             let subscription = self.store()?.subscribe_to_stream(&stream, options)?;
-            self.add_subscription(subscription)
+            self.add_subscription(&env, subscription)
         })();
         throw(&env, id)
     }
@@ -316,6 +390,11 @@ impl NodeStore {
     pub fn poll(&mut self, env: Env, subscription: u32) -> napi::Result<Either<String, Undefined>> {
         let page = (|| {
             self.store()?;
+            if self.watcher.as_ref().is_some_and(Watcher::is_finished) {
+                // It ended on an error (its last call is what brought the host here): watch again if the database
+                // can be read, else this poll reports why.
+                let _ = self.start_watcher();
+            }
             let subscription = self
                 .subscriptions
                 .get_mut(&subscription)
@@ -329,10 +408,14 @@ impl NodeStore {
         throw(&env, page)
     }
 
-    /// Closes a subscription. Unknown ids are ignored (unsubscribing twice is harmless).
+    /// Closes a subscription. Unknown ids are ignored (unsubscribing twice is harmless). The last one lets the
+    /// event loop end.
     #[napi]
     pub fn unsubscribe(&mut self, subscription: u32) {
         self.subscriptions.remove(&subscription);
+        if self.subscriptions.is_empty() {
+            self.keep_alive = None;
+        }
     }
 
     /// Stores the checkpoint of the named subscription `name`.

@@ -19,6 +19,8 @@ export interface OpenRequest {
   synchronous?: StoreOptionsWire['synchronous'];
   maxEventSize?: number;
   openTimeoutMs: number;
+  /** A file store's: how long a call retries while another process holds the write lock (`STORAGE_BUSY`). */
+  busyTimeoutMs?: number;
 }
 
 /** A call to the host. `method` names a {@link HostMethods} entry. */

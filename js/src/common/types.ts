@@ -229,6 +229,8 @@ export interface NamedOpenOptions extends StoreSettings {
   /** The store's name: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.`. */
   name: string;
   path?: undefined;
+  /** File stores only. */
+  busyTimeoutMs?: undefined;
 }
 
 /**
@@ -237,10 +239,18 @@ export interface NamedOpenOptions extends StoreSettings {
  * processes may open the same file. Without the addon for this platform, and in browsers or at the edge:
  * `STORAGE_UNAVAILABLE`.
  */
-export interface FileOpenOptions extends StoreSettings {
+export interface FileOpenOptions extends Omit<StoreSettings, 'storage'> {
+  /** A file path (not `:memory:`, not a `file:` URI). */
   path: string;
-  /** The store's name (`store.name`); default: the path. */
+  /** The store's name (`store.name`), not empty; default: the path. */
   name?: string;
+  /** A file is always a file: `'auto'` (the default) is the only value accepted with a path. */
+  storage?: 'auto';
+  /**
+   * How long a call waits while another process holds the file's write lock before it fails with `STORAGE_BUSY`
+   * (nothing written). The wait is off the event loop: the call is retried after growing delays. Default 5,000 ms.
+   */
+  busyTimeoutMs?: number;
 }
 
 /** What every store's options may say. */

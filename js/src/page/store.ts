@@ -52,11 +52,22 @@ function checkObject(value: unknown, argument: string, keys: readonly string[]):
   return object;
 }
 
-/** A copy of an options object with only its known keys (functions stay on this side). */
+/**
+ * A copy of an options object with only its known keys (functions stay on this side). Every option but `filter`
+ * (copied by {@link pickFilter}) and the callbacks is a number, bigint, string or boolean: an object or array is
+ * refused here, so that no caller's object graph (a cyclic one included) ever reaches the store's conversions.
+ */
 function pick(value: unknown, argument: string, keys: readonly string[]): Record<string, unknown> | undefined {
   const object = checkObject(value, argument, keys);
   const out: Record<string, unknown> = {};
-  for (const key of keys) if (object[key] !== undefined) out[key] = object[key];
+  for (const key of keys) {
+    const option = object[key];
+    if (option === undefined) continue;
+    if (key !== 'filter' && typeof option === 'object' && option !== null) {
+      throw invalidArgument(`${argument}.${key}`, 'must not be an object or an array');
+    }
+    out[key] = option;
+  }
   return out;
 }
 
@@ -111,8 +122,36 @@ function bound(options: Record<string, unknown>, legacy: string): { direction: u
   return { direction };
 }
 
+/** `value` as a new array of strings (`argument[i]` names a bad element). */
+function stringArray(value: unknown, argument: string): string[] {
+  if (!Array.isArray(value)) throw invalidArgument(argument, 'must be an array of strings');
+  const out: string[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
+    if (typeof item !== 'string') throw invalidArgument(`${argument}[${i}]`, 'must be a string');
+    out.push(item);
+  }
+  return out;
+}
+
+/** Replaces `options.filter` by a checked copy: `streamPrefix` a string, `categories` and `eventTypes` arrays of
+ * strings (`null` or absent: no condition). */
 function pickFilter(options: Record<string, unknown> | undefined, argument: string): void {
-  if (options && options.filter !== undefined) options.filter = pick(options.filter, argument, FILTER_KEYS);
+  if (!options || options.filter === undefined || options.filter === null) return;
+  const given = checkObject(options.filter, argument, FILTER_KEYS);
+  const filter: Record<string, unknown> = {};
+  const { streamPrefix, categories, eventTypes } = given;
+  if (streamPrefix !== undefined && streamPrefix !== null) {
+    if (typeof streamPrefix !== 'string') throw invalidArgument(`${argument}.streamPrefix`, 'must be a string');
+    filter.streamPrefix = streamPrefix;
+  }
+  if (categories !== undefined && categories !== null) {
+    filter.categories = stringArray(categories, `${argument}.categories`);
+  }
+  if (eventTypes !== undefined && eventTypes !== null) {
+    filter.eventTypes = stringArray(eventTypes, `${argument}.eventTypes`);
+  }
+  options.filter = filter;
 }
 
 /** A store subscription on the caller's side. */
@@ -531,18 +570,22 @@ export function openRequest(options: unknown): OpenRequest {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidArgument('options', 'must be an object with a name');
   }
-  const keys = ['name', 'path', 'storage', 'synchronous', 'maxEventSize', 'openTimeoutMs'] as const;
-  const { path, storage = 'auto', synchronous, maxEventSize, openTimeoutMs = 5000, ...rest } = checkObject(
-    options,
-    'options',
-    keys,
-  );
+  const keys = ['name', 'path', 'storage', 'synchronous', 'maxEventSize', 'openTimeoutMs', 'busyTimeoutMs'] as const;
+  const given = pick(options, 'options', keys) ?? {};
+  const { path, storage = 'auto', synchronous, maxEventSize, openTimeoutMs = 5000, busyTimeoutMs, ...rest } = given;
   if (path !== undefined) {
     if (typeof path !== 'string' || path === '') throw invalidArgument('options.path', 'must be a non-empty string');
     if (storage !== 'auto') throw invalidArgument('options.storage', "cannot be combined with options.path");
+    if (rest.name === '') throw invalidArgument('options.name', 'must not be empty (or leave it out: the path)');
+  } else if (busyTimeoutMs !== undefined) {
+    throw invalidArgument('options.busyTimeoutMs', 'is for file stores (with options.path)');
   }
   const name = rest.name ?? path;
   if (typeof name !== 'string') throw invalidArgument('options.name', 'must be a string');
+  const wholeMs = typeof busyTimeoutMs === 'number' && Number.isSafeInteger(busyTimeoutMs) && busyTimeoutMs >= 0;
+  if (busyTimeoutMs !== undefined && !wholeMs) {
+    throw invalidArgument('options.busyTimeoutMs', 'must be a whole number of milliseconds, 0 or more');
+  }
   if (storage !== 'auto' && storage !== 'opfs' && storage !== 'persistent' && storage !== 'memory') {
     throw invalidArgument('options.storage', "must be 'auto', 'opfs', 'persistent' or 'memory'");
   }
@@ -554,6 +597,7 @@ export function openRequest(options: unknown): OpenRequest {
   if (path !== undefined) request.path = path as string;
   if (synchronous !== undefined) request.synchronous = synchronous as OpenRequest['synchronous'];
   if (maxEventSize !== undefined) request.maxEventSize = maxEventSize as number;
+  if (path !== undefined) request.busyTimeoutMs = (busyTimeoutMs as number | undefined) ?? 5000;
   return request;
 }
 

@@ -5,7 +5,7 @@
  * ({@link Watches}).
  */
 
-import { toErrorShape, type ErrorShape } from '../common/errors.js';
+import { EventLiteError, toErrorShape, type ErrorShape } from '../common/errors.js';
 import type { HostMessage, OpenRequest, Request } from '../common/protocol.js';
 import type { WasmStore } from '../wasm/eventlite_wasm.js';
 import { Pages } from './pages.js';
@@ -37,9 +37,31 @@ const commits = new Set<Request['method']>(['appendToStream', 'registerProjectio
 
 const CLOSED: ErrorShape = { name: 'EventLiteError', code: 'STORE_CLOSED', message: 'the store is closed' };
 
+/**
+ * Whether `error` may have left the wasm instance unusable: a trap, a stack overflow, a panic. Errors the store
+ * throws on purpose (typed, `name: 'EventLiteError'`, argument conversions included) leave it as it was.
+ */
+function trapped(error: unknown): boolean {
+  if (error instanceof EventLiteError) return false;
+  return !(typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'EventLiteError');
+}
+
+/** The calls a file store retries while another process holds the write lock: the store's own calls (a
+ * `STORAGE_BUSY` call did nothing: its transaction could not begin, so calling it again is safe), not sync's (sync
+ * retries with its own backoff) nor those that move this host's state (acks, watches, close). */
+const NOT_RETRIED = new Set<Request['method']>(['close', 'ack', 'unsubscribe', 'watch', 'unwatch']);
+function retriesWhenBusy(method: Request['method']): boolean {
+  return !method.startsWith('sync') && !NOT_RETRIED.has(method);
+}
+
+/** Waits `ms` milliseconds without blocking the event loop. */
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export class Host {
   private store: WasmStore | undefined;
   private broken: ErrorShape | undefined;
+  /** A file store's busy timeout: its native one is short, and calls are retried here, off the event loop. */
+  private busyTimeoutMs = 0;
   private readonly pages: Pages<string>;
   private readonly watches: Watches;
   /** The store's sync transport, created by the first `sync*` request. */
@@ -62,18 +84,40 @@ export class Host {
   async handle(request: Request): Promise<void> {
     let changed = false;
     try {
-      const value = await this.dispatch(request);
+      const value = await this.#dispatchRetryingBusy(request);
       changed = pumpAfter.has(request.method);
       this.post({ id: request.id, ok: true, value });
       if (commits.has(request.method)) this.watches.schedule();
     } catch (error) {
       const shape = toErrorShape(error);
-      if (shape.code === 'INTERNAL') this.broken = shape; // a trapped wasm instance must not be used again
+      if (shape.code === 'INTERNAL' && trapped(error)) this.broken = shape; // a trapped instance is not used again
       this.post({ id: request.id, ok: false, error: shape });
     }
     if (changed) this.pages.pump();
     if (changed && request.method === 'appendToStream') this.sync?.localAppend();
     if (request.method === 'close') this.onClose();
+  }
+
+  /**
+   * Dispatches `request`; while it fails with `STORAGE_BUSY` (another process holds a file store's write lock, and
+   * the store's native busy timeout is short, see `addon.ts`), calls it again after a growing delay, until the
+   * store's `busyTimeoutMs` has passed. The event loop runs in between; later requests wait, so order is kept.
+   */
+  async #dispatchRetryingBusy(request: Request): Promise<unknown> {
+    if (request.method === 'open') {
+      const open = request.args[0] as OpenRequest;
+      this.busyTimeoutMs = open.path !== undefined ? (open.busyTimeoutMs ?? 0) : 0;
+    }
+    const started = Date.now();
+    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+      try {
+        return await this.dispatch(request);
+      } catch (error) {
+        const busy = (error as { code?: unknown } | null)?.code === 'STORAGE_BUSY';
+        if (!busy || !retriesWhenBusy(request.method) || Date.now() - started + delay > this.busyTimeoutMs) throw error;
+      }
+      await sleep(delay);
+    }
   }
 
   /** Another process (or connection) may have committed: deliver what subscribers have not seen yet. */

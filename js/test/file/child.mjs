@@ -1,10 +1,15 @@
 // A second process for file.test.mjs, over the installed package. Prints one JSON line per acknowledged call on fd 1
 // (written synchronously, so a line printed is a line the parent sees even if this process is killed next).
 //   node child.mjs append-loop PATH        batches of 3 events until killed; prints {ack: batch, ids, positions}
-//   node child.mjs contend PATH STREAM N   N single-event appends with exact expectations; prints each ack and
-//                                          each conflict, then {done}
+//   node child.mjs contend PATH STREAM N   prints {ready} once open, waits for a line on stdin (the parent's
+//                                          barrier, so that the writers start together), then N single-event
+//                                          appends with exact expectations; prints each ack and each conflict,
+//                                          then {done}
 //   node child.mjs append PATH STREAM N    N single-event appends, one call each, then exits
+//   node child.mjs subscribe PATH          subscribes from the end, prints {subscribed}, then {seen} per event, and
+//                                          does nothing else: it keeps running only while the subscription is open
 import { writeSync } from 'node:fs';
+import { once } from 'node:events';
 
 import { openEventStore, WrongExpectedVersionError } from 'eventlite';
 
@@ -20,6 +25,9 @@ if (mode === 'append-loop') {
     say({ ack: tag, ids: result.eventIds, positions: result.positions });
   }
 } else if (mode === 'contend') {
+  say({ ready: true });
+  await once(process.stdin, 'data');
+  process.stdin.destroy();
   let successes = 0;
   let conflicts = 0;
   while (successes < Number(count)) {
@@ -42,7 +50,10 @@ if (mode === 'append-loop') {
     const result = await store.appendToStream(stream, [{ type: 'FromChild', data: { n } }]);
     say({ ack: result.eventIds[0], position: result.positions[0] });
   }
+} else if (mode === 'subscribe') {
+  await store.subscribeToAll({ from: 'end' }, (event) => say({ seen: event.eventId, stream: event.stream }));
+  say({ subscribed: true });
 } else {
   throw new Error(`unknown mode ${mode}`);
 }
-await store.close();
+if (mode !== 'subscribe') await store.close();

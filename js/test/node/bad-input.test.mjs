@@ -1,11 +1,12 @@
 // Bad input from JS: wrong types, missing fields, non-serialisable data, out-of-range versions, unknown options.
 // Each is an InvalidArgumentError naming the argument, and the stored data is unchanged.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 
 import { InvalidArgumentError, openEventStore } from 'eventlite';
 
-import { contents, events, open, rejectsWith } from './helpers.mjs';
+import { contents, events, open, rejectsWith, storage } from './helpers.mjs';
 
 const cyclic = { a: 1 };
 cyclic.self = cyclic;
@@ -131,6 +132,69 @@ describe('bad input', () => {
       ['event type empty', readAll({ filter: { eventTypes: [''] } })],
       ['streamVersion type', () => store.streamVersion(3), 'stream'],
     ]);
+  });
+
+  test('cyclic and nested option values (in a child: a crash fails only this test): INVALID_ARGUMENT, the store still works', () => {
+    // Once a crash of the file store (the addon's conversion recursed until the native stack overflowed) and a
+    // memory store left unusable (a stack overflow in wasm marked the host broken).
+    const script = `
+      const { openEventStore } = await import(${JSON.stringify(import.meta.resolve('eventlite'))});
+      const { mkdtempSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const path = join(mkdtempSync(join(tmpdir(), 'eventlite-cyclic-')), 'store.db');
+      const store = await openEventStore(${JSON.stringify(storage)} === 'file' ? { path } : { name: 'cyclic' });
+      const contents = async () => (await store.readAll()).events.map((e) => [e.stream, e.version, e.data]);
+      await store.appendToStream('a-1', [{ type: 'E', data: 1 }]);
+      const before = await contents();
+      const cyclic = ['a'];
+      cyclic.push(cyclic);
+      const handler = () => {};
+      const calls = {
+        'readAll categories': () => store.readAll({ filter: { categories: cyclic } }),
+        'readAll eventTypes': () => store.readAll({ filter: { eventTypes: cyclic } }),
+        'readAll streamPrefix': () => store.readAll({ filter: { streamPrefix: cyclic } }),
+        'readAll maxCount': () => store.readAll({ maxCount: cyclic }),
+        'readStream direction': () => store.readStream('a-1', { direction: cyclic }),
+        'subscribeToAll categories': () => store.subscribeToAll({ filter: { categories: cyclic } }, handler),
+        'subscribeToAll from': () => store.subscribeToAll({ from: cyclic }, handler),
+        'subscribeToStream filter': () => store.subscribeToStream('a-1', { filter: { eventTypes: cyclic } }, handler),
+        'loadSnapshot schemaTag': () => store.loadSnapshot('a-1', { schemaTag: cyclic }),
+        'saveCheckpoint name': () => store.saveCheckpoint(cyclic, 1),
+      };
+      const results = {};
+      for (const [name, call] of Object.entries(calls)) {
+        results[name] = await call().then(() => 'accepted', (error) => [error.code, error.argument]);
+      }
+      await store.appendToStream('a-1', [{ type: 'E', data: 2 }]);
+      const seen = [];
+      const subscription = await store.subscribeToAll({ from: 'start' }, (event) => seen.push(event.version));
+      while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      await subscription.unsubscribe();
+      const after = await contents();
+      await store.close();
+      console.log(JSON.stringify({ results, before, after, seen }));
+    `;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const { results, before, after, seen } = JSON.parse(output);
+    const argument = {
+      'readAll categories': 'options.filter.categories[1]',
+      'readAll eventTypes': 'options.filter.eventTypes[1]',
+      'readAll streamPrefix': 'options.filter.streamPrefix',
+      'readAll maxCount': 'options.maxCount',
+      'readStream direction': 'options.direction',
+      'subscribeToAll categories': 'options.filter.categories[1]',
+      'subscribeToAll from': 'options.from',
+      'subscribeToStream filter': 'options.filter.eventTypes[1]',
+      'loadSnapshot schemaTag': 'schemaTag',
+      'saveCheckpoint name': 'name',
+    };
+    for (const [name, expected] of Object.entries(argument)) {
+      assert.deepEqual(results[name], ['INVALID_ARGUMENT', expected], name);
+    }
+    assert.deepEqual(before, [['a-1', 1, 1]], 'the refused calls wrote nothing');
+    assert.deepEqual(after, [['a-1', 1, 1], ['a-1', 2, 2]], 'the store still appends');
+    assert.deepEqual(seen, [1, 2], 'and delivers');
   });
 
   test('snapshots, checkpoints and aggregateStream', async () => {

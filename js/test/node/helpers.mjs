@@ -1,5 +1,6 @@
 // Shared helpers for the Node tests over the built package (`import ... from 'eventlite'` resolves to dist/node.js).
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { EventLiteError } from 'eventlite';
 
 let counter = 0;
@@ -14,8 +15,21 @@ let directory;
 /** The file of each store `open` made over files. */
 export const paths = new WeakMap();
 
+/** The stores `open` made: closed when the test file ends, since an open subscription on a file store keeps the
+ * process running (as an open socket does) and tests leave some open. */
+const opened = [];
+after(async () => {
+  for (const store of opened) await store.close().catch(() => {});
+});
+
 /** A fresh store: memory, or a new file when the suite runs over files. */
 export async function open(options = {}) {
+  const store = await openFresh(options);
+  opened.push(store);
+  return store;
+}
+
+async function openFresh(options) {
   const { openEventStore } = await import('eventlite');
   counter += 1;
   if (storage === 'file') {

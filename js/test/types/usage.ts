@@ -100,6 +100,11 @@ export async function usage(): Promise<void> {
   console.log(fileMode === 'file');
   // @ts-expect-error: the path is a string
   await openEventStore({ path: 42 });
+  await openEventStore({ path: 'app.db', busyTimeoutMs: 1000, storage: 'auto' });
+  // @ts-expect-error: a path is always a file: no storage mode but 'auto'
+  await openEventStore({ path: 'app.db', storage: 'memory' });
+  // @ts-expect-error: busyTimeoutMs is for file stores
+  await openEventStore({ name: 'app', busyTimeoutMs: 1000 });
   // @ts-expect-error: unknown storage mode
   await openEventStore({ name: 'app', storage: 'disk' });
   // @ts-expect-error: expectations are constants or versions
