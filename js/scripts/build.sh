@@ -17,9 +17,9 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export CC_wasm32_unknown_unknown="${CC_wasm32_unknown_unknown:-clang}"
 export AR_wasm32_unknown_unknown="${AR_wasm32_unknown_unknown:-llvm-ar}"
 
-# SQLite features EventLite never uses (no FTS, R-tree, sessions, introspection virtual tables, ...). JSON functions
-# and the authorizer stay: projections pick fields with `->>`, and the authorizer checks what their SQL and queries
-# touch (core/src/projection/guard.rs).
+# SQLite features EventLite never uses (no FTS, R-tree, sessions, introspection virtual tables, ...). JSON functions,
+# the authorizer and blob literals stay: projections pick fields with `->>`, the authorizer checks what their SQL and
+# queries touch (core/src/projection/guard.rs), and their undo statements carry values as `X'..'` literals.
 # Only flags that leave the amalgamation's parser intact: OMIT_TRIGGER/VIEW/ATTACH/VACUUM/ANALYZE/REINDEX leave the
 # parser calling functions that no longer exist (link imports from "env"), OMIT_CTE/WINDOWFUNC do not compile, and
 # OMIT_VIRTUALTABLE implies OMIT_ALTERTABLE, which the schema migrations need. WAL, date functions, randomblob stay.
@@ -33,7 +33,7 @@ SQLITE_TRIM_FLAGS="-USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_SE
   SQLITE_LIKE_DOESNT_MATCH_BLOBS SQLITE_OMIT_SHARED_CACHE SQLITE_OMIT_DEPRECATED SQLITE_OMIT_LOAD_EXTENSION
   SQLITE_OMIT_EXPLAIN SQLITE_OMIT_AUTOVACUUM SQLITE_OMIT_INCRBLOB SQLITE_OMIT_INTEGRITY_CHECK SQLITE_OMIT_LOCALTIME
   SQLITE_OMIT_AUTOMATIC_INDEX SQLITE_OMIT_FOREIGN_KEY SQLITE_OMIT_GENERATED_COLUMNS SQLITE_OMIT_XFER_OPT
-  SQLITE_OMIT_BLOB_LITERAL SQLITE_OMIT_DESERIALIZE SQLITE_OMIT_AUTORESET SQLITE_OMIT_COMPILEOPTION_DIAGS
+  SQLITE_OMIT_DESERIALIZE SQLITE_OMIT_AUTORESET SQLITE_OMIT_COMPILEOPTION_DIAGS
   SQLITE_OMIT_TEMPDB SQLITE_OMIT_UTF16"
 
 # A trimmed SQLite gets a target directory of its own, so switching never rebuilds the untrimmed one.
