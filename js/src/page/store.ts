@@ -76,12 +76,30 @@ function checkSql(sql: unknown): string {
   return sql;
 }
 
+/** One parameter value: a scalar or bytes (anything else, a nested or cyclic value say, is refused here). */
+function checkParam(value: unknown, argument: string): unknown {
+  if (value === null || value === undefined || value instanceof Uint8Array) return value;
+  switch (typeof value) {
+    case 'number':
+    case 'bigint':
+    case 'string':
+    case 'boolean':
+      return value;
+    default:
+      throw invalidArgument(argument, 'must be null, a number, a bigint, a boolean, a string or a Uint8Array');
+  }
+}
+
+/** The parameters, checked and copied: an array (for `?`) or a plain object (for `:name`) of scalars. */
 function checkParams(params: unknown): SqlParams | undefined {
   if (params === undefined || params === null) return undefined;
+  if (Array.isArray(params)) return params.map((value, index) => checkParam(value, `params[${index}]`)) as SqlParams;
   if (typeof params !== 'object' || params instanceof Uint8Array) {
     throw invalidArgument('params', 'must be an array (for ?) or an object (for :name)');
   }
-  return params as SqlParams;
+  const copy: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(params)) copy[name] = checkParam(value, `params.${name}`);
+  return copy as SqlParams;
 }
 
 function checkStream(stream: unknown): string {

@@ -161,6 +161,9 @@ describe('bad input', () => {
         'subscribeToStream filter': () => store.subscribeToStream('a-1', { filter: { eventTypes: cyclic } }, handler),
         'loadSnapshot schemaTag': () => store.loadSnapshot('a-1', { schemaTag: cyclic }),
         'saveCheckpoint name': () => store.saveCheckpoint(cyclic, 1),
+        'query positional params': () => store.query('SELECT ?', [cyclic]),
+        'query named params': () => store.query('SELECT :a', { a: { nested: cyclic } }),
+        'watch params': () => store.watch('SELECT count(*) FROM t', [cyclic], handler),
       };
       const results = {};
       for (const [name, call] of Object.entries(calls)) {
@@ -188,6 +191,9 @@ describe('bad input', () => {
       'subscribeToStream filter': 'options.filter.eventTypes[1]',
       'loadSnapshot schemaTag': 'schemaTag',
       'saveCheckpoint name': 'name',
+      'query positional params': 'params[0]',
+      'query named params': 'params.a',
+      'watch params': 'params[0]',
     };
     for (const [name, expected] of Object.entries(argument)) {
       assert.deepEqual(results[name], ['INVALID_ARGUMENT', expected], name);
