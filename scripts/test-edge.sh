@@ -65,7 +65,9 @@ start_edge "$SMALL" --var "EVENTLITE_MAX_LIVE_PER_TENANT:3" --var "EVENTLITE_MAX
 export EVENTLITE_TEST_EDGE_SMALL_URL="http://127.0.0.1:$(cat "$SMALL/port")"
 
 step "edge: the shared protocol suite and two native clients converging with conflicts"
-cargo test --locked -p eventlite-server --test it -- --ignored edge --skip restart
+# The edge's cases exist with the feature `edge-tests` (module `edge::` of each shared suite, edge.rs, and the
+# convergence case), and only those run here.
+cargo test --locked -p eventlite-server --features edge-tests --test it -- edge:: through_the_edge --skip restart
 kill_edge "$SMALL"
 
 step "edge: the HTTP API against docs/openapi.yaml (schemathesis, scripts/test-server-api.sh)"
@@ -73,7 +75,9 @@ EVENTLITE_API_URL="$EDGE_URL" EVENTLITE_API_TOKEN=token-acme bash scripts/test-s
 
 step "edge: SIGKILL restarts of wrangler dev: a live client across one, pushes through one (nothing acknowledged lost)"
 # One at a time: each kills the runtime the other uses.
-cargo test --locked -p eventlite-server --test it -- --ignored --test-threads=1 restart
+cargo test --locked -p eventlite-server --features edge-tests --test it -- --test-threads=1 --exact \
+    edge::a_live_client_follows_pushes_and_a_restart_loses_nothing_acknowledged \
+    edge::a_restart_in_the_middle_of_pushes_loses_nothing_acknowledged
 
 if [ "${EVENTLITE_EDGE_SKIP_BROWSER:-}" = "1" ]; then
     echo "EVENTLITE_EDGE_SKIP_BROWSER=1: the browser demo is not run"

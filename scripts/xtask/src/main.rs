@@ -122,6 +122,9 @@ fn lint(context: &Context) -> Result<(), Failure> {
     run(context, "cargo", &["fmt", "--all", "--", "--check"])?;
     step("clippy (native)");
     run(context, "cargo", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
+    // The server's tests against the Durable Object backend, built only with this feature (scripts/test-edge.sh).
+    let edge_tests = ["-p", "eventlite-server", "--all-targets", "--features", "edge-tests", "--locked"];
+    run(context, "cargo", &[&["clippy"][..], &edge_tests, &["--", "-D", "warnings"]].concat())?;
     step("clippy (wasm32)");
     let wasm = ["--all-targets", "--target", "wasm32-unknown-unknown", "--locked", "--", "-D", "warnings"];
     run(context, "cargo", &[&["clippy", "-p", "eventlite"][..], &wasm].concat())?;

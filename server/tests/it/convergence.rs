@@ -7,9 +7,9 @@ use serde_json::json;
 
 use eventlite_client::SyncClient;
 
-use crate::support::{
-    EdgeServer, TOKEN_A, TestServer, client, log, server_log_at, server_shape, shape, sqlite_backend,
-};
+#[cfg(feature = "edge-tests")]
+use crate::support::EdgeServer;
+use crate::support::{TOKEN_A, TestServer, client, log, server_log_at, server_shape, shape, sqlite_backend};
 
 fn event(n: u128) -> NewEvent {
     NewEvent::json("Noted", &json!({ "n": n as u64 })).with_id(Uuid::from_u128(n))
@@ -26,8 +26,8 @@ async fn two_offline_clients_converge_in_both_orders() {
 }
 
 /// The same two clients through the Durable Object backend, each order with a tenant (an empty log) of its own.
+#[cfg(feature = "edge-tests")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Durable Object backend under wrangler dev: scripts/test-edge.sh"]
 async fn two_offline_clients_converge_in_both_orders_through_the_edge() {
     for a_first in [true, false] {
         let dir = tempfile::tempdir().unwrap();

@@ -3,9 +3,9 @@
 //! notifications reach a native client, and a restart of the local runtime (its processes killed with SIGKILL)
 //! loses nothing acknowledged and keeps the log's identity, so replicas' cursors stay valid.
 //!
-//! Every test here is `#[ignore]`d: `scripts/test-edge.sh` starts wrangler dev, sets `EVENTLITE_TEST_EDGE_URL`
-//! and `EVENTLITE_TEST_EDGE_RESTART` (a command that kills wrangler dev and starts it again on the same port and
-//! persisted state, returning once it answers), and runs them with `--ignored`.
+//! Built with the feature `edge-tests` only: `scripts/test-edge.sh` starts wrangler dev, sets
+//! `EVENTLITE_TEST_EDGE_URL` and `EVENTLITE_TEST_EDGE_RESTART` (a command that kills wrangler dev and starts it
+//! again on the same port and persisted state, returning once it answers), and runs them.
 
 use std::time::Duration;
 
@@ -28,7 +28,6 @@ fn restart_edge() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Durable Object backend under wrangler dev: scripts/test-edge.sh"]
 async fn a_live_client_follows_pushes_and_a_restart_loses_nothing_acknowledged() {
     let edge = EdgeServer::fresh();
     let dir = tempfile::tempdir().unwrap();
@@ -78,7 +77,6 @@ async fn a_live_client_follows_pushes_and_a_restart_loses_nothing_acknowledged()
 /// A live stream opened with a JWT ends when the token expires (not before), one opened with a JWT without `exp`
 /// stays open, and one whose `exp` is too far away for a timer opens and stays open too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Durable Object backend under wrangler dev: scripts/test-edge.sh"]
 async fn a_live_stream_ends_when_its_jwt_expires() {
     use futures_util::StreamExt;
 
@@ -119,7 +117,6 @@ async fn a_live_stream_ends_when_its_jwt_expires() {
 /// during or after the kill is in the log afterwards (a push in flight at the kill may or may not be: it was never
 /// acknowledged, and its retry would answer as a duplicate).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Durable Object backend under wrangler dev: scripts/test-edge.sh"]
 async fn a_restart_in_the_middle_of_pushes_loses_nothing_acknowledged() {
     use std::sync::{Arc, Mutex};
 
@@ -178,7 +175,6 @@ async fn a_restart_in_the_middle_of_pushes_loses_nothing_acknowledged() {
 /// (its body's `cancel`, the request's signal) and HEAD holds none; an endless push body is refused once it passes
 /// the limit. One test, in this order: a cancelled body can make `wrangler dev`'s proxy fail the next request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Durable Object backend under wrangler dev: scripts/test-edge.sh"]
 async fn the_edge_frees_dropped_live_slots_and_stops_reading_endless_bodies() {
     let url = std::env::var("EVENTLITE_TEST_EDGE_SMALL_URL")
         .expect("EVENTLITE_TEST_EDGE_SMALL_URL: the edge with small limits (scripts/test-edge.sh starts it)");

@@ -7,6 +7,7 @@ mod backend_suite;
 mod cli;
 mod cli_tools;
 mod convergence;
+#[cfg(feature = "edge-tests")]
 mod edge;
 mod faults;
 mod hostile;

@@ -21,6 +21,7 @@ use crate::support::{EdgeServer, JWT_SECRET, TOKEN_A, TOKEN_B, TestServer, auth,
 
 /// What a case runs against: the axum app in-process over a backend, or a server already running elsewhere (the
 /// Durable Object backend under `wrangler dev`), called over HTTP with a tenant of the case's own.
+#[cfg_attr(not(feature = "edge-tests"), allow(dead_code))]
 pub enum Target {
     Local { router: axum::Router, backend: Arc<dyn Backend> },
     Remote { edge: EdgeServer },
@@ -28,6 +29,7 @@ pub enum Target {
 
 /// Where a case runs: one of the axum server's backends (the case picks the server's settings), or the edge
 /// (which runs with its default settings: cases that need others are not run against it).
+#[cfg_attr(not(feature = "edge-tests"), allow(dead_code))]
 pub enum Server {
     Backend(Arc<dyn Backend>),
     Edge(EdgeServer),

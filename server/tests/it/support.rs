@@ -286,6 +286,7 @@ impl Drop for ServerProcess {
 /// [`JWT_SECRET`]). Each [`EdgeServer::fresh`] is a tenant of its own (a JWT for a new tenant name), so cases sharing
 /// the one running edge never see each other's events, as each case gets a database of its own locally.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "edge-tests"), allow(dead_code))]
 pub struct EdgeServer {
     pub url: String,
     /// The case's tenant and a JWT naming it.
@@ -297,6 +298,7 @@ pub struct EdgeServer {
     pub secret: Vec<u8>,
 }
 
+#[cfg_attr(not(feature = "edge-tests"), allow(dead_code))]
 impl EdgeServer {
     pub fn fresh() -> EdgeServer {
         let url = std::env::var("EVENTLITE_TEST_EDGE_URL")
@@ -333,9 +335,9 @@ where
 
 /// Each case `async fn case(server: Server)` (a `Server` enum in the calling module: `Backend(Arc<dyn Backend>)`
 /// or `Edge(EdgeServer)`) as tests against the embedded SQLite backend, PostgreSQL and, for the cases listed in
-/// `everywhere`, the Durable Object backend. The edge's tests are `#[ignore]`d: they need `wrangler dev` running,
-/// and `scripts/test-edge.sh` runs them (`-- --ignored edge::`). `axum_only` cases set server flags the edge
-/// cannot take per case.
+/// `everywhere`, the Durable Object backend. The edge's tests exist with the feature `edge-tests`: they need
+/// `wrangler dev` running, and `scripts/test-edge.sh` starts it and runs them (`--features edge-tests -- edge::`).
+/// `axum_only` cases set server flags the edge cannot take per case.
 macro_rules! every_server {
     (everywhere: [$($case:ident),* $(,)?], axum_only: [$($local:ident),* $(,)?] $(,)?) => {
         mod sqlite {
@@ -370,10 +372,10 @@ macro_rules! every_server {
             )*
         }
 
+        #[cfg(feature = "edge-tests")]
         mod edge {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs the Durable Object backend under wrangler dev: scripts/test-edge.sh"]
                 async fn $case() {
                     super::$case(super::Server::Edge(crate::support::EdgeServer::fresh())).await;
                 }
