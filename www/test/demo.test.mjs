@@ -8,6 +8,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
+import { addTodo, goOnline, localLog, renameTodo, waitFor } from './page.mjs';
+
 import { cliLog, startServer } from './server.mjs';
 
 const DIST = fileURLToPath(new URL('../dist', import.meta.url));
@@ -31,37 +33,6 @@ async function openDevice(name, query = '?offline=1') {
 }
 
 const text = (page, id) => page.locator(`[data-testid="${id}"]`).first().textContent();
-
-/** Waits until the page's counters say so (the app re-renders on every sync notice). */
-async function waitFor(page, id, expected) {
-  await page.waitForFunction(
-    ([id, expected]) => document.querySelector(`[data-testid="${id}"]`)?.textContent === expected,
-    [id, expected],
-  );
-}
-
-async function addTodo(page, title) {
-  await page.fill('[data-testid="new-title"]', title);
-  await page.click('[data-testid="add"]');
-  await page.locator('[data-testid="todo-title"]', { hasText: title }).waitFor();
-}
-
-async function renameTodo(page, from, to) {
-  const stream = await page.locator('[data-testid="todo"]', { hasText: from }).getAttribute('data-stream');
-  const item = page.locator(`[data-stream="${stream}"]`);
-  await item.locator('[data-testid="rename"]').click();
-  await item.locator('[data-testid="rename-input"]').fill(to);
-  await item.locator('[data-testid="rename-save"]').click();
-  await page.locator('[data-testid="todo-title"]', { hasText: to }).waitFor();
-}
-
-/** The device's local log as (id, stream, version, type, data), via the page's store. */
-function localLog(page) {
-  return page.evaluate(async () => {
-    const { events } = await window.demo.store.readAll();
-    return events.map(({ eventId, stream, version, type, data }) => ({ eventId, stream, version, type, data }));
-  });
-}
 
 /**
  * What the device shows and what its projection holds, next to a fold of its local log: the watched query's rows
@@ -105,14 +76,6 @@ async function assertProjected(page) {
 async function serverLog() {
   const events = await server.pullAll('demo-token');
   return events.map(({ event_id, stream, version, type, data }) => ({ eventId: event_id, stream, version, type, data }));
-}
-
-async function goOnline(page, online) {
-  await page.click('[data-testid="toggle-online"]');
-  await page.waitForFunction(
-    (online) => (document.querySelector('[data-testid="sync-state"]').dataset.state === 'offline') !== online,
-    online,
-  );
 }
 
 before(async () => {

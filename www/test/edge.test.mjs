@@ -10,6 +10,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
+import { addTodo, goOnline, localLog, renameTodo, waitFor } from './page.mjs';
+
 import { startServer } from './server.mjs';
 
 const DIST = fileURLToPath(new URL('../dist', import.meta.url));
@@ -32,43 +34,6 @@ async function openDevice(name) {
   await page.waitForSelector('body[data-ready="true"]');
   devices[name] = { context, page, errors };
   return page;
-}
-
-async function waitFor(page, id, expected) {
-  await page.waitForFunction(
-    ([id, expected]) => document.querySelector(`[data-testid="${id}"]`)?.textContent === expected,
-    [id, expected],
-  );
-}
-
-async function addTodo(page, title) {
-  await page.fill('[data-testid="new-title"]', title);
-  await page.click('[data-testid="add"]');
-  await page.locator('[data-testid="todo-title"]', { hasText: title }).waitFor();
-}
-
-async function renameTodo(page, from, to) {
-  const stream = await page.locator('[data-testid="todo"]', { hasText: from }).getAttribute('data-stream');
-  const item = page.locator(`[data-stream="${stream}"]`);
-  await item.locator('[data-testid="rename"]').click();
-  await item.locator('[data-testid="rename-input"]').fill(to);
-  await item.locator('[data-testid="rename-save"]').click();
-  await page.locator('[data-testid="todo-title"]', { hasText: to }).waitFor();
-}
-
-async function goOnline(page, online) {
-  await page.click('[data-testid="toggle-online"]');
-  await page.waitForFunction(
-    (online) => (document.querySelector('[data-testid="sync-state"]').dataset.state === 'offline') !== online,
-    online,
-  );
-}
-
-function localLog(page) {
-  return page.evaluate(async () => {
-    const { events } = await window.demo.store.readAll();
-    return events.map(({ eventId, stream, version, type, data }) => ({ eventId, stream, version, type, data }));
-  });
 }
 
 /** The tenant's whole log on the edge, through its pull endpoint. */
