@@ -9,14 +9,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use eventlite::Store;
 use eventlite::sync::{PushRequest, WireEvent};
-use eventlite::{ExpectedVersion, NewEvent, Store};
 use eventlite_client::SyncClient;
 use eventlite_server::backend::sqlite::SqliteBackend;
 use eventlite_server::{AppState, Auth, Config};
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
+
+#[path = "common/live.rs"]
+mod live;
 
 const EVENTS: usize = 20_000;
 const BATCH: usize = 1_000;
@@ -59,34 +61,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// empty log), then the best of [`ROUNDS`] rounds of pushes of fresh events, then the best of [`ROUNDS`] pulls of
 /// the first [`EVENTS`].
 async fn measure(url: &str, token: &str) -> Figures {
-    let a = SyncClient::new(url, token, Store::open_in_memory().unwrap());
-    let b = SyncClient::new(url, token, Store::open_in_memory().unwrap());
-    let (stop, stopped) = watch::channel(false);
-    let (synced, mut notified) = mpsc::unbounded_channel();
-    let follower = b.clone();
-    let live = tokio::spawn(async move {
-        follower
-            .run_live(stopped, move |report| {
-                if report.pulled > 0 {
-                    let _ = synced.send(Instant::now());
-                }
-            })
-            .await
-    });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    while notified.try_recv().is_ok() {}
-    let mut latencies = Vec::with_capacity(LIVE_SAMPLES);
-    for n in 0..LIVE_SAMPLES {
-        let started = Instant::now();
-        a.store().append_to_stream("live-1", &[NewEvent::json("Ping", &n)], ExpectedVersion::Any).unwrap();
-        a.sync().await.unwrap();
-        let arrived = tokio::time::timeout(Duration::from_secs(10), notified.recv()).await.unwrap().unwrap();
-        latencies.push(arrived - started);
-        while notified.try_recv().is_ok() {}
-    }
-    stop.send_replace(true);
-    let _ = live.await;
-    latencies.sort();
+    let latencies = live::live_latencies(url, token, LIVE_SAMPLES).await;
 
     let client = SyncClient::new(url, token, Store::open_in_memory().unwrap()).with_batch_size(BATCH);
     let mut push: f64 = 0.0;

@@ -8,16 +8,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use eventlite::Store;
 use eventlite::sync::{PushRequest, WireEvent};
-use eventlite::{ExpectedVersion, NewEvent, Store};
 use eventlite_client::SyncClient;
 use eventlite_server::backend::Backend;
 use eventlite_server::backend::postgres::PostgresBackend;
 use eventlite_server::backend::sqlite::SqliteBackend;
 use eventlite_server::{AppState, Auth, Config};
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
+
+#[path = "common/live.rs"]
+mod live;
 
 const EVENTS: usize = 50_000;
 const BATCH: usize = 1_000;
@@ -70,34 +72,7 @@ async fn run(name: &str, backend: Arc<dyn Backend>) {
     // Live propagation first, on a fresh tenant: A appends and syncs; B follows /v1/live and pulls on notification;
     // the time until B has the event. (Measured after the bulk pushes, it would also time the database's
     // checkpoint of 150,000 fresh rows.)
-    let a = SyncClient::new(&url, TOKEN, Store::open_in_memory().unwrap());
-    let b = SyncClient::new(&url, TOKEN, Store::open_in_memory().unwrap());
-    let (stop, stopped) = watch::channel(false);
-    let (synced, mut notified) = mpsc::unbounded_channel();
-    let follower = b.clone();
-    let live = tokio::spawn(async move {
-        follower
-            .run_live(stopped, move |report| {
-                if report.pulled > 0 {
-                    let _ = synced.send(Instant::now());
-                }
-            })
-            .await
-    });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    while notified.try_recv().is_ok() {}
-    let mut latencies = Vec::with_capacity(LIVE_SAMPLES);
-    for n in 0..LIVE_SAMPLES {
-        let started = Instant::now();
-        a.store().append_to_stream("live-1", &[NewEvent::json("Ping", &n)], ExpectedVersion::Any).unwrap();
-        a.sync().await.unwrap();
-        let arrived = tokio::time::timeout(Duration::from_secs(10), notified.recv()).await.unwrap().unwrap();
-        latencies.push(arrived - started);
-        while notified.try_recv().is_ok() {}
-    }
-    stop.send_replace(true);
-    let _ = live.await;
-    latencies.sort();
+    let latencies = live::live_latencies(&url, TOKEN, LIVE_SAMPLES).await;
     // Best of 3 rounds of 50,000 fresh events each (the machine is shared: the best round is the least disturbed).
     let mut push_rate: f64 = 0.0;
     for _ in 0..ROUNDS {
