@@ -5,7 +5,7 @@
 # Knobs (for measuring each size step, see js/scripts/size-steps.sh):
 #   EVENTLITE_WASM_PROFILE=wasm-release|release   cargo profile (default wasm-release: opt-level z, LTO)
 #   EVENTLITE_SQLITE_TRIM=1|0                      compile SQLite without the features EventLite does not use
-#   EVENTLITE_WASM_OPT=1|0                         run binaryen's wasm-opt -Oz
+#   EVENTLITE_WASM_OPT=1|0                         run binaryen's wasm-opt -Os
 set -euo pipefail
 JS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT="$(cd "$JS/.." && pwd)"
@@ -23,6 +23,9 @@ export AR_wasm32_unknown_unknown="${AR_wasm32_unknown_unknown:-llvm-ar}"
 # Only flags that leave the amalgamation's parser intact: OMIT_TRIGGER/VIEW/ATTACH/VACUUM/ANALYZE/REINDEX leave the
 # parser calling functions that no longer exist (link imports from "env"), OMIT_CTE/WINDOWFUNC do not compile, and
 # OMIT_VIRTUALTABLE implies OMIT_ALTERTABLE, which the schema migrations need. WAL, date functions, randomblob stay.
+# Left in for speed although they compile out cleanly (docs/benchmarks.md, "Package size", has what they save):
+# OMIT_QUICKBALANCE (appends at a B-tree's end), OMIT_BTREECOUNT (count(*)), OMIT_TRUNCATE_OPTIMIZATION,
+# OMIT_LOOKASIDE, OMIT_LIKE/OR/BETWEEN_OPTIMIZATION; OMIT_HEX_INTEGER would change what SQL means.
 SQLITE_TRIM_FLAGS="-USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_SESSION -USQLITE_ENABLE_PREUPDATE_HOOK
   -USQLITE_ENABLE_BYTECODE_VTAB -USQLITE_ENABLE_DBPAGE_VTAB -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_ENABLE_STMTVTAB
   -USQLITE_ENABLE_MATH_FUNCTIONS -USQLITE_ENABLE_OFFSET_SQL_FUNC -USQLITE_ENABLE_UNKNOWN_SQL_FUNCTION
@@ -34,7 +37,8 @@ SQLITE_TRIM_FLAGS="-USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_SE
   SQLITE_OMIT_EXPLAIN SQLITE_OMIT_AUTOVACUUM SQLITE_OMIT_INCRBLOB SQLITE_OMIT_INTEGRITY_CHECK SQLITE_OMIT_LOCALTIME
   SQLITE_OMIT_AUTOMATIC_INDEX SQLITE_OMIT_FOREIGN_KEY SQLITE_OMIT_GENERATED_COLUMNS SQLITE_OMIT_XFER_OPT
   SQLITE_OMIT_DESERIALIZE SQLITE_OMIT_AUTORESET SQLITE_OMIT_COMPILEOPTION_DIAGS
-  SQLITE_OMIT_TEMPDB SQLITE_OMIT_UTF16"
+  SQLITE_OMIT_TEMPDB SQLITE_UNTESTABLE SQLITE_OMIT_CASE_SENSITIVE_LIKE_PRAGMA SQLITE_MAX_MMAP_SIZE=0
+  SQLITE_OMIT_SEH SQLITE_OMIT_POPEN SQLITE_DISABLE_LFS"
 
 # A trimmed SQLite gets a target directory of its own, so switching never rebuilds the untrimmed one.
 if [ "$TRIM" = 1 ]; then
@@ -68,7 +72,11 @@ const missing = WebAssembly.Module.imports(wasm).filter((i) => i.module === "env
 if (missing.length) { console.error("build-js: unresolved C symbols: " + missing.join(" ")); process.exit(1); }
 ' "$OUT/eventlite_wasm_bg.wasm"
 if [ "$OPT" = 1 ]; then
-    "$JS/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    # -Os: 0.8 KB gzipped smaller than -Oz here (-O3, -Oz --converge, -Oz twice: no better). --low-memory-unused
+    # (4 KB) lets loads and stores fold constant offsets, assuming nothing lives in the first 1 KB of memory: Rust
+    # puts the 1 MB stack there (stack first, data from 1 MB), so only a stack within 1 KB of overflowing could
+    # reach it, and that overflows the next call anyway.
+    "$JS/node_modules/.bin/wasm-opt" -Os --low-memory-unused --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
         "$OUT/eventlite_wasm_bg.wasm" -o "$OUT/eventlite_wasm_bg.wasm"
 fi

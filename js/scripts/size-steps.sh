@@ -12,6 +12,6 @@ while read -r profile trim opt label; do
 done <<'STEPS'
 release 0 0 1. cargo release profile (opt-level 3, no LTO)
 wasm-release 0 0 2. profile wasm-release: opt-level "z", fat LTO, 1 codegen unit
-wasm-release 0 1 3. + wasm-opt -Oz (npm binaryen)
+wasm-release 0 1 3. + wasm-opt -Os (npm binaryen)
 wasm-release 1 1 4. + SQLite without unused features (SQLITE_WASM_RS_FLAGS): the published package
 STEPS
