@@ -1,5 +1,6 @@
 //! `RawSqlite` (feature `bench-baseline`): a bare rusqlite connection over the same OPFS pool and pragmas as
 //! [`crate::WasmStore`], so the browser benchmark (`js/bench`) can run raw SQLite in the same worker as the store.
+//! It opens the pool's own VFS, not the store's commit-writes layer over it: it is raw sqlite-wasm on sahpool.
 //! Not part of the npm package.
 
 use rusqlite::{Connection, OpenFlags, params_from_iter, types::Value};
@@ -33,7 +34,7 @@ impl RawSqlite {
         let pool = opfs::open_pool(&name).await?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
         let connection =
-            Connection::open_with_flags_and_vfs(opfs::database_path(&name), flags, opfs::vfs_name(&name).as_str())
+            Connection::open_with_flags_and_vfs(opfs::database_path(&name), flags, opfs::pool_vfs_name(&name).as_str())
                 .map_err(sql_error)?;
         connection.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(sql_error)?;
         connection.pragma_update(None, "journal_mode", "WAL").map_err(sql_error)?;

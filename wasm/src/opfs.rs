@@ -3,12 +3,17 @@
 //! Each store name gets its own pool (VFS `eventlite-<name>`, directory `.eventlite/<name>`), so two stores, or two
 //! tabs with different stores, never contend for the same OPFS access handles. Closing a store pauses its pool,
 //! which releases the handles; opening it again resumes the pool.
+//!
+//! Stores open their database through [`commit_writes`] over the pool (VFS `eventlite-commits/<name>`), which
+//! writes each commit's WAL frames with one OPFS write; the raw-SQLite baseline of the benchmark uses the pool alone.
 
 use eventlite::ErrorCode;
 use sqlite_wasm_rs::WasmOsCallback;
 use sqlite_wasm_vfs::sahpool::{OpfsSAHError, OpfsSAHPoolCfgBuilder, OpfsSAHPoolUtil, install};
 
 use crate::error::JsError;
+
+pub(crate) mod commit_writes;
 
 /// The store names OPFS accepts: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.`.
 pub(crate) fn validate_name(name: &str) -> Result<(), JsError> {
@@ -23,9 +28,15 @@ pub(crate) fn validate_name(name: &str) -> Result<(), JsError> {
     }
 }
 
-/// The VFS name of a store's pool.
-pub(crate) fn vfs_name(name: &str) -> String {
+/// The VFS name of a store's pool: the sahpool VFS, one OPFS write per SQLite write.
+pub(crate) fn pool_vfs_name(name: &str) -> String {
     format!("eventlite-{name}")
+}
+
+/// The VFS a store opens its database with: [`commit_writes`] over the pool. `/` is not allowed in store names, so
+/// this never names another store's pool.
+pub(crate) fn vfs_name(name: &str) -> String {
+    format!("eventlite-commits/{name}")
 }
 
 /// The database's path inside its pool.
@@ -33,13 +44,17 @@ pub(crate) fn database_path(name: &str) -> String {
     format!("/{name}.sqlite3")
 }
 
-/// Installs (or resumes) the pool of store `name`.
+/// Installs (or resumes) the pool of store `name`, and the commit-writes layer over it ([`vfs_name`]).
 pub(crate) async fn open_pool(name: &str) -> Result<OpfsSAHPoolUtil, JsError> {
     let config =
-        OpfsSAHPoolCfgBuilder::new().vfs_name(&vfs_name(name)).directory(&format!(".eventlite/{name}")).build();
+        OpfsSAHPoolCfgBuilder::new().vfs_name(&pool_vfs_name(name)).directory(&format!(".eventlite/{name}")).build();
     let pool = install::<WasmOsCallback>(&config, false).await.map_err(pool_error)?;
     if pool.is_paused() {
         pool.resume().await.map_err(pool_error)?;
+    }
+    if let Err(message) = commit_writes::install(&vfs_name(name), &pool_vfs_name(name)) {
+        let _ = pool.pause();
+        return Err(JsError::new(ErrorCode::StorageUnavailable.as_str(), format!("OPFS: {message}")));
     }
     Ok(pool)
 }

@@ -1,0 +1,689 @@
+//! Commit writes: a VFS layer between SQLite and the pool's VFS that hands each commit's WAL frames to OPFS in one
+//! access-handle `write`.
+//!
+//! SQLite writes a WAL frame as two calls, a 24-byte frame header then the page, so a commit touching `k` pages makes
+//! `2k` OPFS writes through the sahpool VFS. This layer (a VFS registered under its own name, whose files embed the
+//! pool's files) keeps the WAL's contiguous writes in memory and writes them out as one run:
+//!
+//! - **when a commit completes**: a frame header whose bytes 4..8 ("database size after commit") are non-zero marks
+//!   a commit frame; the write of its page, at the header's end, writes the run out before `xWrite` returns. SQLite
+//!   appends a transaction's frames in order and the commit frame last, so the run is the whole commit;
+//! - before anything that must see the bytes or order after them: a write that does not continue the run, `xRead`
+//!   of a buffered range, `xSync`, `xTruncate`, `xFileSize`, `xFileControl`, `xClose` of the WAL;
+//! - at `SQLITE_FCNTL_COMMIT_PHASETWO`, which SQLite sends to the main database once a transaction has committed,
+//!   before it returns from the `COMMIT`: any WAL bytes written after the commit frame (checksums rewritten by a
+//!   transaction that spilled its page cache; the sector padding and the bytes past the sync point under
+//!   `synchronous=FULL`) are written out there;
+//! - when the run reaches [`MAX_RUN`] bytes (a huge transaction: its early frames reach OPFS before the commit, as
+//!   they would without the layer, and are ignored by recovery until a commit frame follows them).
+//!
+//! So **the buffer is empty whenever a commit has returned**: every byte SQLite wrote for a transaction has been
+//! given to the access handle's `write` before `sqlite3_step` of its `COMMIT` returns, exactly as without the layer.
+//! Under `synchronous=NORMAL` SQLite never syncs the WAL at commit (nor does the layer); under `FULL` its `xSync`
+//! reaches the access handle's `flush` after the buffered bytes are written, in the order SQLite asked for. The main
+//! database, journals and temporary files pass through untouched, and every other call is forwarded as it is.
+//!
+//! Failures: a failed write of the run is the `xWrite` (or `xSync`, `xRead`, ...) failure SQLite would have seen,
+//! and the buffered bytes are dropped (SQLite rolls the transaction back and rewrites its frames). A failure at
+//! `COMMIT_PHASETWO` fails the `COMMIT` after SQLite's in-memory WAL index already counts the transaction, so that
+//! WAL file then refuses all I/O (`SQLITE_IOERR`) until the store is closed and opened again, which recovers from
+//! what OPFS holds.
+//!
+//! The layer's files declare `sqlite3_io_methods` version 1 (no shared memory, no memory mapping), as the pool's do:
+//! WAL then needs `locking_mode=EXCLUSIVE`, which the store uses, and keeps its index in heap memory.
+#![allow(unsafe_code)]
+
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::collections::HashMap;
+use std::ffi::{CString, c_char, c_int, c_void};
+use std::ptr;
+
+use sqlite_wasm_rs::{
+    SQLITE_ERROR, SQLITE_FCNTL_COMMIT_PHASETWO, SQLITE_IOERR, SQLITE_IOERR_NOMEM, SQLITE_OK, SQLITE_OPEN_WAL,
+    sqlite3_file, sqlite3_int64, sqlite3_io_methods, sqlite3_vfs, sqlite3_vfs_find, sqlite3_vfs_register,
+};
+
+/// A WAL frame header: page number, database size after commit (non-zero only in a commit frame), salts, checksums.
+const FRAME_HEADER: usize = 24;
+
+/// The most bytes a run gathers before it is written out without waiting for its commit (4 MiB: a batch of
+/// thousands of events); bounds the layer's memory for huge transactions.
+pub(crate) const MAX_RUN: usize = 4 << 20;
+
+/// A registered layer: SQLite sees `base`; `inner` is the pool's VFS that every call reaches.
+#[repr(C)]
+struct Layer {
+    /// First, so that SQLite's `sqlite3_vfs*` is a `Layer*`. In an `UnsafeCell`: SQLite links it (`pNext`).
+    base: UnsafeCell<sqlite3_vfs>,
+    inner: Cell<*mut sqlite3_vfs>,
+    /// False only in tests: the same layer counting writes without gathering them (what the pool alone does).
+    gathers: bool,
+    /// The WAL files open through this layer, written out at `COMMIT_PHASETWO`.
+    wal_files: RefCell<Vec<*mut File>>,
+    /// Writes of WAL files handed to the pool's VFS (each one OPFS `write`).
+    wal_writes: Cell<u64>,
+    _name: CString,
+}
+
+/// An open file: SQLite allocates `szOsFile` bytes, this header then the pool's file at [`INNER_OFFSET`].
+#[repr(C)]
+struct File {
+    base: sqlite3_file,
+    layer: *const Layer,
+    /// The run of a WAL file (null for every other file), owned by this file until `xClose`.
+    wal: *mut Run,
+}
+
+/// Where the pool's file starts in a [`File`]'s allocation (8-aligned, as SQLite's allocations are).
+const INNER_OFFSET: usize = size_of::<File>().next_multiple_of(8);
+
+/// Contiguous WAL bytes not yet written: `bytes` belong at offset `start`.
+#[derive(Default)]
+struct Run {
+    bytes: Vec<u8>,
+    start: u64,
+    /// The offset of the page that completes the commit frame whose header was the last write.
+    commit_page_at: Option<u64>,
+    /// A write at `COMMIT_PHASETWO` failed: this file refuses I/O (see the module's documentation).
+    failed: bool,
+}
+
+impl Run {
+    fn end(&self) -> u64 {
+        self.start + self.bytes.len() as u64
+    }
+
+    fn overlaps(&self, offset: u64, len: u64) -> bool {
+        !self.bytes.is_empty() && offset < self.end() && self.start < offset + len
+    }
+}
+
+thread_local! {
+    /// Layers by name. Registered once per store name and never unregistered (a few hundred bytes each), so a
+    /// pointer SQLite holds stays valid for the life of the worker.
+    static LAYERS: RefCell<HashMap<String, &'static Layer>> = RefCell::new(HashMap::new());
+}
+
+/// Registers the layer `name` over the VFS `inner` (not as the default VFS), or points an existing one at the VFS
+/// now registered as `inner` (a pool that was paused and resumed). Call with no file of `name` open.
+pub(crate) fn install(name: &str, inner: &str) -> Result<(), String> {
+    install_with(name, inner, true)
+}
+
+fn install_with(name: &str, inner: &str, gathers: bool) -> Result<(), String> {
+    let inner_name = CString::new(inner).map_err(|_| format!("VFS name {inner:?} has a NUL"))?;
+    // SAFETY: a NUL-terminated name; the result is a registered VFS or null.
+    let inner_vfs = unsafe { sqlite3_vfs_find(inner_name.as_ptr()) };
+    if inner_vfs.is_null() {
+        return Err(format!("VFS {inner:?} is not registered"));
+    }
+    // SAFETY: a registered VFS stays valid while registered; we only read it.
+    let inner_ref = unsafe { &*inner_vfs };
+    LAYERS.with(|layers| {
+        if let Some(layer) = layers.borrow().get(name) {
+            // SAFETY: `base` is only written by SQLite's registry, which does not run concurrently (one thread).
+            let size = unsafe { (*layer.base.get()).szOsFile };
+            if size != INNER_OFFSET as c_int + inner_ref.szOsFile || layer.gathers != gathers {
+                return Err(format!("VFS {name:?} is registered over a different VFS"));
+            }
+            layer.inner.set(inner_vfs);
+            return Ok(());
+        }
+        let c_name = CString::new(name).map_err(|_| format!("VFS name {name:?} has a NUL"))?;
+        let layer: &'static Layer = Box::leak(Box::new(Layer {
+            base: UnsafeCell::new(sqlite3_vfs {
+                iVersion: 2,
+                szOsFile: INNER_OFFSET as c_int + inner_ref.szOsFile,
+                mxPathname: inner_ref.mxPathname,
+                pNext: ptr::null_mut(),
+                zName: c_name.as_ptr(),
+                pAppData: ptr::null_mut(),
+                xOpen: Some(x_open),
+                xDelete: Some(x_delete),
+                xAccess: Some(x_access),
+                xFullPathname: Some(x_full_pathname),
+                // Extension loading is compiled out or disabled: SQLite never calls these.
+                xDlOpen: None,
+                xDlError: None,
+                xDlSym: None,
+                xDlClose: None,
+                xRandomness: Some(x_randomness),
+                xSleep: Some(x_sleep),
+                xCurrentTime: Some(x_current_time),
+                xGetLastError: Some(x_get_last_error),
+                xCurrentTimeInt64: Some(x_current_time_int64),
+                xSetSystemCall: None,
+                xGetSystemCall: None,
+                xNextSystemCall: None,
+            }),
+            inner: Cell::new(inner_vfs),
+            gathers,
+            wal_files: RefCell::new(Vec::new()),
+            wal_writes: Cell::new(0),
+            _name: c_name,
+        }));
+        // SAFETY: the leaked layer outlives the registration (never unregistered); SQLite is initialised (above).
+        let code = unsafe { sqlite3_vfs_register(layer.base.get(), 0) };
+        if code != SQLITE_OK {
+            return Err(format!("registering VFS {name:?} failed with SQLite code {code}"));
+        }
+        layers.borrow_mut().insert(name.to_owned(), layer);
+        Ok(())
+    })
+}
+
+/// How many WAL writes layer `name` has handed to the VFS below it.
+#[cfg(test)]
+fn wal_writes(name: &str) -> u64 {
+    LAYERS.with(|layers| layers.borrow()[name].wal_writes.get())
+}
+
+/// How many WAL bytes layer `name` holds unwritten, over all its open files.
+#[cfg(test)]
+fn buffered(name: &str) -> usize {
+    LAYERS.with(|layers| {
+        // SAFETY: files in the list are open, their runs live (see `x_close`).
+        layers.borrow()[name].wal_files.borrow().iter().map(|&file| unsafe { (*(*file).wal).bytes.len() }).sum()
+    })
+}
+
+// SAFETY (for the helpers and callbacks below): SQLite calls them on the worker's one thread with the pointers it
+// got from this layer: a `*mut sqlite3_vfs` that is a registered `Layer`, and a `*mut sqlite3_file` of
+// `szOsFile` bytes whose header `x_open` wrote and whose pool file follows at `INNER_OFFSET`. No callback re-enters
+// the layer (the pool's VFS never calls SQLite back), so the short-lived references below never alias.
+
+unsafe fn layer<'a>(vfs: *mut sqlite3_vfs) -> &'a Layer {
+    unsafe { &*vfs.cast::<Layer>() }
+}
+
+unsafe fn inner_vfs(vfs: *mut sqlite3_vfs) -> *mut sqlite3_vfs {
+    unsafe { layer(vfs).inner.get() }
+}
+
+unsafe fn inner_file(file: *mut sqlite3_file) -> *mut sqlite3_file {
+    unsafe { file.cast::<u8>().add(INNER_OFFSET).cast() }
+}
+
+unsafe fn inner_methods<'a>(inner: *mut sqlite3_file) -> &'a sqlite3_io_methods {
+    unsafe { &*(*inner).pMethods }
+}
+
+/// The file's run, if it is a WAL file.
+unsafe fn run<'a>(file: *mut sqlite3_file) -> Option<&'a mut Run> {
+    unsafe { (*file.cast::<File>()).wal.as_mut() }
+}
+
+unsafe fn file_layer<'a>(file: *mut sqlite3_file) -> &'a Layer {
+    unsafe { &*(*file.cast::<File>()).layer }
+}
+
+/// One write of the pool's file, counted.
+unsafe fn write_inner(layer: &Layer, inner: *mut sqlite3_file, bytes: &[u8], offset: u64) -> c_int {
+    layer.wal_writes.set(layer.wal_writes.get() + 1);
+    let Some(x_write) = (unsafe { inner_methods(inner) }).xWrite else { return SQLITE_IOERR };
+    // `bytes.len()` is at most MAX_RUN plus one SQLite write (an int), so it fits.
+    unsafe { x_write(inner, bytes.as_ptr().cast(), bytes.len() as c_int, offset as sqlite3_int64) }
+}
+
+/// Writes the run out with one write of the pool's file and empties it (also when the write fails: SQLite then
+/// fails the operation and rewrites what it still needs).
+unsafe fn write_run(layer: &Layer, inner: *mut sqlite3_file, run: &mut Run) -> c_int {
+    run.commit_page_at = None;
+    if run.bytes.is_empty() {
+        return SQLITE_OK;
+    }
+    let code = unsafe { write_inner(layer, inner, &run.bytes, run.start) };
+    run.bytes.clear();
+    if run.bytes.capacity() > 2 * MAX_RUN {
+        run.bytes.shrink_to(MAX_RUN);
+    }
+    code
+}
+
+/// Writes out the run of `file` if it is a WAL file; the error code SQLite should see, if any.
+unsafe fn settle(file: *mut sqlite3_file, error: c_int) -> Result<(), c_int> {
+    let Some(run) = (unsafe { run(file) }) else { return Ok(()) };
+    if run.failed {
+        return Err(error);
+    }
+    match unsafe { write_run(file_layer(file), inner_file(file), run) } {
+        SQLITE_OK => Ok(()),
+        code => Err(code),
+    }
+}
+
+unsafe extern "C" fn x_open(
+    vfs: *mut sqlite3_vfs,
+    name: *const c_char,
+    file: *mut sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> c_int {
+    unsafe {
+        let layer = layer(vfs);
+        let inner_vfs = layer.inner.get();
+        let inner = inner_file(file);
+        (*file).pMethods = ptr::null();
+        (*inner).pMethods = ptr::null();
+        let Some(open) = (*inner_vfs).xOpen else { return SQLITE_ERROR };
+        let code = open(inner_vfs, name, inner, flags, out_flags);
+        // SQLite closes a file only if its methods are set, so ours are set exactly when the pool's are.
+        if (*inner).pMethods.is_null() {
+            return code;
+        }
+        let wal = if flags & SQLITE_OPEN_WAL != 0 { Box::into_raw(Box::<Run>::default()) } else { ptr::null_mut() };
+        ptr::write(file.cast::<File>(), File { base: sqlite3_file { pMethods: &METHODS }, layer, wal });
+        if !wal.is_null() {
+            layer.wal_files.borrow_mut().push(file.cast());
+        }
+        code
+    }
+}
+
+unsafe extern "C" fn x_delete(vfs: *mut sqlite3_vfs, name: *const c_char, sync_dir: c_int) -> c_int {
+    unsafe {
+        let inner = inner_vfs(vfs);
+        (*inner).xDelete.map_or(SQLITE_ERROR, |f| f(inner, name, sync_dir))
+    }
+}
+
+unsafe extern "C" fn x_access(vfs: *mut sqlite3_vfs, name: *const c_char, flags: c_int, out: *mut c_int) -> c_int {
+    unsafe {
+        let inner = inner_vfs(vfs);
+        (*inner).xAccess.map_or(SQLITE_ERROR, |f| f(inner, name, flags, out))
+    }
+}
+
+unsafe extern "C" fn x_full_pathname(vfs: *mut sqlite3_vfs, name: *const c_char, n: c_int, out: *mut c_char) -> c_int {
+    unsafe {
+        let inner = inner_vfs(vfs);
+        (*inner).xFullPathname.map_or(SQLITE_ERROR, |f| f(inner, name, n, out))
+    }
+}
+
+unsafe extern "C" fn x_randomness(vfs: *mut sqlite3_vfs, n: c_int, out: *mut c_char) -> c_int {
+    unsafe {
+        let inner = inner_vfs(vfs);
+        (*inner).xRandomness.map_or(0, |f| f(inner, n, out))
+    }
+}
+
+unsafe extern "C" fn x_sleep(vfs: *mut sqlite3_vfs, microseconds: c_int) -> c_int {
+    unsafe {
+        let inner = inner_vfs(vfs);
+        (*inner).xSleep.map_or(0, |f| f(inner, microseconds))
+    }
+}
+
+unsafe extern "C" fn x_current_time(vfs: *mut sqlite3_vfs, out: *mut f64) -> c_int {
+    unsafe {
+        let inner = inner_vfs(vfs);
+        (*inner).xCurrentTime.map_or(SQLITE_ERROR, |f| f(inner, out))
+    }
+}
+
+unsafe extern "C" fn x_get_last_error(vfs: *mut sqlite3_vfs, n: c_int, out: *mut c_char) -> c_int {
+    unsafe {
+        let inner = inner_vfs(vfs);
+        (*inner).xGetLastError.map_or(0, |f| f(inner, n, out))
+    }
+}
+
+unsafe extern "C" fn x_current_time_int64(vfs: *mut sqlite3_vfs, out: *mut sqlite3_int64) -> c_int {
+    unsafe {
+        let inner = inner_vfs(vfs);
+        match (*inner).xCurrentTimeInt64 {
+            Some(f) => f(inner, out),
+            None => {
+                let mut days = 0.0;
+                let code = x_current_time(vfs, &mut days);
+                *out = (days * 86_400_000.0) as sqlite3_int64;
+                code
+            }
+        }
+    }
+}
+
+static METHODS: sqlite3_io_methods = sqlite3_io_methods {
+    iVersion: 1,
+    xClose: Some(x_close),
+    xRead: Some(x_read),
+    xWrite: Some(x_write),
+    xTruncate: Some(x_truncate),
+    xSync: Some(x_sync),
+    xFileSize: Some(x_file_size),
+    xLock: Some(x_lock),
+    xUnlock: Some(x_unlock),
+    xCheckReservedLock: Some(x_check_reserved_lock),
+    xFileControl: Some(x_file_control),
+    xSectorSize: Some(x_sector_size),
+    xDeviceCharacteristics: Some(x_device_characteristics),
+    xShmMap: None,
+    xShmLock: None,
+    xShmBarrier: None,
+    xShmUnmap: None,
+    xFetch: None,
+    xUnfetch: None,
+};
+
+unsafe extern "C" fn x_close(file: *mut sqlite3_file) -> c_int {
+    unsafe {
+        let written = settle(file, SQLITE_OK);
+        let inner = inner_file(file);
+        let closed = inner_methods(inner).xClose.map_or(SQLITE_OK, |f| f(inner));
+        let this = &mut *file.cast::<File>();
+        if !this.wal.is_null() {
+            (*this.layer).wal_files.borrow_mut().retain(|&open| open != file.cast::<File>());
+            drop(Box::from_raw(this.wal));
+            this.wal = ptr::null_mut();
+        }
+        match written {
+            Err(code) if code != SQLITE_OK => code,
+            _ => closed,
+        }
+    }
+}
+
+unsafe extern "C" fn x_read(file: *mut sqlite3_file, buf: *mut c_void, amount: c_int, offset: sqlite3_int64) -> c_int {
+    unsafe {
+        if let Some(run) = run(file) {
+            if run.failed {
+                return SQLITE_IOERR;
+            }
+            if run.overlaps(offset as u64, amount as u64) {
+                if let Err(code) = settle(file, SQLITE_IOERR) {
+                    return code;
+                }
+            }
+        }
+        let inner = inner_file(file);
+        inner_methods(inner).xRead.map_or(SQLITE_IOERR, |f| f(inner, buf, amount, offset))
+    }
+}
+
+unsafe extern "C" fn x_write(
+    file: *mut sqlite3_file,
+    buf: *const c_void,
+    amount: c_int,
+    offset: sqlite3_int64,
+) -> c_int {
+    unsafe {
+        let inner = inner_file(file);
+        let layer = file_layer(file);
+        let Some(run) = run(file) else {
+            return inner_methods(inner).xWrite.map_or(SQLITE_IOERR, |f| f(inner, buf, amount, offset));
+        };
+        if run.failed {
+            return SQLITE_IOERR;
+        }
+        let bytes = std::slice::from_raw_parts(buf.cast::<u8>(), amount as usize);
+        let offset = offset as u64;
+        if !layer.gathers {
+            return write_inner(layer, inner, bytes, offset);
+        }
+        if !run.bytes.is_empty() && offset != run.end() {
+            let code = write_run(layer, inner, run);
+            if code != SQLITE_OK {
+                return code;
+            }
+        }
+        let completes_commit = run.commit_page_at == Some(offset);
+        if run.bytes.try_reserve(bytes.len()).is_err() {
+            return SQLITE_IOERR_NOMEM;
+        }
+        if run.bytes.is_empty() {
+            run.start = offset;
+        }
+        run.bytes.extend_from_slice(bytes);
+        run.commit_page_at =
+            (bytes.len() == FRAME_HEADER && bytes[4..8] != [0; 4]).then_some(offset + FRAME_HEADER as u64);
+        if completes_commit || run.bytes.len() >= MAX_RUN {
+            return write_run(layer, inner, run);
+        }
+        SQLITE_OK
+    }
+}
+
+unsafe extern "C" fn x_truncate(file: *mut sqlite3_file, size: sqlite3_int64) -> c_int {
+    unsafe {
+        if let Err(code) = settle(file, SQLITE_IOERR) {
+            return code;
+        }
+        let inner = inner_file(file);
+        inner_methods(inner).xTruncate.map_or(SQLITE_IOERR, |f| f(inner, size))
+    }
+}
+
+unsafe extern "C" fn x_sync(file: *mut sqlite3_file, flags: c_int) -> c_int {
+    unsafe {
+        if let Err(code) = settle(file, SQLITE_IOERR) {
+            return code;
+        }
+        let inner = inner_file(file);
+        inner_methods(inner).xSync.map_or(SQLITE_IOERR, |f| f(inner, flags))
+    }
+}
+
+unsafe extern "C" fn x_file_size(file: *mut sqlite3_file, size: *mut sqlite3_int64) -> c_int {
+    unsafe {
+        if let Err(code) = settle(file, SQLITE_IOERR) {
+            return code;
+        }
+        let inner = inner_file(file);
+        inner_methods(inner).xFileSize.map_or(SQLITE_IOERR, |f| f(inner, size))
+    }
+}
+
+unsafe extern "C" fn x_lock(file: *mut sqlite3_file, level: c_int) -> c_int {
+    unsafe {
+        let inner = inner_file(file);
+        inner_methods(inner).xLock.map_or(SQLITE_OK, |f| f(inner, level))
+    }
+}
+
+unsafe extern "C" fn x_unlock(file: *mut sqlite3_file, level: c_int) -> c_int {
+    unsafe {
+        let inner = inner_file(file);
+        inner_methods(inner).xUnlock.map_or(SQLITE_OK, |f| f(inner, level))
+    }
+}
+
+unsafe extern "C" fn x_check_reserved_lock(file: *mut sqlite3_file, out: *mut c_int) -> c_int {
+    unsafe {
+        let inner = inner_file(file);
+        inner_methods(inner).xCheckReservedLock.map_or(SQLITE_IOERR, |f| f(inner, out))
+    }
+}
+
+unsafe extern "C" fn x_file_control(file: *mut sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
+    unsafe {
+        if op == SQLITE_FCNTL_COMMIT_PHASETWO {
+            // Sent to the main database when a transaction has committed: its WAL bytes must all be written now.
+            let wal_files = file_layer(file).wal_files.borrow().clone();
+            for wal in wal_files {
+                if let Err(code) = settle(wal.cast(), SQLITE_IOERR) {
+                    if let Some(run) = run(wal.cast()) {
+                        run.failed = true;
+                    }
+                    return code;
+                }
+            }
+        } else if let Err(code) = settle(file, SQLITE_IOERR) {
+            return code;
+        }
+        let inner = inner_file(file);
+        inner_methods(inner).xFileControl.map_or(sqlite_wasm_rs::SQLITE_NOTFOUND, |f| f(inner, op, arg))
+    }
+}
+
+unsafe extern "C" fn x_sector_size(file: *mut sqlite3_file) -> c_int {
+    unsafe {
+        let inner = inner_file(file);
+        inner_methods(inner).xSectorSize.map_or(4096, |f| f(inner))
+    }
+}
+
+unsafe extern "C" fn x_device_characteristics(file: *mut sqlite3_file) -> c_int {
+    unsafe {
+        let inner = inner_file(file);
+        inner_methods(inner).xDeviceCharacteristics.map_or(0, |f| f(inner))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The layer over SQLite's in-memory VFS (`memvfs`, whose files outlive their connections), in Node: counts of
+    //! the writes it hands down, and recovery by a second connection after the first is abandoned without closing
+    //! (as a killed worker leaves OPFS), so that only what reached the VFS below counts.
+    use super::*;
+
+    use eventlite::{ExpectedVersion, Location, NewEvent, Store, StoreOptions, Synchronous};
+    use rusqlite::{Connection, OpenFlags};
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn layers(label: &str) -> (String, String) {
+        let (gathered, counted) = (format!("test-commits-{label}"), format!("test-counted-{label}"));
+        install_with(&gathered, "memvfs", true).unwrap();
+        install_with(&counted, "memvfs", false).unwrap();
+        (gathered, counted)
+    }
+
+    fn store(vfs: &str, path: &str, synchronous: Synchronous) -> Store {
+        let options =
+            StoreOptions { vfs: Some(vfs.into()), exclusive_locking: true, synchronous, ..Default::default() };
+        Store::open_with(Location::File(path.into()), options).unwrap()
+    }
+
+    fn event(n: usize) -> NewEvent {
+        NewEvent::json("Benched", &serde_json::json!({ "n": n, "payload": "x".repeat(64) }))
+    }
+
+    /// WAL writes handed down by `vfs` during `f`.
+    fn writes_during(vfs: &str, f: impl FnOnce()) -> u64 {
+        let before = wal_writes(vfs);
+        f();
+        wal_writes(vfs) - before
+    }
+
+    fn raw(vfs: &str, path: &str, synchronous: &str) -> Connection {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+        let connection = Connection::open_with_flags_and_vfs(path, flags, vfs).unwrap();
+        connection.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
+        connection.pragma_update(None, "journal_mode", "WAL").unwrap();
+        connection.pragma_update(None, "synchronous", synchronous).unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE events (position INTEGER PRIMARY KEY, stream TEXT NOT NULL, version INTEGER NOT NULL,
+                 type TEXT NOT NULL, data TEXT NOT NULL, UNIQUE (stream, version))",
+            )
+            .unwrap();
+        connection
+    }
+
+    fn raw_insert(connection: &Connection, version: usize) {
+        connection
+            .execute(
+                "INSERT INTO events (stream, version, type, data) VALUES ('bench-1', ?1, 'Benched', ?2)",
+                rusqlite::params![version as i64, format!(r#"{{"n":{version},"payload":"{}"}}"#, "x".repeat(64))],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_one_event_commit_is_one_wal_write_and_no_more_than_raw_sqlite() {
+        let (gathered, counted) = layers("one");
+        for synchronous in [Synchronous::Normal, Synchronous::Full] {
+            let sync = if synchronous == Synchronous::Full { "full" } else { "normal" };
+            let store = store(&gathered, &format!("/one-{sync}.sqlite3"), synchronous);
+            let plain = self::store(&counted, &format!("/one-plain-{sync}.sqlite3"), synchronous);
+            let minimal = raw(&counted, &format!("/one-raw-{sync}.sqlite3"), sync);
+            // Warm up past the first commits (schema, the WAL header and its sync).
+            for n in 0..5 {
+                store.append_to_stream("bench-1", &[event(n)], ExpectedVersion::Any).unwrap();
+                plain.append_to_stream("bench-1", &[event(n)], ExpectedVersion::Any).unwrap();
+                raw_insert(&minimal, n + 1);
+            }
+            for n in 5..25 {
+                let ours = writes_during(&gathered, || {
+                    store.append_to_stream("bench-1", &[event(n)], ExpectedVersion::Exact(n as u64)).unwrap();
+                });
+                let without = writes_during(&counted, || {
+                    plain.append_to_stream("bench-1", &[event(n)], ExpectedVersion::Exact(n as u64)).unwrap();
+                });
+                let minimal = writes_during(&counted, || raw_insert(&minimal, n + 1));
+                assert_eq!(buffered(&gathered), 0, "nothing is left unwritten when the commit returns");
+                // FULL pads the commit to a sector boundary and syncs there: the bytes before the sync point are a
+                // second write, those after it (written at COMMIT_PHASETWO) a third.
+                let most = if synchronous == Synchronous::Full { 3 } else { 1 };
+                assert!(ours >= 1 && ours <= most, "{sync}: {ours} WAL writes for a 1-event commit");
+                assert!(ours <= minimal, "{sync}: {ours} WAL writes, raw SQLite's 1-row insert makes {minimal}");
+                assert!(without >= 4, "{sync}: the store's commit without the layer makes {without}");
+            }
+        }
+    }
+
+    /// Commits through the layer, then a second connection opened while the first is abandoned: it recovers from the
+    /// bytes the VFS below received, which must hold every committed row.
+    fn recovered_after_abandoning(label: &str, synchronous: &str, cache_pages: i64, rows_per_commit: usize) {
+        let (gathered, _) = layers(label);
+        let path = format!("/abandoned-{label}.sqlite3");
+        let first = raw(&gathered, &path, synchronous);
+        first.pragma_update(None, "cache_size", cache_pages).unwrap();
+        let mut version = 0;
+        for _ in 0..4 {
+            first.execute_batch("BEGIN IMMEDIATE").unwrap();
+            for _ in 0..rows_per_commit {
+                version += 1;
+                raw_insert(&first, version);
+            }
+            first.execute_batch("COMMIT").unwrap();
+            assert_eq!(buffered(&gathered), 0);
+        }
+        // A transaction left open (never committed) must not appear.
+        first.execute_batch("BEGIN IMMEDIATE").unwrap();
+        raw_insert(&first, version + 1);
+        std::mem::forget(first);
+
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE;
+        let second = Connection::open_with_flags_and_vfs(&path, flags, "memvfs").unwrap();
+        second.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
+        let (count, max): (i64, i64) = second
+            .query_row("SELECT count(*), max(version) FROM events", [], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap();
+        assert_eq!((count, max), (version as i64, version as i64));
+    }
+
+    #[test]
+    fn committed_rows_reach_the_vfs_below_before_commit_returns() {
+        recovered_after_abandoning("normal", "normal", 2000, 50);
+        recovered_after_abandoning("full", "full", 2000, 50);
+    }
+
+    #[test]
+    fn a_transaction_that_spills_its_cache_rewrites_checksums_and_still_commits_whole() {
+        // A 10-page cache: the transactions spill frames before their commit and rewrite their checksums after it.
+        recovered_after_abandoning("spill-normal", "normal", 10, 2000);
+        recovered_after_abandoning("spill-full", "full", 10, 2000);
+    }
+
+    #[test]
+    fn a_huge_transaction_is_written_in_runs_of_bounded_size() {
+        let (gathered, _) = layers("huge");
+        let connection = raw(&gathered, "/huge.sqlite3", "normal");
+        let payload = "y".repeat(4000);
+        let before = wal_writes(&gathered);
+        connection.execute_batch("BEGIN IMMEDIATE").unwrap();
+        for version in 1..=3000 {
+            connection
+                .execute(
+                    "INSERT INTO events (stream, version, type, data) VALUES ('big-1', ?1, 'Big', ?2)",
+                    rusqlite::params![version, payload],
+                )
+                .unwrap();
+        }
+        connection.execute_batch("COMMIT").unwrap();
+        let writes = wal_writes(&gathered) - before;
+        assert!(writes >= 3, "about 12 MB of frames in runs of at most 4 MiB: {writes} writes");
+        assert_eq!(buffered(&gathered), 0);
+    }
+}
