@@ -55,7 +55,8 @@ use crate::log::ReadAllOptions;
 use crate::store::{Store, event_from_row, lock, read_log_page, stream_version};
 use crate::stream::{Direction, ExpectedVersion};
 use crate::sync::message::WireData;
-use crate::sync::replica::{Row, encode_expected, insert_row};
+use crate::events_table::{NewRow, RowWriter};
+use crate::sync::replica::encode_expected;
 
 /// One event of an archive: one line of NDJSON.
 ///
@@ -395,7 +396,8 @@ fn import_into(
     let mut outcome = ImportOutcome::default();
     let mut versions: HashMap<&str, u64> = HashMap::new();
     let mut lookup =
-        connection.prepare_cached(&format!("SELECT {} FROM events WHERE event_id = ?1", crate::log::EVENT_COLUMNS))?;
+        connection.prepare_cached(&format!("SELECT {} FROM events WHERE event_id = ?1", crate::events_table::COLUMNS))?;
+    let mut writer = RowWriter::new(connection)?;
     for (index, event) in events.iter().enumerate() {
         if let Some(stored) = lookup.query_row([event.event_id.as_bytes()], event_from_row).optional()? {
             if event.same_as(&stored) {
@@ -424,20 +426,17 @@ fn import_into(
                 actual: current,
             });
         }
-        insert_row(
-            connection,
-            Row {
-                event_id: event.event_id,
-                stream: &event.stream,
-                version: event.version,
-                event_type: &event.event_type,
-                data: &event.data,
-                metadata: event.metadata.as_deref(),
-                recorded_at: event.recorded_at,
-                sync_expected: Some(encode_expected(ExpectedVersion::Exact(event.version - 1), 0)),
-                server_position: None,
-            },
-        )?;
+        writer.insert(&NewRow {
+            event_id: event.event_id,
+            stream: &event.stream,
+            version: event.version,
+            event_type: &event.event_type,
+            data: &event.data,
+            metadata: event.metadata.as_deref(),
+            recorded_at: event.recorded_at,
+            sync_expected: Some(encode_expected(ExpectedVersion::Exact(event.version - 1), 0)),
+            server_position: None,
+        })?;
         versions.insert(&event.stream, event.version);
         outcome.imported += 1;
     }

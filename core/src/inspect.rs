@@ -95,7 +95,8 @@ pub struct StoreStats {
     pub first_position: u64,
     /// The highest position stored (0: empty).
     pub head_position: u64,
-    /// The highest position ever assigned (`AUTOINCREMENT`'s sequence; at least `head_position`).
+    /// The highest position ever given out (at least `head_position`; above it when the newest events were deleted
+    /// by a sync rebase or a rejected push: positions are never reused).
     pub last_assigned_position: u64,
     /// The earliest `recorded_at` (`None`: empty).
     pub first_recorded_at: Option<i64>,
@@ -199,7 +200,7 @@ const MAX_PROBLEMS: i64 = CheckReport::MAX_PROBLEMS as i64;
 
 impl Store {
     /// A page of streams in id order with their version, count, first and last position and time. Computed in SQL
-    /// from the `events_by_stream` index; the page bounds memory.
+    /// from the `UNIQUE (stream, version)` index; the page bounds memory.
     pub fn list_streams(&self, query: &StreamQuery) -> Result<Vec<StreamInfo>, ReadError> {
         if let Some(prefix) = &query.prefix {
             validate_stream_id(prefix).map_err(|e| InvalidArgument::new("prefix", e.reason))?;
@@ -363,12 +364,6 @@ fn pragma(connection: &Connection, name: &str) -> rusqlite::Result<u64> {
     Ok(connection.pragma_query_value(None, name, |row| row.get::<_, i64>(0))?.max(0) as u64)
 }
 
-fn last_assigned_position(connection: &Connection) -> rusqlite::Result<u64> {
-    let seq: Option<i64> = connection
-        .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'events'", [], |row| row.get(0))
-        .optional()?;
-    Ok(seq.unwrap_or(0).max(0) as u64)
-}
 
 fn read_stats(connection: &Connection) -> Result<StoreStats, ReadError> {
     let schema_version = schema::read_version(connection)
@@ -399,7 +394,7 @@ fn read_stats(connection: &Connection) -> Result<StoreStats, ReadError> {
         streams: count(connection, "SELECT count(DISTINCT stream) FROM events")?,
         first_position: first_position.unwrap_or(0) as u64,
         head_position: head_position.unwrap_or(0) as u64,
-        last_assigned_position: last_assigned_position(connection)?,
+        last_assigned_position: crate::events_table::high_water(connection, schema_version)?,
         first_recorded_at,
         last_recorded_at,
         categories,
@@ -513,7 +508,7 @@ fn run_checks(connection: &Connection) -> Result<CheckReport, ReadError> {
         [MAX_PROBLEMS],
     )?;
 
-    // In position order within each stream (the events_by_stream index), every version is the previous one + 1,
+    // In position order within each stream, every version is the previous one + 1,
     // starting at 1: versions are dense and increase with position.
     collect(
         connection,
@@ -541,16 +536,25 @@ fn run_checks(connection: &Connection) -> Result<CheckReport, ReadError> {
          LIMIT ?1",
         [MAX_PROBLEMS],
     )?;
-    let sequence = last_assigned_position(connection)?;
+    // What keeps positions from being given out twice: from schema 5 the high-water row (`events_table`), before
+    // it AUTOINCREMENT's sequence, which no position may exceed.
+    let sequence = if report.schema_version >= 5 {
+        None
+    } else {
+        Some(crate::events_table::high_water(connection, report.schema_version)?)
+    };
     collect(
         connection,
         &mut report,
         "POSITION_SEQUENCE",
         "SELECT NULL, 'position ' || max(position) || ' is above the sequence''s last value ' || ?1
-         FROM events HAVING max(position) > ?1
+         FROM events HAVING ?1 IS NOT NULL AND max(position) > ?1
+         UNION ALL
+         SELECT NULL, 'log_high_water has lost its row: positions freed by a rewrite could be given out again'
+         WHERE ?1 IS NULL AND NOT EXISTS (SELECT 1 FROM log_high_water WHERE id = 1)
          UNION ALL
          SELECT NULL, 'position ' || min(position) || ' is below 1' FROM events HAVING min(position) < 1",
-        [clamp_i64(sequence)],
+        [sequence.map(clamp_i64)],
     )?;
     // JSON data is TEXT with no content type; binary data is a BLOB with one (`replica::data_params`).
     collect(

@@ -50,6 +50,8 @@ mod clock;
 pub mod error;
 pub mod event;
 #[cfg(feature = "sqlite")]
+mod events_table;
+#[cfg(feature = "sqlite")]
 pub mod inspect;
 #[cfg(feature = "sqlite")]
 pub mod log;

@@ -158,8 +158,7 @@ pub struct LogSlice {
     pub head_position: u64,
 }
 
-pub(crate) const EVENT_COLUMNS: &str =
-    "position, event_id, stream, version, event_type, content_type, data, metadata, recorded_at";
+pub(crate) use crate::events_table::COLUMNS as EVENT_COLUMNS;
 
 /// The most index arms one read may merge: categories x event types (each counted as 1 when absent). Filters over it
 /// are refused with `INVALID_ARGUMENT`; a stream prefix that matches more categories is read by its stream range.

@@ -1,18 +1,20 @@
 //! The database schema and its forward-only migrations, tracked by `PRAGMA user_version`.
 //!
 //! Invariants the schema enforces itself (not only the code): `UNIQUE (stream, version)`, `UNIQUE (event_id)`,
-//! versions start at 1, and positions come from `AUTOINCREMENT`, so a position is never reused even after the
-//! newest row is deleted (by a sync rebase, say).
+//! versions start at 1. Positions are never reused, even after the newest rows are deleted (by a sync rebase, say):
+//! up to version 4 `AUTOINCREMENT` kept the highest one, from version 5 `log_high_water` does
+//! (`crate::events_table`).
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::OpenError;
 
 /// The newest schema version this library writes and reads.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
-/// The oldest schema a read-only open reads as it is (its events and sync tables are this version's; later
-/// versions only added tables, which read as empty).
+/// The oldest schema a read-only open reads as it is: its events and sync tables have this version's columns (v4
+/// added the projection tables, which read as empty; v5 rebuilt the events table with the same columns, see
+/// `events_table::high_water` for the one read that differs).
 pub const MIN_READ_ONLY_VERSION: u32 = 3;
 
 /// `PRAGMA application_id` of EventLite databases: "EvLt".
@@ -140,6 +142,47 @@ CREATE TABLE projection_generation (
 INSERT INTO projection_generation (id, value) VALUES (1, 0);
 ";
 
+/// Version 5: fewer B-trees written per event. The events table is rebuilt without `AUTOINCREMENT` (whose
+/// `sqlite_sequence` row every insert rewrote); the highest position ever given out moves to `log_high_water`,
+/// which only a delete of the newest rows writes. `events_by_stream (stream, position)` goes: within a stream versions
+/// and positions rise together, so `UNIQUE (stream, version)` serves stream reads and stream subscriptions. Rows keep
+/// their positions; the copy runs inside the migration's transaction.
+const V5: &str = "
+CREATE TABLE events_v5 (
+    position        INTEGER PRIMARY KEY, -- given out by events_table::RowWriter, never reused
+    event_id        BLOB    NOT NULL UNIQUE,
+    stream          TEXT    NOT NULL,
+    version         INTEGER NOT NULL CHECK (version >= 1),
+    category        TEXT    NOT NULL,
+    event_type      TEXT    NOT NULL,
+    content_type    TEXT,             -- NULL: application/json, data is TEXT; otherwise data is a BLOB
+    data            BLOB    NOT NULL,
+    metadata        TEXT,             -- JSON object text or NULL
+    recorded_at     INTEGER NOT NULL, -- ms since the Unix epoch
+    sync_expected   INTEGER,          -- see sync::replica::encode_expected; NULL: pulled
+    server_position INTEGER,          -- NULL while pending
+    UNIQUE (stream, version)
+);
+INSERT INTO events_v5 (position, event_id, stream, version, category, event_type, content_type, data, metadata,
+                       recorded_at, sync_expected, server_position)
+    SELECT position, event_id, stream, version, category, event_type, content_type, data, metadata, recorded_at,
+           sync_expected, server_position
+    FROM events ORDER BY position;
+CREATE TABLE log_high_water (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL -- the highest position ever given out, when above the log's head
+);
+INSERT INTO log_high_water (id, position)
+    VALUES (1, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0));
+DROP TABLE events;
+DELETE FROM sqlite_sequence WHERE name = 'events';
+ALTER TABLE events_v5 RENAME TO events;
+CREATE UNIQUE INDEX events_by_server_position ON events (server_position) WHERE server_position IS NOT NULL;
+CREATE INDEX events_by_category ON events (category, position);
+CREATE INDEX events_by_type ON events (event_type, position);
+CREATE INDEX events_by_category_type ON events (category, event_type, position);
+";
+
 /// Brings the database to [`VERSION`]. Reads first and writes nothing when the file is foreign or too new.
 pub(crate) fn migrate(connection: &mut Connection) -> Result<(), OpenError> {
     let found = read_version(connection)?;
@@ -189,6 +232,9 @@ fn upgrade_from(connection: &Connection, version: u32) -> Result<(), OpenError> 
     }
     if version < 4 {
         connection.execute_batch(V4)?;
+    }
+    if version < 5 {
+        connection.execute_batch(V5)?;
     }
     Ok(())
 }

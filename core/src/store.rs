@@ -9,14 +9,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::clock;
 use crate::error::{AppendError, InvalidArgument, OpenError, ReadError, StorageError};
 use crate::event::{EventData, NewEvent, RecordedEvent, category_of, validate_stream_id, validate_writable_stream_id};
-use crate::log::{EVENT_COLUMNS, LogSlice, ReadAllOptions, clamp_i64, page_query};
+use crate::events_table::{COLUMNS as EVENT_COLUMNS, NewRow, RowWriter};
+pub(crate) use crate::events_table::{event_from_row, head_position, stream_version};
+use crate::log::{LogSlice, ReadAllOptions, clamp_i64, page_query};
 use crate::projection::runner::{EventRow, Mode, RunError};
 use crate::schema;
 use crate::stream::{AppendResult, Direction, ExpectedVersion, ReadStreamOptions, StreamSlice};
@@ -564,19 +565,6 @@ fn open_connection(location: &Location, options: &StoreOptions) -> Result<Connec
     Ok(connection)
 }
 
-pub(crate) fn stream_version(connection: &Connection, stream: &str) -> rusqlite::Result<u64> {
-    let version: Option<i64> = connection
-        .prepare_cached("SELECT max(version) FROM events WHERE stream = ?1")?
-        .query_row([stream], |row| row.get(0))?;
-    Ok(version.map_or(0, |v| v as u64))
-}
-
-pub(crate) fn head_position(connection: &Connection) -> rusqlite::Result<u64> {
-    let position: Option<i64> =
-        connection.prepare_cached("SELECT max(position) FROM events")?.query_row([], |row| row.get(0))?;
-    Ok(position.map_or(0, |p| p as u64))
-}
-
 pub(crate) fn read_stream_page(
     connection: &Connection,
     stream: &str,
@@ -607,24 +595,6 @@ pub(crate) fn read_log_page(connection: &Connection, options: &ReadAllOptions) -
     let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(rusqlite::params_from_iter(params), event_from_row)?;
     rows.collect()
-}
-
-pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<RecordedEvent> {
-    let content_type: Option<String> = row.get(5)?;
-    let data = match content_type {
-        None => EventData::Json(row.get(6)?),
-        Some(content_type) => EventData::Binary { content_type, bytes: row.get(6)? },
-    };
-    Ok(RecordedEvent {
-        position: row.get::<_, i64>(0)? as u64,
-        event_id: Uuid::from_bytes(row.get(1)?),
-        stream: row.get(2)?,
-        version: row.get::<_, i64>(3)? as u64,
-        event_type: row.get(4)?,
-        data,
-        metadata: row.get(7)?,
-        recorded_at: row.get(8)?,
-    })
 }
 
 /// If the batch's first id is stored, checks the whole batch against what is stored and returns the original
@@ -695,12 +665,7 @@ fn insert_events(
         return Ok((Vec::new(), Vec::new(), 0));
     }
     let now = clock::now_millis(connection)?;
-    let category = category_of(stream);
-    let mut insert = connection.prepare_cached(
-        "INSERT INTO events (event_id, stream, version, category, event_type, content_type, data, metadata, recorded_at,
-                             sync_expected)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
+    let mut writer = RowWriter::new(connection)?;
     let mut positions = Vec::with_capacity(events.len());
     let mut ids = Vec::with_capacity(events.len());
     for (index, event) in events.iter().enumerate() {
@@ -709,29 +674,22 @@ fn insert_events(
             None => clock::new_event_id(connection, now)?,
         };
         ids.push(event_id);
-        let version = clamp_i64(current_version + index as u64 + 1);
-        let (content_type, data) = match &event.data {
-            EventData::Json(text) => (None, ValueRef::Text(text.as_bytes())),
-            EventData::Binary { content_type, bytes } => (Some(content_type.as_str()), ValueRef::Blob(bytes)),
-        };
-        let data = ToSqlOutput::Borrowed(data);
-        let inserted = insert.execute(params![
-            event_id.as_bytes(),
+        let inserted = writer.insert(&NewRow {
+            event_id,
             stream,
-            version,
-            category,
-            event.event_type,
-            content_type,
-            data,
-            event.metadata,
-            now,
+            version: current_version + index as u64 + 1,
+            event_type: &event.event_type,
+            data: &event.data,
+            metadata: event.metadata.as_deref(),
+            recorded_at: now,
             // The sync engine pushes this expectation later (the batch's first event; the rest continue it).
-            crate::sync::replica::encode_expected(expected, index),
-        ]);
-        if let Err(error) = inserted {
-            return Err(translate_insert_error(connection, error, stream, expected, event_id));
+            sync_expected: Some(crate::sync::replica::encode_expected(expected, index)),
+            server_position: None,
+        });
+        match inserted {
+            Ok(position) => positions.push(position),
+            Err(error) => return Err(translate_insert_error(connection, error, stream, expected, event_id)),
         }
-        positions.push(connection.last_insert_rowid() as u64);
     }
     Ok((positions, ids, now))
 }

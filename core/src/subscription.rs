@@ -80,9 +80,14 @@ enum Target {
     /// positions, so a position cursor redelivers rebased events instead of skipping the ones pulled in before them.
     /// `after_version`: a subscription that starts after a version the stream has not reached yet skips the versions
     /// up to it; the floor is dropped (0) once it delivered an event, and the position cursor alone decides.
+    /// `cursor_version`: the version of the stream's event at the cursor, when known: versions and positions rise
+    /// together within a stream (`crate::events_table`), so the next events are the versions after it, read from
+    /// `UNIQUE (stream, version)`. Each read checks the hint still holds (a rebase may have moved that event) and
+    /// otherwise finds the cursor's version by scanning the stream's newest versions back to the cursor.
     Stream {
         stream: String,
         after_version: u64,
+        cursor_version: Option<u64>,
     },
 }
 
@@ -131,15 +136,15 @@ impl Store {
             return Err(InvalidArgument::new("filter", "a stream subscription takes no filter").into());
         }
         let checkpoint = self.checkpoint_for(&options)?;
-        let (position, after_version) = match (checkpoint, options.from) {
-            (Some(position), _) => (position, 0),
-            (None, StartFrom::Start) => (0, 0),
-            (None, StartFrom::End) => (self.head_position()?, 0),
+        let (position, after_version, cursor_version) = match (checkpoint, options.from) {
+            (Some(position), _) => (position, 0, None),
+            (None, StartFrom::Start) => (0, 0, Some(0)),
+            (None, StartFrom::End) => (self.head_position()?, 0, None),
             (None, StartFrom::After(version)) => self.with_reader(|connection| {
                 position_after_version(connection, stream, version).map_err(ReadError::from)
             })?,
         };
-        let target = Target::Stream { stream: stream.to_owned(), after_version };
+        let target = Target::Stream { stream: stream.to_owned(), after_version, cursor_version };
         Subscription::new(self, target, options.name, position, options.batch_size)
     }
 
@@ -181,12 +186,16 @@ impl Store {
     }
 }
 
-/// The cursor that starts a stream subscription after `version` (exclusive), and its version floor: that event's
-/// position; 0 for version 0; when the stream has no such version yet, the log head with `version` as the floor, so
-/// only the versions after it are delivered (the stream at 3, after 5: 6, 7, ...).
-fn position_after_version(connection: &Connection, stream: &str, version: u64) -> rusqlite::Result<(u64, u64)> {
+/// The cursor that starts a stream subscription after `version` (exclusive), its version floor and the cursor's
+/// version: that event's position; 0 for version 0; when the stream has no such version yet, the log head with
+/// `version` as the floor, so only the versions after it are delivered (the stream at 3, after 5: 6, 7, ...).
+fn position_after_version(
+    connection: &Connection,
+    stream: &str,
+    version: u64,
+) -> rusqlite::Result<(u64, u64, Option<u64>)> {
     if version == 0 {
-        return Ok((0, 0));
+        return Ok((0, 0, Some(0)));
     }
     let position: Option<i64> = connection
         .query_row(
@@ -196,8 +205,8 @@ fn position_after_version(connection: &Connection, stream: &str, version: u64) -
         )
         .optional()?;
     match position {
-        Some(position) => Ok((position as u64, 0)),
-        None => Ok((store::head_position(connection)?, version)),
+        Some(position) => Ok((position as u64, 0, Some(version))),
+        None => Ok((store::head_position(connection)?, version, None)),
     }
 }
 
@@ -244,8 +253,9 @@ impl Subscription {
         };
         if let Some(last) = events.last() {
             self.position = last.position;
-            if let Target::Stream { after_version, .. } = &mut self.target {
+            if let Target::Stream { after_version, cursor_version, .. } = &mut self.target {
                 *after_version = 0;
+                *cursor_version = Some(last.version);
             }
         }
         Ok(events)
@@ -375,17 +385,25 @@ fn read_next(
             connection,
             &ReadAllOptions::forwards().after(position).max_count(batch_size).filter(filter.clone()),
         ),
-        Target::Stream { stream, after_version } => {
+        Target::Stream { stream, after_version, cursor_version } => {
+            // The cursor's version: the hint when that event is still at the cursor (one index probe), else the
+            // newest version at or before the cursor (0 at the start). The subqueries run once per read.
             let mut statement = connection.prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events INDEXED BY events_by_stream
-                 WHERE stream = ?1 AND position > ?2 AND version > ?4 ORDER BY position LIMIT ?3"
+                "SELECT {EVENT_COLUMNS} FROM events
+                 WHERE stream = ?1 AND position > ?2 AND version > ?4
+                   AND version > CASE WHEN ?2 = 0 THEN 0 ELSE coalesce(
+                       (SELECT version FROM events WHERE stream = ?1 AND version = ?5 AND position = ?2),
+                       (SELECT version FROM events WHERE stream = ?1 AND position <= ?2 ORDER BY version DESC LIMIT 1),
+                       0) END
+                 ORDER BY version LIMIT ?3"
             ))?;
             let rows = statement.query_map(
                 params![
                     stream,
                     crate::log::clamp_i64(position),
                     crate::log::clamp_i64(batch_size as u64),
-                    crate::log::clamp_i64(*after_version)
+                    crate::log::clamp_i64(*after_version),
+                    cursor_version.map(crate::log::clamp_i64),
                 ],
                 store::event_from_row,
             )?;

@@ -12,15 +12,15 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::clock;
-use crate::event::{EventData, RecordedEvent, category_of};
-use crate::log::{EVENT_COLUMNS, clamp_i64};
+use crate::event::{EventData, RecordedEvent};
+use crate::events_table::{self, COLUMNS as EVENT_COLUMNS, NewRow, RowWriter, data_params, event_from_row};
+use crate::log::clamp_i64;
 use crate::projection::runner::{self, Mode, Registry, RunError};
-use crate::store::{Store, event_from_row};
+use crate::store::Store;
 use crate::stream::ExpectedVersion;
 use crate::sync::SyncError;
 use crate::sync::message::{
@@ -450,12 +450,13 @@ impl Store {
             let rewound_from = if conflicts.is_empty() {
                 None
             } else {
-                transaction.execute("DELETE FROM events WHERE position > ?1", [clamp_i64(through)])?;
+                events_table::delete_after(&transaction, through)?;
                 record_rewrite(&transaction, &mut projections, through)?;
+                let mut writer = RowWriter::new(&transaction)?;
                 let mut versions = HashMap::new();
                 for row in &keep {
                     let version = next_version(&transaction, &mut versions, &row.event.stream, through)?;
-                    insert_pending(&transaction, row, version)?;
+                    insert_pending(&mut writer, row, version)?;
                 }
                 Some(through)
             };
@@ -614,10 +615,11 @@ fn apply_pull_in(
 
     if !fresh.is_empty() {
         if !pending.is_empty() {
-            connection.execute("DELETE FROM events WHERE position > ?1", [clamp_i64(through)])?;
+            events_table::delete_after(connection, through)?;
             record_rewrite(connection, projections, through)?;
             applied.rewound_from = Some(through);
         }
+        let mut writer = RowWriter::new(connection)?;
         let mut confirmed_ids = HashSet::new();
         // This replica's own events keep the expectation (and batch marker) they were appended with: a later log
         // reset pushes them again with it.
@@ -629,20 +631,17 @@ fn apply_pull_in(
         for server in fresh {
             check_version(connection, &mut versions, server, initial_through)?;
             let data = server_data(server)?;
-            through = insert_row(
-                connection,
-                Row {
-                    event_id: server.event_id,
-                    stream: &server.stream,
-                    version: server.version,
-                    event_type: &server.event_type,
-                    data: &data,
-                    metadata: server.metadata.as_ref().map(|raw| raw.get()),
-                    recorded_at: server.recorded_at,
-                    sync_expected: own_codes.get(&server.event_id).copied(),
-                    server_position: Some(server.position),
-                },
-            )?;
+            through = writer.insert(&NewRow {
+                event_id: server.event_id,
+                stream: &server.stream,
+                version: server.version,
+                event_type: &server.event_type,
+                data: &data,
+                metadata: server.metadata.as_ref().map(|raw| raw.get()),
+                recorded_at: server.recorded_at,
+                sync_expected: own_codes.get(&server.event_id).copied(),
+                server_position: Some(server.position),
+            })?;
             confirmed_ids.insert(server.event_id);
             applied.applied += 1;
         }
@@ -657,7 +656,7 @@ fn apply_pull_in(
             });
             for row in kept {
                 let version = next_version(connection, &mut rebased, &row.event.stream, through)?;
-                insert_pending(connection, row, version)?;
+                insert_pending(&mut writer, row, version)?;
             }
         }
     }
@@ -971,67 +970,18 @@ fn record_conflict(
     })
 }
 
-fn insert_pending(connection: &Connection, row: &Pending, version: u64) -> rusqlite::Result<u64> {
-    insert_row(
-        connection,
-        Row {
-            event_id: row.event.event_id,
-            stream: &row.event.stream,
-            version,
-            event_type: &row.event.event_type,
-            data: &row.event.data,
-            metadata: row.event.metadata.as_deref(),
-            recorded_at: row.event.recorded_at,
-            sync_expected: Some(row.code),
-            server_position: None,
-        },
-    )
-}
-
-pub(crate) struct Row<'a> {
-    pub(crate) event_id: Uuid,
-    pub(crate) stream: &'a str,
-    pub(crate) version: u64,
-    pub(crate) event_type: &'a str,
-    pub(crate) data: &'a EventData,
-    pub(crate) metadata: Option<&'a str>,
-    pub(crate) recorded_at: i64,
-    pub(crate) sync_expected: Option<i64>,
-    pub(crate) server_position: Option<u64>,
-}
-
-fn data_params(data: &EventData) -> (Option<&str>, ToSqlOutput<'_>) {
-    match data {
-        EventData::Json(text) => (None, ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes()))),
-        EventData::Binary { content_type, bytes } => {
-            (Some(content_type.as_str()), ToSqlOutput::Borrowed(ValueRef::Blob(bytes)))
-        }
-    }
-}
-
-/// Inserts one event row; returns its local position.
-pub(crate) fn insert_row(connection: &Connection, row: Row<'_>) -> rusqlite::Result<u64> {
-    let (content_type, data) = data_params(row.data);
-    connection
-        .prepare_cached(
-            "INSERT INTO events (event_id, stream, version, category, event_type, content_type, data, metadata,
-                                 recorded_at, sync_expected, server_position)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?
-        .execute(params![
-            row.event_id.as_bytes(),
-            row.stream,
-            clamp_i64(row.version),
-            category_of(row.stream),
-            row.event_type,
-            content_type,
-            data,
-            row.metadata,
-            row.recorded_at,
-            row.sync_expected,
-            row.server_position.map(clamp_i64),
-        ])?;
-    Ok(connection.last_insert_rowid() as u64)
+fn insert_pending(writer: &mut RowWriter<'_>, row: &Pending, version: u64) -> rusqlite::Result<u64> {
+    writer.insert(&NewRow {
+        event_id: row.event.event_id,
+        stream: &row.event.stream,
+        version,
+        event_type: &row.event.event_type,
+        data: &row.event.data,
+        metadata: row.event.metadata.as_deref(),
+        recorded_at: row.event.recorded_at,
+        sync_expected: Some(row.code),
+        server_position: None,
+    })
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use crate::{
     log::EVENT_COLUMNS,
     store::{self, Store, event_from_row},
     sync::message::PushResponse,
-    sync::replica::{Row, insert_row},
+    events_table::{NewRow, RowWriter},
 };
 
 #[cfg(feature = "sqlite")]
@@ -146,6 +146,7 @@ pub fn apply_push(store: &Store, request: &PushRequest, limits: &Limits) -> Resu
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = clock::now_millis(&transaction)?;
         let mut rules = PushRules::default();
+        let mut writer = RowWriter::new(&transaction)?;
         let mut outcomes = Vec::with_capacity(events.len());
         for (wire, event) in request.events.iter().zip(&events) {
             let stream = wire.stream.as_str();
@@ -174,24 +175,22 @@ pub fn apply_push(store: &Store, request: &PushRequest, limits: &Limits) -> Resu
                 }
                 Verdict::Append { version } => version,
             };
-            let position = insert_row(
-                &transaction,
-                Row {
-                    event_id: wire.event_id,
-                    stream,
-                    version,
-                    event_type: &event.event_type,
-                    data: &event.data,
-                    metadata: event.metadata.as_deref(),
-                    recorded_at: now,
-                    sync_expected: None,
-                    server_position: None,
-                },
-            )?;
+            let position = writer.insert(&NewRow {
+                event_id: wire.event_id,
+                stream,
+                version,
+                event_type: &event.event_type,
+                data: &event.data,
+                metadata: event.metadata.as_deref(),
+                recorded_at: now,
+                sync_expected: None,
+                server_position: None,
+            })?;
             rules.appended(stream, version);
             stored_any = true;
             outcomes.push(PushOutcome::Accepted { event_id: wire.event_id, position, version, duplicate: false });
         }
+        drop(writer);
         transaction.commit()?;
         Ok(outcomes)
     })?;

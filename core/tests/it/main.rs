@@ -12,3 +12,4 @@ mod projections;
 mod read_only;
 mod subscribers;
 mod sync;
+mod upgrade;
