@@ -330,6 +330,81 @@ mod native {
         );
     }
 
+    /// A new device's first sync, the apply half: pages of 1,000 pulled events (1,000 streams, made by a server log
+    /// in memory before the clock starts) applied to an empty file replica, one `apply_pull` per page. The baseline
+    /// inserts the same rows, with their server positions, in one transaction per page.
+    fn first_sync_apply(count: usize) -> Comparison {
+        use eventlite::sync::server;
+        let hub = Store::open_in_memory().unwrap();
+        let streams = 1_000;
+        let per_stream = count.div_ceil(streams);
+        for version in 0..per_stream {
+            for stream in 0..streams {
+                let event = NewEvent::from_json_text("Placed", payload(version * streams + stream));
+                hub.append_to_stream(&format!("order-{stream}"), &[event], ExpectedVersion::Exact(version as u64))
+                    .unwrap();
+            }
+        }
+        let mut pages = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = server::read_pull(&hub, after, 1_000).unwrap();
+            let more = page.more();
+            after = page.through;
+            pages.push(page.into_response(|p| p.to_string()));
+            if !more {
+                break;
+            }
+        }
+        let events: usize = pages.iter().map(|page| page.events.len()).sum();
+        let mut ours = Duration::MAX;
+        let mut raw = Duration::MAX;
+        for _ in 0..ROUNDS {
+            let file = fresh();
+            let replica = Store::open(&file.path).unwrap();
+            let start = Instant::now();
+            for page in &pages {
+                replica.apply_pull(page).unwrap();
+            }
+            ours = ours.min(start.elapsed());
+
+            let file = fresh();
+            let mut connection = raw_connection(&file.path);
+            let start = Instant::now();
+            for page in &pages {
+                let transaction = connection.transaction().unwrap();
+                for event in &page.events {
+                    transaction
+                        .prepare_cached(
+                            "INSERT INTO events (event_id, stream, version, category, event_type, content_type, data, \
+                             metadata, recorded_at, server_position) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, NULL, ?7, ?8)",
+                        )
+                        .unwrap()
+                        .execute(params![
+                            event.event_id.as_bytes(),
+                            event.stream,
+                            event.version as i64,
+                            eventlite::category_of(&event.stream),
+                            event.event_type,
+                            event.data.as_ref().map(|raw| raw.get()),
+                            event.recorded_at,
+                            event.position as i64
+                        ])
+                        .unwrap();
+                }
+                transaction.commit().unwrap();
+            }
+            raw = raw.min(start.elapsed());
+        }
+        Comparison {
+            name: "first sync: apply pulled pages of 1,000 to an empty replica (events/s)".into(),
+            events,
+            ours,
+            raw,
+            target: ">= 150k/s with the pull (issue 10)",
+        }
+    }
+
     pub fn run() {
         println!("EventLite vs raw rusqlite, WAL + synchronous=NORMAL, best of {ROUNDS} rounds\n");
         println!("| workload | EventLite | raw rusqlite | ratio | target |");
@@ -339,6 +414,7 @@ mod native {
         for comparison in reads(scaled(100_000)) {
             comparison.print();
         }
+        first_sync_apply(scaled(100_000)).print();
         subscription_latency(scaled(2_000));
     }
 }

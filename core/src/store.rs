@@ -530,6 +530,8 @@ fn open_immutable(path: &Path, options: &StoreOptions) -> Result<Connection, Sto
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = Connection::open_with_flags(uri, flags)?;
     connection.busy_timeout(options.busy_timeout)?;
+    // As in `open_connection`: cached statements are not re-prepared on every new binding.
+    connection.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(connection)
 }
 
@@ -553,6 +555,10 @@ fn open_connection(location: &Location, options: &StoreOptions) -> Result<Connec
         connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     }
     connection.set_prepared_statement_cache_capacity(64);
+    // Plans that never depend on the values bound: without this, checking whether the partial index
+    // `events_by_server_position` applies marks a statement's parameters as plan-relevant, and every new binding of
+    // a cached statement (the stream of `SELECT max(version) ...` on each append) re-prepares it from its SQL.
+    connection.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     // A larger page cache and memory-mapped reads: fewer read syscalls for reads and for index pages during appends;
     // checkpoints every ~40 MiB of WAL rather than 4 MiB, so hot index pages are copied back less often.
     connection.pragma_update(None, "cache_size", -16_384)?;
