@@ -745,6 +745,21 @@ mod tests {
     }
 
     #[test]
+    fn cached_statements_are_not_prepared_again_for_each_binding() {
+        // Appends to ever new streams bind a new value each time; none may re-prepare the statement (the partial
+        // index check would, without the query planner stability guarantee set in `open_connection`).
+        let store = memory();
+        for n in 0..20 {
+            store.append_to_stream(&format!("order-{n}"), &[event("Placed", n)], ExpectedVersion::NoStream).unwrap();
+        }
+        let connection = lock(&store.shared.writer);
+        for sql in ["SELECT max(version) FROM events WHERE stream = ?1"] {
+            let statement = connection.prepare_cached(sql).unwrap();
+            assert_eq!(statement.get_status(rusqlite::StatementStatus::RePrepare), 0, "{sql}");
+        }
+    }
+
+    #[test]
     fn no_stream_creates_and_then_conflicts() {
         let store = memory();
         let first = store.append_to_stream("order-1", &[event("Placed", 1)], ExpectedVersion::NoStream).unwrap();
