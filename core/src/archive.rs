@@ -51,11 +51,11 @@ use uuid::Uuid;
 
 use crate::error::{ImportError, InvalidArgument, ReadError};
 use crate::event::{EventData, NewEvent, RecordedEvent, same_metadata, validate_writable_stream_id};
+use crate::events_table::{NewRow, RowWriter};
 use crate::log::ReadAllOptions;
 use crate::store::{Store, event_from_row, lock, read_log_page, stream_version};
 use crate::stream::{Direction, ExpectedVersion};
 use crate::sync::message::WireData;
-use crate::events_table::{NewRow, RowWriter};
 use crate::sync::replica::encode_expected;
 
 /// One event of an archive: one line of NDJSON.
@@ -395,8 +395,8 @@ fn import_into(
 ) -> Result<ImportOutcome, ImportError> {
     let mut outcome = ImportOutcome::default();
     let mut versions: HashMap<&str, u64> = HashMap::new();
-    let mut lookup =
-        connection.prepare_cached(&format!("SELECT {} FROM events WHERE event_id = ?1", crate::events_table::COLUMNS))?;
+    let mut lookup = connection
+        .prepare_cached(&format!("SELECT {} FROM events WHERE event_id = ?1", crate::events_table::COLUMNS))?;
     let mut writer = RowWriter::new(connection)?;
     for (index, event) in events.iter().enumerate() {
         if let Some(stored) = lookup.query_row([event.event_id.as_bytes()], event_from_row).optional()? {

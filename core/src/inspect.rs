@@ -364,7 +364,6 @@ fn pragma(connection: &Connection, name: &str) -> rusqlite::Result<u64> {
     Ok(connection.pragma_query_value(None, name, |row| row.get::<_, i64>(0))?.max(0) as u64)
 }
 
-
 fn read_stats(connection: &Connection) -> Result<StoreStats, ReadError> {
     let schema_version = schema::read_version(connection)
         .map_err(|error| ReadError::Storage(crate::error::StorageError::new(error.code(), error.to_string())))?;

@@ -33,7 +33,8 @@
 //!
 //! Invariants every operation keeps:
 //! - stream versions are 1-based and dense, enforced by `UNIQUE (stream, version)`;
-//! - global positions strictly increase in commit order and are never reused (`AUTOINCREMENT`); they may have gaps;
+//! - global positions strictly increase in commit order and are never reused, also after a sync rebase deleted the
+//!   newest events (a high-water mark, `events_table`); they may have gaps;
 //! - an append is all or nothing; a failed append writes nothing;
 //! - every error carries a stable [`ErrorCode`].
 //!
@@ -43,41 +44,48 @@
 //! Never leave a `-wal` file from another store (or another copy of this one) beside `app.db`: SQLite cannot tell
 //! whose WAL it is and replays it over the database, replacing its contents.
 
+// The store's modules are private: what they make public is re-exported here, flat, so moving code between them
+// does not change the API. `sync` (the wire protocol and the server's log), `archive`, `inspect` and `schema` stay
+// namespaces of their own.
 #[cfg(feature = "sqlite")]
 pub mod archive;
 #[cfg(feature = "sqlite")]
 mod clock;
-pub mod error;
-pub mod event;
+mod error;
+mod event;
 #[cfg(feature = "sqlite")]
 mod events_table;
 #[cfg(feature = "sqlite")]
 pub mod inspect;
 #[cfg(feature = "sqlite")]
-pub mod log;
+mod log;
 #[cfg(feature = "sqlite")]
-pub mod projection;
+mod projection;
 #[cfg(feature = "sqlite")]
 pub mod schema;
 #[cfg(feature = "sqlite")]
-pub mod snapshot;
+mod snapshot;
 #[cfg(feature = "sqlite")]
-pub mod store;
-pub mod stream;
+mod store;
+mod stream;
 #[cfg(feature = "sqlite")]
-pub mod subscription;
+mod subscription;
 pub mod sync;
 
 pub use error::{
     AppendError, Error, ErrorCode, ImportError, InvalidArgument, OpenError, ProjectionError, ReadError, SnapshotError,
     StorageError,
 };
-pub use event::{EventData, NewEvent, RecordedEvent, category_of};
+pub use event::{
+    EventData, JSON_CONTENT_TYPE, MAX_CONTENT_TYPE_BYTES, MAX_EVENT_TYPE_BYTES, MAX_JSON_DEPTH, MAX_STREAM_ID_BYTES,
+    NewEvent, RecordedEvent, category_of, same_json, same_metadata, validate_stream_id, validate_writable_stream_id,
+};
 #[cfg(feature = "sqlite")]
-pub use log::{EventFilter, LogSlice, ReadAllOptions};
+pub use log::{EventFilter, LogSlice, MAX_FILTER_COMBINATIONS, ReadAllOptions};
 #[cfg(feature = "sqlite")]
 pub use projection::{
-    Handler, Projection, ProjectionFailure, ProjectionStatus, QueryParams, QueryRows, QueryWatch, SqlValue,
+    EVENT_PARAMETERS, Handler, MAX_PROJECTION_NAME_LEN, Projection, ProjectionFailure, ProjectionStatus, QueryParams,
+    QueryRows, QueryWatch, SqlValue,
 };
 #[cfg(feature = "sqlite")]
 pub use snapshot::{Aggregate, Snapshot};

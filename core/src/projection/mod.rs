@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
-pub use definition::{EVENT_PARAMETERS, Handler, MAX_NAME_LEN, Projection};
+pub use definition::{EVENT_PARAMETERS, Handler, MAX_NAME_LEN as MAX_PROJECTION_NAME_LEN, Projection};
 pub use query::{QueryParams, QueryRows, QueryWatch, SqlValue};
 
 use crate::error::{InvalidArgument, ProjectionError};

@@ -29,10 +29,10 @@ use crate::sync::message::{PullResponse, PushOutcome, PushRequest, RejectionCode
 #[cfg(feature = "sqlite")]
 use crate::{
     clock,
+    events_table::{NewRow, RowWriter},
     log::EVENT_COLUMNS,
     store::{self, Store, event_from_row},
     sync::message::PushResponse,
-    events_table::{NewRow, RowWriter},
 };
 
 #[cfg(feature = "sqlite")]

@@ -60,7 +60,11 @@ fn a_device_file_of_the_previous_release_is_migrated_in_place_and_keeps_everythi
 
     // The freed position stays taken: the next event gets 27.
     let appended = store
-        .append_to_stream("todo-5", &[NewEvent::json("TodoAdded", &json!({ "title": "tea" }))], ExpectedVersion::NoStream)
+        .append_to_stream(
+            "todo-5",
+            &[NewEvent::json("TodoAdded", &json!({ "title": "tea" }))],
+            ExpectedVersion::NoStream,
+        )
         .unwrap();
     assert_eq!(appended.positions, vec![27]);
     assert_eq!(todos(&store).len(), old_todos.len() + 1, "the projection still folds appends");
