@@ -753,10 +753,8 @@ mod tests {
             store.append_to_stream(&format!("order-{n}"), &[event("Placed", n)], ExpectedVersion::NoStream).unwrap();
         }
         let connection = lock(&store.shared.writer);
-        for sql in ["SELECT max(version) FROM events WHERE stream = ?1"] {
-            let statement = connection.prepare_cached(sql).unwrap();
-            assert_eq!(statement.get_status(rusqlite::StatementStatus::RePrepare), 0, "{sql}");
-        }
+        let statement = connection.prepare_cached("SELECT max(version) FROM events WHERE stream = ?1").unwrap();
+        assert_eq!(statement.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 
     #[test]
