@@ -569,8 +569,16 @@ fn apply_pull_in(
     let pending = &pending[matched..];
 
     // Events confirmed by an earlier pull (a page delivered twice) are skipped: they must not trigger a rewrite.
+    // An event after the highest confirmed server position cannot have been confirmed before (a first sync's pages
+    // are all such): only the others are looked up. (A server that sent an event again at a higher position is
+    // caught by `UNIQUE (event_id)` when it is inserted.)
+    let highest_confirmed = highest_confirmed_server_position(connection)?;
     let mut fresh = Vec::with_capacity(rest.len());
     for server in rest {
+        if server.position > highest_confirmed {
+            fresh.push(server);
+            continue;
+        }
         match confirmed_server_position(connection, server.event_id)? {
             None => fresh.push(server),
             Some(existing) if existing == server.position => {}
@@ -631,7 +639,7 @@ fn apply_pull_in(
         for server in fresh {
             check_version(connection, &mut versions, server, initial_through)?;
             let data = server_data(server)?;
-            through = writer.insert(&NewRow {
+            let inserted = writer.insert(&NewRow {
                 event_id: server.event_id,
                 stream: &server.stream,
                 version: server.version,
@@ -641,7 +649,18 @@ fn apply_pull_in(
                 recorded_at: server.recorded_at,
                 sync_expected: own_codes.get(&server.event_id).copied(),
                 server_position: Some(server.position),
-            })?;
+            });
+            through = match inserted {
+                Ok(position) => position,
+                Err(error) if error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                    // Pending rows were deleted above, so the id (or the server position) is a confirmed event's.
+                    return Err(SyncError::Protocol(format!(
+                        "event {} at server position {} is already stored as another confirmed event: {error}",
+                        server.event_id, server.position
+                    )));
+                }
+                Err(error) => return Err(error.into()),
+            };
             confirmed_ids.insert(server.event_id);
             applied.applied += 1;
         }
@@ -705,6 +724,12 @@ fn confirmed_version(connection: &Connection, stream: &str, through: u64) -> rus
         .prepare_cached("SELECT max(version) FROM events WHERE stream = ?1 AND position <= ?2")?
         .query_row(params![stream, clamp_i64(through)], |row| row.get(0))?;
     Ok(version.map_or(0, |v| v as u64))
+}
+
+fn highest_confirmed_server_position(connection: &Connection) -> rusqlite::Result<u64> {
+    let position: Option<i64> =
+        connection.prepare_cached("SELECT max(server_position) FROM events")?.query_row([], |row| row.get(0))?;
+    Ok(position.map_or(0, |p| p as u64))
 }
 
 fn confirmed_server_position(connection: &Connection, event_id: Uuid) -> rusqlite::Result<Option<u64>> {
@@ -1058,6 +1083,25 @@ mod tests {
         corrupt.events[0].content_type = Some("x/y".into());
         corrupt.events[0].data = None;
         assert_eq!(store.apply_pull(&corrupt).unwrap_err().code(), crate::ErrorCode::SyncProtocol);
+        assert_eq!(snapshot(&store), before);
+    }
+
+    #[test]
+    fn a_confirmed_event_sent_again_at_a_higher_server_position_is_refused_and_changes_nothing() {
+        let hub = Store::open_in_memory().unwrap();
+        hub.append_to_stream("a-1", &[event(1), event(2)], ExpectedVersion::Any).unwrap();
+        let store = Store::open_in_memory().unwrap();
+        store.apply_pull(&server::read_pull(&hub, 0, 10).unwrap().into_response(|p| p.to_string())).unwrap();
+        store.append_to_stream("b-1", &[event(9)], ExpectedVersion::Any).unwrap();
+        let before = snapshot(&store);
+        // The server's page repeats event 1 (already confirmed at position 1) as a new event after the cursor.
+        let mut page = server::read_pull(&hub, 0, 1).unwrap().into_response(|p| p.to_string());
+        page.events[0].position = 3;
+        page.events[0].stream = "c-1".into();
+        page.events[0].version = 1;
+        page.cursor = "3".into();
+        let error = store.apply_pull(&page).unwrap_err();
+        assert_eq!(error.code(), crate::ErrorCode::SyncProtocol, "{error}");
         assert_eq!(snapshot(&store), before);
     }
 
