@@ -622,7 +622,7 @@ pub(crate) fn create_undo_triggers(connection: &Connection, table: &str) -> rusq
         values.join(" || ', ' || ")
     );
     for (event, undo) in [("INSERT", undo_insert), ("UPDATE", undo_update), ("DELETE", undo_delete)] {
-        let trigger = identifier(&format!("eventlite_undo_{}_{}", event.to_lowercase(), table));
+        let trigger = identifier(&format!("eventlite_undo_{}_{}", event.to_ascii_lowercase(), table));
         connection.execute_batch(&format!(
             "CREATE TRIGGER {trigger} AFTER {event} ON {quoted} BEGIN
                INSERT INTO projection_undo (projection, position, statement)
