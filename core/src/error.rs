@@ -40,7 +40,7 @@ pub enum ErrorCode {
     BatchTooLarge,
     /// The other side of a sync broke the protocol (see `crate::sync::SyncError::Protocol`).
     SyncProtocol,
-    /// A projection's statement failed on an event (see [`crate::projection`]).
+    /// A projection's statement failed on an event (see [`crate::Projection`]).
     ProjectionFailed,
 }
 

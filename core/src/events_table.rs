@@ -19,7 +19,11 @@ use rusqlite::{CachedStatement, Connection, Row, params};
 use uuid::Uuid;
 
 use crate::event::{EventData, RecordedEvent, category_of};
-use crate::log::clamp_i64;
+
+/// A count or position as the SQLite integer it is stored as (they never exceed `i64::MAX`; larger ones saturate).
+pub(crate) fn clamp_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
 
 /// The columns [`event_from_row`] reads, in its order.
 pub(crate) const COLUMNS: &str =

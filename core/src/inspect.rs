@@ -555,7 +555,7 @@ fn run_checks(connection: &Connection) -> Result<CheckReport, ReadError> {
          SELECT NULL, 'position ' || min(position) || ' is below 1' FROM events HAVING min(position) < 1",
         [sequence.map(clamp_i64)],
     )?;
-    // JSON data is TEXT with no content type; binary data is a BLOB with one (`replica::data_params`).
+    // JSON data is TEXT with no content type; binary data is a BLOB with one (`events_table::data_params`).
     collect(
         connection,
         &mut report,

@@ -93,7 +93,7 @@ pub use snapshot::{Aggregate, Snapshot};
 pub use store::{Location, Store, StoreOptions, Synchronous};
 pub use stream::{AppendResult, Direction, ExpectedVersion, ReadStreamOptions, StreamSlice};
 #[cfg(all(feature = "sqlite", not(all(target_family = "wasm", target_os = "unknown"))))]
-pub use subscription::SubscriptionHandle;
+pub use subscription::{CommitWatch, SubscriptionHandle};
 #[cfg(feature = "sqlite")]
 pub use subscription::{StartFrom, Subscription, SubscriptionOptions};
 pub use uuid::Uuid;

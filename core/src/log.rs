@@ -345,9 +345,7 @@ fn placeholders(count: usize) -> String {
     vec!["?"; count].join(", ")
 }
 
-pub(crate) fn clamp_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
+pub(crate) use crate::events_table::clamp_i64;
 
 /// The smallest string greater than every string starting with `prefix`, if any.
 fn prefix_upper_bound(prefix: &str) -> Option<String> {

@@ -387,14 +387,16 @@ fn read_next(
         ),
         Target::Stream { stream, after_version, cursor_version } => {
             // The cursor's version: the hint when that event is still at the cursor (one index probe), else the
-            // newest version at or before the cursor (0 at the start). The subqueries run once per read.
+            // newest version at or before the cursor (0 at the start). The subqueries run once per read. One lower
+            // bound on `version` (the floor folded in with max()), so the index seek starts right after the cursor:
+            // with two, SQLite may seek on the floor and step over the whole stream.
             let mut statement = connection.prepare_cached(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events
-                 WHERE stream = ?1 AND position > ?2 AND version > ?4
-                   AND version > CASE WHEN ?2 = 0 THEN 0 ELSE coalesce(
+                 WHERE stream = ?1 AND position > ?2
+                   AND version > max(?4, CASE WHEN ?2 = 0 THEN 0 ELSE coalesce(
                        (SELECT version FROM events WHERE stream = ?1 AND version = ?5 AND position = ?2),
                        (SELECT version FROM events WHERE stream = ?1 AND position <= ?2 ORDER BY version DESC LIMIT 1),
-                       0) END
+                       0) END)
                  ORDER BY version LIMIT ?3"
             ))?;
             let rows = statement.query_map(
@@ -535,6 +537,60 @@ mod tests {
 
     fn positions(events: &[RecordedEvent]) -> Vec<u64> {
         events.iter().map(|e| e.position).collect()
+    }
+
+    /// The SQLite VM instructions of one stream read five events before the stream's head (deterministic, unlike
+    /// time), with the cursor's version known (a live subscription) or not (a checkpoint).
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    fn read_cost_near_the_head(store: &Store, stream: &str, cursor_version: Option<u64>) -> u64 {
+        let head = store.stream_version(stream).unwrap();
+        let cursor =
+            store.read_stream(stream, crate::ReadStreamOptions::forwards().from_version(head - 5).max_count(1));
+        let position = cursor.unwrap().events[0].position;
+        let target = Target::Stream {
+            stream: stream.to_owned(),
+            after_version: 0,
+            cursor_version: cursor_version.map(|_| head - 5),
+        };
+        store.with_writer(|connection| {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            let steps = std::sync::Arc::new(AtomicU64::new(0));
+            let counter = steps.clone();
+            let _ = connection.progress_handler(
+                1,
+                Some(move || {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    false
+                }),
+            );
+            let events = read_next(connection, &target, position, 100).unwrap();
+            let _ = connection.progress_handler(0, None::<fn() -> bool>);
+            assert_eq!(events.len(), 5);
+            steps.load(Ordering::Relaxed)
+        })
+    }
+
+    /// A stream subscription reads from `UNIQUE (stream, version)` right after its cursor: the read near the head
+    /// costs the same on a stream ten times longer (it once stepped over the whole stream on every poll).
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    #[test]
+    fn a_stream_read_near_the_head_costs_the_same_on_a_ten_times_longer_stream() {
+        let store = Store::open_in_memory().unwrap();
+        let grow = |to: usize| {
+            while store.stream_version("order-1").unwrap() < to as u64 {
+                append(&store, "order-1", 500);
+                append(&store, "other-1", 100);
+            }
+        };
+        grow(2_000);
+        let small =
+            [read_cost_near_the_head(&store, "order-1", Some(0)), read_cost_near_the_head(&store, "order-1", None)];
+        grow(20_000);
+        let large =
+            [read_cost_near_the_head(&store, "order-1", Some(0)), read_cost_near_the_head(&store, "order-1", None)];
+        for (small, large) in small.iter().zip(&large) {
+            assert!(*large <= small * 3 / 2 + 100, "{small} VM steps at 2,000 events, {large} at 20,000");
+        }
     }
 
     #[test]

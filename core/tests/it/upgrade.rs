@@ -76,6 +76,19 @@ fn a_device_file_of_the_previous_release_is_migrated_in_place_and_keeps_everythi
 }
 
 #[test]
+fn a_file_with_a_view_over_the_events_table_is_migrated_and_the_view_reads_the_new_table() {
+    // A projection's setup of the previous release could create such a view.
+    let (_directory, path) = fixture("v4-device.sqlite3");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE VIEW recent AS SELECT stream FROM events")
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    let rows = store.query("SELECT count(*) FROM recent", &QueryParams::None).unwrap().rows;
+    assert_eq!(rows, vec![vec![eventlite::SqlValue::Integer(log(&store).len() as i64)]]);
+}
+
+#[test]
 fn pending_events_of_the_previous_release_are_pushed_and_rebased_after_the_upgrade() {
     let (_directory, path) = fixture("v4-device-pending.sqlite3");
     let (_server_directory, server_path) = fixture("v4-server.sqlite3");
