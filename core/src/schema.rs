@@ -146,9 +146,20 @@ INSERT INTO projection_generation (id, value) VALUES (1, 0);
 /// `sqlite_sequence` row every insert rewrote); the highest position ever given out moves to `log_high_water`,
 /// which only a delete of the newest rows writes. `events_by_stream (stream, position)` goes: within a stream versions
 /// and positions rise together, so `UNIQUE (stream, version)` serves stream reads and stream subscriptions. Rows keep
-/// their positions; the copy runs inside the migration's transaction.
+/// their positions. The rows are copied aside and back inside the migration's transaction, with no `ALTER TABLE
+/// RENAME` (the npm package's SQLite is built without the temp schema that a rename rewrites), so views over
+/// `events` (a projection's setup may have made one) read the new table.
 const V5: &str = "
-CREATE TABLE events_v5 (
+CREATE TABLE eventlite_events_aside AS SELECT * FROM events;
+CREATE TABLE log_high_water (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL -- the highest position ever given out, when above the log's head
+);
+INSERT INTO log_high_water (id, position)
+    VALUES (1, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0));
+DROP TABLE events;
+DELETE FROM sqlite_sequence WHERE name = 'events';
+CREATE TABLE events (
     position        INTEGER PRIMARY KEY, -- given out by events_table::RowWriter, never reused
     event_id        BLOB    NOT NULL UNIQUE,
     stream          TEXT    NOT NULL,
@@ -163,24 +174,12 @@ CREATE TABLE events_v5 (
     server_position INTEGER,          -- NULL while pending
     UNIQUE (stream, version)
 );
-INSERT INTO events_v5 (position, event_id, stream, version, category, event_type, content_type, data, metadata,
-                       recorded_at, sync_expected, server_position)
+INSERT INTO events (position, event_id, stream, version, category, event_type, content_type, data, metadata,
+                    recorded_at, sync_expected, server_position)
     SELECT position, event_id, stream, version, category, event_type, content_type, data, metadata, recorded_at,
            sync_expected, server_position
-    FROM events ORDER BY position;
-CREATE TABLE log_high_water (
-    id       INTEGER PRIMARY KEY CHECK (id = 1),
-    position INTEGER NOT NULL -- the highest position ever given out, when above the log's head
-);
-INSERT INTO log_high_water (id, position)
-    VALUES (1, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0));
-DROP TABLE events;
-DELETE FROM sqlite_sequence WHERE name = 'events';
--- Views that read `events` (a projection's setup may create one) keep their text: without legacy mode the rename
--- re-checks every view, and one naming the dropped table fails it.
-PRAGMA legacy_alter_table = ON;
-ALTER TABLE events_v5 RENAME TO events;
-PRAGMA legacy_alter_table = OFF;
+    FROM eventlite_events_aside ORDER BY position;
+DROP TABLE eventlite_events_aside;
 CREATE UNIQUE INDEX events_by_server_position ON events (server_position) WHERE server_position IS NOT NULL;
 CREATE INDEX events_by_category ON events (category, position);
 CREATE INDEX events_by_type ON events (event_type, position);
@@ -238,7 +237,15 @@ fn upgrade_from(connection: &Connection, version: u32) -> Result<(), OpenError> 
         connection.execute_batch(V4)?;
     }
     if version < 5 {
-        connection.execute_batch(V5)?;
+        // The table the rows wait in must not be one a projection created.
+        let mut aside = "eventlite_events_aside".to_owned();
+        while connection
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE name = ?1", [&aside], |row| row.get::<_, i64>(0))?
+            > 0
+        {
+            aside.push('_');
+        }
+        connection.execute_batch(&V5.replace("eventlite_events_aside", &aside))?;
     }
     Ok(())
 }

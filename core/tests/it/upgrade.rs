@@ -79,13 +79,22 @@ fn a_device_file_of_the_previous_release_is_migrated_in_place_and_keeps_everythi
 fn a_file_with_a_view_over_the_events_table_is_migrated_and_the_view_reads_the_new_table() {
     // A projection's setup of the previous release could create such a view.
     let (_directory, path) = fixture("v4-device.sqlite3");
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch("CREATE VIEW recent AS SELECT stream FROM events")
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection.execute_batch("CREATE VIEW recent AS SELECT stream FROM events").unwrap();
+    // And a table with the name the migration first picks to hold the rows while it rebuilds the table.
+    connection
+        .execute_batch("CREATE TABLE eventlite_events_aside (x); INSERT INTO eventlite_events_aside VALUES (7)")
         .unwrap();
+    drop(connection);
     let store = Store::open(&path).unwrap();
     let rows = store.query("SELECT count(*) FROM recent", &QueryParams::None).unwrap().rows;
     assert_eq!(rows, vec![vec![eventlite::SqlValue::Integer(log(&store).len() as i64)]]);
+    drop(store);
+    let kept: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT x FROM eventlite_events_aside", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(kept, 7, "a table of that name is left alone");
 }
 
 #[test]
