@@ -1107,6 +1107,52 @@ mod tests {
         assert_eq!(snapshot(&store), before);
     }
 
+    /// Applying a page of pulled events costs the same (in SQLite VM instructions, which do not depend on the
+    /// machine) on a replica that holds ten times more confirmed events.
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    #[test]
+    fn applying_a_pulled_page_costs_the_same_at_ten_times_the_log() {
+        fn grow_to(hub: &Store, store: &Store, pulled: &mut u64, events: u64) {
+            while hub.head_position().unwrap() < events {
+                let batch: Vec<NewEvent> =
+                    (0..100).map(|n| NewEvent::json("E", &serde_json::json!({ "n": n }))).collect();
+                hub.append_to_stream("a-1", &batch, ExpectedVersion::Any).unwrap();
+            }
+            let page = server::read_pull(hub, *pulled, 100_000).unwrap();
+            *pulled = page.through;
+            store.apply_pull(&page.into_response(|p| p.to_string())).unwrap();
+        }
+        fn cost_of_next_page(hub: &Store, store: &Store, pulled: &mut u64) -> u64 {
+            let batch: Vec<NewEvent> = (0..10).map(|n| NewEvent::json("E", &serde_json::json!({ "n": n }))).collect();
+            hub.append_to_stream("b-1", &batch, ExpectedVersion::Any).unwrap();
+            let page = server::read_pull(hub, *pulled, 100).unwrap();
+            *pulled = page.through;
+            let steps = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let counter = steps.clone();
+            store.with_writer(|connection| {
+                let _ = connection.progress_handler(
+                    1,
+                    Some(move || {
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        false
+                    }),
+                );
+            });
+            store.apply_pull(&page.into_response(|p| p.to_string())).unwrap();
+            store.with_writer(|connection| {
+                let _ = connection.progress_handler(0, None::<fn() -> bool>);
+            });
+            steps.load(std::sync::atomic::Ordering::Relaxed)
+        }
+        let (hub, store) = (Store::open_in_memory().unwrap(), Store::open_in_memory().unwrap());
+        let mut pulled = 0;
+        grow_to(&hub, &store, &mut pulled, 1_000);
+        let small = cost_of_next_page(&hub, &store, &mut pulled);
+        grow_to(&hub, &store, &mut pulled, 10_000);
+        let large = cost_of_next_page(&hub, &store, &mut pulled);
+        assert!(large <= small * 3 / 2 + 100, "{small} VM steps at 1,000 events, {large} at 10,000");
+    }
+
     #[test]
     fn a_page_applied_twice_is_a_no_op() {
         let hub = Store::open_in_memory().unwrap();
