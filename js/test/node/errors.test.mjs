@@ -84,7 +84,9 @@ function coreCodes() {
 
 function wasmCodes() {
   const codes = [];
-  for (const file of readdirSync(new URL('wasm/src/', root))) {
+  // Every Rust file of the wasm layer, in its subfolders too (wasm/src/opfs/).
+  const files = readdirSync(new URL('wasm/src/', root), { recursive: true }).filter((file) => file.endsWith('.rs'));
+  for (const file of files) {
     const text = source(`wasm/src/${file}`);
     codes.push(...[...text.matchAll(/(?:JsError::new\(|const [A-Z_]+: &str = )"([A-Z_]+)"/g)].map((m) => m[1]));
   }
