@@ -84,13 +84,87 @@ struct Run {
     start: u64,
     /// The offset of the page that completes the commit frame whose header was the last write.
     commit_page_at: Option<u64>,
-    /// A write at `COMMIT_PHASETWO` failed: this file refuses I/O (see the module's documentation).
+    /// The end of the highest byte SQLite wrote since the last `COMMIT_PHASETWO`: a commit frame header written
+    /// below it is `walRewriteChecksums` rewriting the commit frame, its last write.
+    high: u64,
+    /// The end of SQLite's last write (where `walFrames` syncs under FULL, when it syncs).
+    last_end: u64,
+    /// Where the current commit stands in `walFrames`.
+    tail: Tail,
+    /// A write of the run failed where SQLite ignores or cannot act on the error: this file refuses I/O (see the
+    /// module's documentation).
     failed: bool,
 }
+
+/// The part of `walFrames` after the commit frame, as the layer sees it.
+#[derive(Clone, Copy, Default, PartialEq, Debug)]
+enum Tail {
+    /// No commit frame written since the last `COMMIT_PHASETWO`.
+    #[default]
+    None,
+    /// A commit frame has been written (then come rewritten checksums, and under `FULL` the padding frames).
+    Committed,
+    /// ... and then the WAL was synced: the writes from this offset on (the rest of the frame that crosses the sync
+    /// point) are the commit's last, and are written through.
+    Synced(u64),
+}
+
+/// Why the run is written out: the error handling (and, in tests, fault injection) depends on it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Site {
+    /// A write that does not continue the run, or would grow it past [`MAX_RUN`].
+    Discontinuous,
+    /// The page of a commit frame.
+    CommitPage,
+    /// The commit frame's header rewritten by `walRewriteChecksums`.
+    RewrittenCommitHeader,
+    /// A write after the sync point under `synchronous=FULL`.
+    AfterSync,
+    Read,
+    Sync,
+    Truncate,
+    FileSize,
+    FileControl,
+    /// `SQLITE_FCNTL_COMMIT_PHASETWO`, the safety net: after a commit, nothing should be left to write.
+    PhaseTwo,
+    Close,
+    /// A layer that does not gather (tests only): every write as SQLite made it.
+    Counted,
+}
+
+impl Site {
+    /// SQLite ignores failures here (`walLimitSize` ignores `xFileSize` and `xTruncate`, hints ignore file
+    /// controls), or cannot undo what came before them (`COMMIT_PHASETWO`, `xClose`): a failed write of the run
+    /// there makes the file refuse I/O, so that the bytes it drops are never silently lost.
+    fn is_sticky(self) -> bool {
+        matches!(self, Self::Truncate | Self::FileSize | Self::FileControl | Self::PhaseTwo | Self::Close)
+    }
+}
+
+/// The capacity a run keeps after it is written out; a larger buffer (a big transaction's) is given back.
+const KEPT_CAPACITY: usize = 64 << 10;
 
 impl Run {
     fn end(&self) -> u64 {
         self.start + self.bytes.len() as u64
+    }
+
+    /// Forgets where the last commit stood: it has returned, or failed and is being rolled back.
+    fn forget_commit(&mut self) {
+        self.tail = Tail::None;
+        self.high = 0;
+        self.commit_page_at = None;
+    }
+
+    /// Forgets the buffered bytes at and after `offset` (SQLite truncated the file there, or starts writing the WAL
+    /// over from below them).
+    fn discard_from(&mut self, offset: u64) {
+        if offset <= self.start {
+            self.bytes.clear();
+        } else if offset < self.end() {
+            self.bytes.truncate((offset - self.start) as usize);
+        }
+        self.commit_page_at = None;
     }
 
     fn overlaps(&self, offset: u64, len: u64) -> bool {
@@ -217,8 +291,21 @@ unsafe fn file_layer<'a>(file: *mut sqlite3_file) -> &'a Layer {
     unsafe { &*(*file.cast::<File>()).layer }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Fault injection: the next write of the pool's file made for this reason fails (once).
+    static FAIL_WRITE_AT: Cell<Option<Site>> = const { Cell::new(None) };
+}
+
 /// One write of the pool's file, counted.
-unsafe fn write_inner(layer: &Layer, inner: *mut sqlite3_file, bytes: &[u8], offset: u64) -> c_int {
+unsafe fn write_inner(layer: &Layer, inner: *mut sqlite3_file, bytes: &[u8], offset: u64, site: Site) -> c_int {
+    #[cfg(test)]
+    if FAIL_WRITE_AT.with(|fail| fail.get()) == Some(site) {
+        FAIL_WRITE_AT.with(|fail| fail.set(None));
+        return sqlite_wasm_rs::SQLITE_IOERR_WRITE;
+    }
+    #[cfg(not(test))]
+    let _ = site;
     layer.wal_writes.set(layer.wal_writes.get() + 1);
     let Some(x_write) = (unsafe { inner_methods(inner) }).xWrite else { return SQLITE_IOERR };
     // `bytes.len()` is at most MAX_RUN plus one SQLite write (an int), so it fits.
@@ -226,27 +313,31 @@ unsafe fn write_inner(layer: &Layer, inner: *mut sqlite3_file, bytes: &[u8], off
 }
 
 /// Writes the run out with one write of the pool's file and empties it (also when the write fails: SQLite then
-/// fails the operation and rewrites what it still needs).
-unsafe fn write_run(layer: &Layer, inner: *mut sqlite3_file, run: &mut Run) -> c_int {
-    run.commit_page_at = None;
+/// fails the operation and rewrites what it still needs; where it would not, `site` makes the failure sticky).
+unsafe fn write_run(layer: &Layer, inner: *mut sqlite3_file, run: &mut Run, site: Site) -> c_int {
     if run.bytes.is_empty() {
         return SQLITE_OK;
     }
-    let code = unsafe { write_inner(layer, inner, &run.bytes, run.start) };
+    let code = unsafe { write_inner(layer, inner, &run.bytes, run.start, site) };
     run.bytes.clear();
-    if run.bytes.capacity() > 2 * MAX_RUN {
-        run.bytes.shrink_to(MAX_RUN);
+    // Mid-transaction the next run grows as large again; otherwise give a big transaction's buffer back.
+    if site != Site::Discontinuous && run.bytes.capacity() > KEPT_CAPACITY {
+        run.bytes.shrink_to(KEPT_CAPACITY);
+    }
+    if code != SQLITE_OK && site.is_sticky() {
+        run.failed = true;
     }
     code
 }
 
-/// Writes out the run of `file` if it is a WAL file; the error code SQLite should see, if any.
-unsafe fn settle(file: *mut sqlite3_file, error: c_int) -> Result<(), c_int> {
+/// Writes out the run of `file` if it is a WAL file; the error code SQLite should see, if any (`error` once the
+/// file has failed).
+unsafe fn settle(file: *mut sqlite3_file, error: c_int, site: Site) -> Result<(), c_int> {
     let Some(run) = (unsafe { run(file) }) else { return Ok(()) };
     if run.failed {
         return Err(error);
     }
-    match unsafe { write_run(file_layer(file), inner_file(file), run) } {
+    match unsafe { write_run(file_layer(file), inner_file(file), run, site) } {
         SQLITE_OK => Ok(()),
         code => Err(code),
     }
@@ -368,7 +459,7 @@ static METHODS: sqlite3_io_methods = sqlite3_io_methods {
 
 unsafe extern "C" fn x_close(file: *mut sqlite3_file) -> c_int {
     unsafe {
-        let written = settle(file, SQLITE_OK);
+        let written = settle(file, SQLITE_OK, Site::Close);
         let inner = inner_file(file);
         let closed = inner_methods(inner).xClose.map_or(SQLITE_OK, |f| f(inner));
         let this = &mut *file.cast::<File>();
@@ -391,7 +482,7 @@ unsafe extern "C" fn x_read(file: *mut sqlite3_file, buf: *mut c_void, amount: c
                 return SQLITE_IOERR;
             }
             if run.overlaps(offset as u64, amount as u64) {
-                if let Err(code) = settle(file, SQLITE_IOERR) {
+                if let Err(code) = settle(file, SQLITE_IOERR, Site::Read) {
                     return code;
                 }
             }
@@ -419,11 +510,33 @@ unsafe extern "C" fn x_write(
         let bytes = std::slice::from_raw_parts(buf.cast::<u8>(), amount as usize);
         let offset = offset as u64;
         if !layer.gathers {
-            return write_inner(layer, inner, bytes, offset);
+            return write_inner(layer, inner, bytes, offset, Site::Counted);
         }
-        if !run.bytes.is_empty() && offset != run.end() {
-            let code = write_run(layer, inner, run);
+        if let Tail::Synced(at) = run.tail {
+            if offset < at {
+                // Below the sync point: the commit failed after its sync and this is the next transaction.
+                run.forget_commit();
+            }
+        }
+        let is_header = bytes.len() == FRAME_HEADER;
+        if !run.bytes.is_empty() && run.tail == Tail::None && (offset == 0 || (is_header && offset <= run.start)) {
+            // A transaction appends at the WAL's end, so a frame header (or the WAL header) written at or below
+            // everything held starts a new one over frames SQLite rolled back: they are dead, and never written.
+            run.discard_from(offset);
+            run.high = 0;
+        }
+        let commit_header = is_header && bytes[4..8] != [0; 4];
+        // `walRewriteChecksums` rewrites every header from the first overwritten frame to the commit frame, whose
+        // header (the only one with a commit mark) is its last write: nothing else of the commit follows under
+        // NORMAL, so it is written now, with whatever is pending.
+        let rewrites_commit = commit_header && offset < run.high;
+        // After the sync point under FULL: the rest of the frame that crosses it. Written now, but for a piece of
+        // a frame header shorter than a header, which its page follows in the same `walWriteOneFrame`.
+        let after_sync = matches!(run.tail, Tail::Synced(_)) && bytes.len() >= FRAME_HEADER;
+        if !run.bytes.is_empty() && (offset != run.end() || run.bytes.len() + bytes.len() > MAX_RUN) {
+            let code = write_run(layer, inner, run, Site::Discontinuous);
             if code != SQLITE_OK {
+                run.forget_commit();
                 return code;
             }
         }
@@ -435,18 +548,40 @@ unsafe extern "C" fn x_write(
             run.start = offset;
         }
         run.bytes.extend_from_slice(bytes);
-        run.commit_page_at =
-            (bytes.len() == FRAME_HEADER && bytes[4..8] != [0; 4]).then_some(offset + FRAME_HEADER as u64);
-        if completes_commit || run.bytes.len() >= MAX_RUN {
-            return write_run(layer, inner, run);
+        run.last_end = offset + bytes.len() as u64;
+        run.high = run.high.max(run.last_end);
+        // Also after a rewritten header: its page never follows it then, but should a commit header be taken for
+        // one, its page still completes the commit.
+        run.commit_page_at = commit_header.then_some(offset + FRAME_HEADER as u64);
+        let site = if completes_commit {
+            if run.tail == Tail::None {
+                run.tail = Tail::Committed;
+            }
+            Site::CommitPage
+        } else if rewrites_commit {
+            Site::RewrittenCommitHeader
+        } else if after_sync {
+            Site::AfterSync
+        } else {
+            return SQLITE_OK;
+        };
+        let code = write_run(layer, inner, run, site);
+        if code != SQLITE_OK {
+            // SQLite fails this `walFrames` and rolls the transaction back; the next one starts afresh.
+            run.forget_commit();
         }
-        SQLITE_OK
+        code
     }
 }
 
 unsafe extern "C" fn x_truncate(file: *mut sqlite3_file, size: sqlite3_int64) -> c_int {
     unsafe {
-        if let Err(code) = settle(file, SQLITE_IOERR) {
+        if let Some(run) = run(file) {
+            // Bytes past the new end would be cut off as soon as they were written.
+            run.discard_from(size.max(0) as u64);
+            run.high = run.high.min(size.max(0) as u64);
+        }
+        if let Err(code) = settle(file, SQLITE_IOERR, Site::Truncate) {
             return code;
         }
         let inner = inner_file(file);
@@ -456,8 +591,17 @@ unsafe extern "C" fn x_truncate(file: *mut sqlite3_file, size: sqlite3_int64) ->
 
 unsafe extern "C" fn x_sync(file: *mut sqlite3_file, flags: c_int) -> c_int {
     unsafe {
-        if let Err(code) = settle(file, SQLITE_IOERR) {
+        if let Err(code) = settle(file, SQLITE_IOERR, Site::Sync) {
+            if let Some(run) = run(file) {
+                run.forget_commit();
+            }
             return code;
+        }
+        if let Some(run) = run(file) {
+            if run.tail == Tail::Committed {
+                // `walFrames` syncs at the sync point under FULL; what it writes after this is the commit's tail.
+                run.tail = Tail::Synced(run.last_end);
+            }
         }
         let inner = inner_file(file);
         inner_methods(inner).xSync.map_or(SQLITE_IOERR, |f| f(inner, flags))
@@ -466,7 +610,7 @@ unsafe extern "C" fn x_sync(file: *mut sqlite3_file, flags: c_int) -> c_int {
 
 unsafe extern "C" fn x_file_size(file: *mut sqlite3_file, size: *mut sqlite3_int64) -> c_int {
     unsafe {
-        if let Err(code) = settle(file, SQLITE_IOERR) {
+        if let Err(code) = settle(file, SQLITE_IOERR, Site::FileSize) {
             return code;
         }
         let inner = inner_file(file);
@@ -498,17 +642,25 @@ unsafe extern "C" fn x_check_reserved_lock(file: *mut sqlite3_file, out: *mut c_
 unsafe extern "C" fn x_file_control(file: *mut sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
     unsafe {
         if op == SQLITE_FCNTL_COMMIT_PHASETWO {
-            // Sent to the main database when a transaction has committed: its WAL bytes must all be written now.
+            // Sent to the main database when a transaction has committed. Its WAL bytes were all written inside
+            // `walFrames`; should any be left after a commit frame, they are written now (and a failure is sticky).
+            // Bytes held with no commit frame after them are another transaction's spilled frames (in progress, or
+            // rolled back), which this commit does not need: they stay, so that a commit cannot fail on them.
             let wal_files = file_layer(file).wal_files.borrow().clone();
+            let mut result = SQLITE_OK;
             for wal in wal_files {
-                if let Err(code) = settle(wal.cast(), SQLITE_IOERR) {
-                    if let Some(run) = run(wal.cast()) {
-                        run.failed = true;
+                let Some(run) = run(wal.cast()) else { continue };
+                if run.tail != Tail::None && result == SQLITE_OK {
+                    if let Err(code) = settle(wal.cast(), SQLITE_IOERR, Site::PhaseTwo) {
+                        result = code;
                     }
-                    return code;
                 }
+                run.forget_commit();
             }
-        } else if let Err(code) = settle(file, SQLITE_IOERR) {
+            if result != SQLITE_OK {
+                return result;
+            }
+        } else if let Err(code) = settle(file, SQLITE_IOERR, Site::FileControl) {
             return code;
         }
         let inner = inner_file(file);
@@ -556,6 +708,68 @@ mod tests {
 
     fn event(n: usize) -> NewEvent {
         NewEvent::json("Benched", &serde_json::json!({ "n": n, "payload": "x".repeat(64) }))
+    }
+
+    /// Makes the next write of the VFS below for `site` fail; returns the site that was armed and has not failed.
+    fn fail_next_write_at(site: Option<Site>) -> Option<Site> {
+        FAIL_WRITE_AT.with(|fail| fail.replace(site))
+    }
+
+    fn count_and_max(connection: &Connection) -> (i64, i64) {
+        connection
+            .query_row("SELECT count(*), coalesce(max(version), 0) FROM events", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .unwrap()
+    }
+
+    /// Opens `path` again with the VFS below, as a new worker would after the first was killed.
+    fn recover(path: &str) -> Connection {
+        let second = Connection::open_with_flags_and_vfs(path, OpenFlags::SQLITE_OPEN_READ_WRITE, "memvfs").unwrap();
+        second.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
+        second
+    }
+
+    /// A WAL file opened through layer `vfs` directly, as SQLite would, to drive the layer call by call.
+    struct WalFile {
+        memory: Vec<u64>,
+        _path: CString,
+    }
+
+    impl WalFile {
+        fn open(vfs: &str, path: &str) -> Self {
+            let name = CString::new(vfs).unwrap();
+            let path = CString::new(path).unwrap();
+            let flags = sqlite_wasm_rs::SQLITE_OPEN_READWRITE | sqlite_wasm_rs::SQLITE_OPEN_CREATE | SQLITE_OPEN_WAL;
+            // SAFETY: a registered VFS, given `szOsFile` bytes (8-aligned) and a name that outlives the file.
+            unsafe {
+                let vfs = sqlite3_vfs_find(name.as_ptr());
+                let mut memory = vec![0u64; (*vfs).szOsFile as usize / 8 + 1];
+                let mut out_flags = 0;
+                let code = (*vfs).xOpen.unwrap()(vfs, path.as_ptr(), memory.as_mut_ptr().cast(), flags, &mut out_flags);
+                assert_eq!(code, SQLITE_OK);
+                Self { memory, _path: path }
+            }
+        }
+
+        fn file(&self) -> *mut sqlite3_file {
+            self.memory.as_ptr().cast_mut().cast()
+        }
+
+        fn methods(&self) -> &sqlite3_io_methods {
+            // SAFETY: the file is open (`open`), so its methods are set.
+            unsafe { &*(*self.file()).pMethods }
+        }
+
+        fn write(&self, bytes: &[u8], offset: i64) -> c_int {
+            // SAFETY: an open file, a buffer of the length given.
+            unsafe { self.methods().xWrite.unwrap()(self.file(), bytes.as_ptr().cast(), bytes.len() as c_int, offset) }
+        }
+
+        fn close(self) -> c_int {
+            // SAFETY: an open file, closed once (`self` is consumed).
+            unsafe { self.methods().xClose.unwrap()(self.file()) }
+        }
     }
 
     /// WAL writes handed down by `vfs` during `f`.
@@ -636,7 +850,11 @@ mod tests {
                 version += 1;
                 raw_insert(&first, version);
             }
+            // Every byte of the commit is written inside `walFrames`: the safety net at COMMIT_PHASETWO has
+            // nothing to write, so a failure there would go unnoticed.
+            fail_next_write_at(Some(Site::PhaseTwo));
             first.execute_batch("COMMIT").unwrap();
+            assert_eq!(fail_next_write_at(None), Some(Site::PhaseTwo), "{label}: COMMIT_PHASETWO wrote WAL bytes");
             assert_eq!(buffered(&gathered), 0);
         }
         // A transaction left open (never committed) must not appear.
@@ -644,13 +862,7 @@ mod tests {
         raw_insert(&first, version + 1);
         std::mem::forget(first);
 
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE;
-        let second = Connection::open_with_flags_and_vfs(&path, flags, "memvfs").unwrap();
-        second.pragma_update(None, "locking_mode", "EXCLUSIVE").unwrap();
-        let (count, max): (i64, i64) = second
-            .query_row("SELECT count(*), max(version) FROM events", [], |row| Ok((row.get(0)?, row.get(1)?)))
-            .unwrap();
-        assert_eq!((count, max), (version as i64, version as i64));
+        assert_eq!(count_and_max(&recover(&path)), (version as i64, version as i64));
     }
 
     #[test]
@@ -685,5 +897,129 @@ mod tests {
         let writes = wal_writes(&gathered) - before;
         assert!(writes >= 3, "about 12 MB of frames in runs of at most 4 MiB: {writes} writes");
         assert_eq!(buffered(&gathered), 0);
+    }
+
+    #[test]
+    fn a_failed_commit_page_write_fails_the_commit_and_leaves_nothing_partial() {
+        for synchronous in ["normal", "full"] {
+            let (gathered, _) = layers(&format!("fail-commit-{synchronous}"));
+            let path = format!("/fail-commit-{synchronous}.sqlite3");
+            let first = raw(&gathered, &path, synchronous);
+            for version in 1..=3 {
+                raw_insert(&first, version);
+            }
+            fail_next_write_at(Some(Site::CommitPage));
+            first.execute_batch("BEGIN IMMEDIATE").unwrap();
+            raw_insert(&first, 4);
+            let failed = first.execute_batch("COMMIT");
+            assert_eq!(fail_next_write_at(None), None, "{synchronous}: the commit page was written");
+            assert!(failed.is_err(), "{synchronous}: COMMIT succeeded though its commit frame was not written");
+            assert_eq!(buffered(&gathered), 0);
+            // The connection goes on: the transaction was rolled back, the next one commits.
+            assert!(first.is_autocommit());
+            raw_insert(&first, 4);
+            assert_eq!(count_and_max(&first), (4, 4));
+            std::mem::forget(first);
+            assert_eq!(count_and_max(&recover(&path)), (4, 4), "{synchronous}: recovered");
+        }
+    }
+
+    #[test]
+    fn a_failed_write_after_the_sync_point_under_full_fails_the_commit() {
+        let (gathered, _) = layers("fail-after-sync");
+        let path = "/fail-after-sync.sqlite3";
+        let first = raw(&gathered, path, "full");
+        raw_insert(&first, 1);
+        // Not every commit ends past a sector boundary: commit until one writes bytes after its sync point.
+        let mut version = 1;
+        let mut failures = 0;
+        for _ in 0..20 {
+            fail_next_write_at(Some(Site::AfterSync));
+            first.execute_batch("BEGIN IMMEDIATE").unwrap();
+            raw_insert(&first, version + 1);
+            let committed = first.execute_batch("COMMIT");
+            let fired = fail_next_write_at(None).is_none();
+            assert_eq!(committed.is_err(), fired, "COMMIT fails exactly when a write after its sync point fails");
+            if fired {
+                failures += 1;
+                assert!(first.is_autocommit());
+            } else {
+                version += 1;
+            }
+            assert_eq!(buffered(&gathered), 0, "after commit {version} (failed: {fired})");
+            assert_eq!(count_and_max(&first), (version as i64, version as i64));
+        }
+        assert!(failures > 0, "no commit under FULL wrote past its sync point");
+        raw_insert(&first, version + 1);
+        version += 1;
+        assert_eq!(count_and_max(&first), (version as i64, version as i64));
+        std::mem::forget(first);
+        assert_eq!(count_and_max(&recover(path)), (version as i64, version as i64));
+    }
+
+    #[test]
+    fn a_failed_write_inside_x_file_size_makes_the_wal_refuse_io() {
+        // `walLimitSize` ignores the result of xFileSize, so a failure there must not just drop the bytes.
+        let (gathered, _) = layers("fail-file-size");
+        let wal = WalFile::open(&gathered, "/fail-file-size.sqlite3-wal");
+        let frame = [7u8; 100];
+        assert_eq!(wal.write(&frame, 32), SQLITE_OK);
+        assert_eq!(buffered(&gathered), 100);
+        fail_next_write_at(Some(Site::FileSize));
+        let mut size = 0;
+        // SAFETY: an open file of the layer.
+        assert_ne!(unsafe { wal.methods().xFileSize.unwrap()(wal.file(), &mut size) }, SQLITE_OK);
+        assert_eq!(fail_next_write_at(None), None);
+        // The bytes are gone, so the file says so to whatever comes next, until it is opened again.
+        let mut read = [0u8; 100];
+        // SAFETY: as above, with a buffer of the length given.
+        assert_eq!(
+            unsafe { wal.methods().xRead.unwrap()(wal.file(), read.as_mut_ptr().cast(), 100, 32) },
+            SQLITE_IOERR
+        );
+        assert_eq!(wal.write(&frame, 132), SQLITE_IOERR);
+        // SAFETY: as above.
+        assert_ne!(unsafe { wal.methods().xSync.unwrap()(wal.file(), 0) }, SQLITE_OK);
+        wal.close();
+    }
+
+    #[test]
+    fn a_commit_header_that_fills_the_run_still_writes_its_commit() {
+        let (gathered, _) = layers("at-limit");
+        let wal = WalFile::open(&gathered, "/at-limit.sqlite3-wal");
+        // Frames filling the run to a frame header short of MAX_RUN, then a commit frame.
+        let frames = vec![1u8; MAX_RUN - FRAME_HEADER];
+        let mut header = [0u8; FRAME_HEADER];
+        header[7] = 1;
+        let page = [2u8; 4096];
+        assert_eq!(wal.write(&frames, 32), SQLITE_OK);
+        let header_at = 32 + frames.len() as i64;
+        assert_eq!(wal.write(&header, header_at), SQLITE_OK);
+        assert_eq!(wal.write(&page, header_at + FRAME_HEADER as i64), SQLITE_OK);
+        assert_eq!(buffered(&gathered), 0, "the commit frame's page writes the run out");
+        assert_eq!(wal.close(), SQLITE_OK);
+    }
+
+    #[test]
+    fn a_commit_after_a_rolled_back_spill_does_not_write_its_frames() {
+        let (gathered, _) = layers("rolled-back");
+        let path = "/rolled-back.sqlite3";
+        let connection = raw(&gathered, path, "normal");
+        connection.pragma_update(None, "cache_size", 10).unwrap();
+        raw_insert(&connection, 1);
+        connection.execute_batch("BEGIN IMMEDIATE").unwrap();
+        for version in 2..500 {
+            raw_insert(&connection, version);
+        }
+        connection.execute_batch("ROLLBACK").unwrap();
+        // A transaction that writes nothing cannot fail on the rolled-back frames.
+        fail_next_write_at(Some(Site::PhaseTwo));
+        connection.execute_batch("BEGIN IMMEDIATE; COMMIT").unwrap();
+        fail_next_write_at(None);
+        raw_insert(&connection, 2);
+        assert_eq!(buffered(&gathered), 0);
+        assert_eq!(count_and_max(&connection), (2, 2));
+        std::mem::forget(connection);
+        assert_eq!(count_and_max(&recover(path)), (2, 2));
     }
 }
