@@ -8,26 +8,37 @@
 //! - **when a commit completes**: a frame header whose bytes 4..8 ("database size after commit") are non-zero marks
 //!   a commit frame; the write of its page, at the header's end, writes the run out before `xWrite` returns. SQLite
 //!   appends a transaction's frames in order and the commit frame last, so the run is the whole commit;
+//! - **as they come, for what `walFrames` writes after the commit frame**: the commit frame's header rewritten by
+//!   `walRewriteChecksums` when the transaction spilled its page cache (a header with a commit mark written below
+//!   the highest byte written since the last commit: that function's last write), with whatever is pending; and
+//!   under `synchronous=FULL`, every write after the `xSync` at the sync point (the rest of the padding frame that
+//!   crosses it), except that a piece of a frame header shorter than a header waits for the page that follows it in
+//!   the same `walWriteOneFrame`. The padding frames before the sync point are commit frames, written with their page;
 //! - before anything that must see the bytes or order after them: a write that does not continue the run, `xRead`
 //!   of a buffered range, `xSync`, `xTruncate`, `xFileSize`, `xFileControl`, `xClose` of the WAL;
-//! - at `SQLITE_FCNTL_COMMIT_PHASETWO`, which SQLite sends to the main database once a transaction has committed,
-//!   before it returns from the `COMMIT`: any WAL bytes written after the commit frame (checksums rewritten by a
-//!   transaction that spilled its page cache; the sector padding and the bytes past the sync point under
-//!   `synchronous=FULL`) are written out there;
-//! - when the run reaches [`MAX_RUN`] bytes (a huge transaction: its early frames reach OPFS before the commit, as
-//!   they would without the layer, and are ignored by recovery until a commit frame follows them).
+//! - before a write that would grow the run past [`MAX_RUN`] bytes (a huge transaction: its early frames reach OPFS
+//!   before the commit, as they would without the layer, and are ignored by recovery until a commit frame follows
+//!   them).
 //!
-//! So **the buffer is empty whenever a commit has returned**: every byte SQLite wrote for a transaction has been
-//! given to the access handle's `write` before `sqlite3_step` of its `COMMIT` returns, exactly as without the layer.
-//! Under `synchronous=NORMAL` SQLite never syncs the WAL at commit (nor does the layer); under `FULL` its `xSync`
-//! reaches the access handle's `flush` after the buffered bytes are written, in the order SQLite asked for. The main
-//! database, journals and temporary files pass through untouched, and every other call is forwarded as it is.
+//! So **no byte of a commit is held past `walFrames`**: every byte SQLite writes for a transaction has been given to
+//! the access handle's `write` before `walFrames` returns, as without the layer, and a failed write is the failure
+//! of an `xWrite` (or `xSync`, `xRead`) inside it, which SQLite answers by failing the `COMMIT` and rolling the
+//! transaction back; the connection goes on. Under `synchronous=NORMAL` SQLite never syncs the WAL at commit (nor
+//! does the layer); under `FULL` its `xSync` reaches the access handle's `flush` after the buffered bytes are
+//! written, in the order SQLite asked for. The main database, journals and temporary files pass through untouched,
+//! and every other call is forwarded as it is.
 //!
-//! Failures: a failed write of the run is the `xWrite` (or `xSync`, `xRead`, ...) failure SQLite would have seen,
-//! and the buffered bytes are dropped (SQLite rolls the transaction back and rewrites its frames). A failure at
-//! `COMMIT_PHASETWO` fails the `COMMIT` after SQLite's in-memory WAL index already counts the transaction, so that
-//! WAL file then refuses all I/O (`SQLITE_IOERR`) until the store is closed and opened again, which recovers from
-//! what OPFS holds.
+//! `SQLITE_FCNTL_COMMIT_PHASETWO`, which SQLite sends to the main database once a transaction has committed, is a
+//! safety net: it writes out whatever a WAL still holds after a commit frame (nothing, by the above). Bytes held with
+//! no commit frame after them are spilled frames of a transaction in progress or rolled back, which no commit needs:
+//! they stay, so that a commit (even one that wrote nothing) cannot fail on them. Frames SQLite rolled back are
+//! dropped, never written, when it writes the WAL (or its header) again from below them or truncates below them.
+//!
+//! Failures: a failed write of the run is the failure SQLite sees from the call that caused it, and the buffered
+//! bytes are dropped. Where SQLite ignores that failure (`walLimitSize` ignores `xFileSize` and `xTruncate`; hints
+//! ignore file controls) or can no longer undo what came before it (`COMMIT_PHASETWO`, `xClose`), the WAL file then
+//! refuses all I/O (`SQLITE_IOERR`) until the store is closed and opened again, which recovers from what OPFS holds:
+//! dropped bytes are never silently lost.
 //!
 //! The layer's files declare `sqlite3_io_methods` version 1 (no shared memory, no memory mapping), as the pool's do:
 //! WAL then needs `locking_mode=EXCLUSIVE`, which the store uses, and keeps its index in heap memory.
@@ -827,7 +838,7 @@ mod tests {
                 let minimal = writes_during(&counted, || raw_insert(&minimal, n + 1));
                 assert_eq!(buffered(&gathered), 0, "nothing is left unwritten when the commit returns");
                 // FULL pads the commit to a sector boundary and syncs there: the bytes before the sync point are a
-                // second write, those after it (written at COMMIT_PHASETWO) a third.
+                // second write, those after it (written inside walFrames, right after the sync) a third.
                 let most = if synchronous == Synchronous::Full { 3 } else { 1 };
                 assert!(ours >= 1 && ours <= most, "{sync}: {ours} WAL writes for a 1-event commit");
                 assert!(ours <= minimal, "{sync}: {ours} WAL writes, raw SQLite's 1-row insert makes {minimal}");
