@@ -95,8 +95,8 @@ struct Run {
     start: u64,
     /// The offset of the page that completes the commit frame whose header was the last write.
     commit_page_at: Option<u64>,
-    /// The end of the highest byte SQLite wrote since the last `COMMIT_PHASETWO`: a commit frame header written
-    /// below it is `walRewriteChecksums` rewriting the commit frame, its last write.
+    /// The end of the highest byte SQLite wrote since the last commit returned (`COMMIT_PHASETWO`) or failed: a
+    /// commit frame header written below it is `walRewriteChecksums` rewriting the commit frame, its last write.
     high: u64,
     /// The end of SQLite's last write (where `walFrames` syncs under FULL, when it syncs).
     last_end: u64,
