@@ -50,8 +50,9 @@ use std::ffi::{CString, c_char, c_int, c_void};
 use std::ptr;
 
 use sqlite_wasm_rs::{
-    SQLITE_ERROR, SQLITE_FCNTL_COMMIT_PHASETWO, SQLITE_IOERR, SQLITE_IOERR_NOMEM, SQLITE_OK, SQLITE_OPEN_WAL,
-    sqlite3_file, sqlite3_int64, sqlite3_io_methods, sqlite3_vfs, sqlite3_vfs_find, sqlite3_vfs_register,
+    SQLITE_ERROR, SQLITE_FCNTL_COMMIT_PHASETWO, SQLITE_FULL, SQLITE_IOERR, SQLITE_IOERR_NOMEM, SQLITE_OK,
+    SQLITE_OPEN_WAL, sqlite3_file, sqlite3_int64, sqlite3_io_methods, sqlite3_vfs, sqlite3_vfs_find,
+    sqlite3_vfs_register,
 };
 
 /// A WAL frame header: page number, database size after commit (non-zero only in a commit frame), salts, checksums.
@@ -147,8 +148,20 @@ impl Site {
     /// SQLite ignores failures here (`walLimitSize` ignores `xFileSize` and `xTruncate`, hints ignore file
     /// controls), or cannot undo what came before them (`COMMIT_PHASETWO`, `xClose`): a failed write of the run
     /// there makes the file refuse I/O, so that the bytes it drops are never silently lost.
+    ///
+    /// `xRead` too: a failed read does not stop the pager, and a statement that fails with `SQLITE_FULL` (what the
+    /// pool reports for a full quota) may roll back only itself while its transaction goes on to commit, so spilled
+    /// frames dropped by the failed write would be missing from a committed transaction.
     fn is_sticky(self) -> bool {
-        matches!(self, Self::Truncate | Self::FileSize | Self::FileControl | Self::PhaseTwo | Self::Close)
+        matches!(self, Self::Read | Self::Truncate | Self::FileSize | Self::FileControl | Self::PhaseTwo | Self::Close)
+    }
+
+    /// Whether a failed write of the run with `code` makes the file refuse I/O at this site. Anywhere, a failure
+    /// that is neither `SQLITE_IOERR` nor `SQLITE_FULL` (`SQLITE_NOMEM`, say) does: only those two put SQLite's
+    /// pager into its error state, which rolls the whole transaction back.
+    fn makes_sticky(self, code: c_int) -> bool {
+        let primary = code & 0xff;
+        self.is_sticky() || (primary != SQLITE_IOERR && primary != SQLITE_FULL)
     }
 }
 
@@ -335,7 +348,7 @@ unsafe fn write_run(layer: &Layer, inner: *mut sqlite3_file, run: &mut Run, site
     if site != Site::Discontinuous && run.bytes.capacity() > KEPT_CAPACITY {
         run.bytes.shrink_to(KEPT_CAPACITY);
     }
-    if code != SQLITE_OK && site.is_sticky() {
+    if code != SQLITE_OK && site.makes_sticky(code) {
         run.failed = true;
     }
     code
@@ -992,6 +1005,34 @@ mod tests {
         // SAFETY: as above.
         assert_ne!(unsafe { wal.methods().xSync.unwrap()(wal.file(), 0) }, SQLITE_OK);
         wal.close();
+    }
+
+    #[test]
+    fn a_failed_write_inside_x_read_makes_the_wal_refuse_io() {
+        // A failed read does not stop SQLite's pager, and a statement failing with SQLITE_FULL may roll back only
+        // itself: spilled frames the failed write dropped must not go unnoticed by a later commit.
+        let (gathered, _) = layers("fail-read");
+        let wal = WalFile::open(&gathered, "/fail-read.sqlite3-wal");
+        let frame = [7u8; 100];
+        assert_eq!(wal.write(&frame, 32), SQLITE_OK);
+        fail_next_write_at(Some(Site::Read));
+        let mut read = [0u8; 100];
+        // SAFETY: an open file of the layer, with a buffer of the length given.
+        assert_ne!(unsafe { wal.methods().xRead.unwrap()(wal.file(), read.as_mut_ptr().cast(), 100, 32) }, SQLITE_OK);
+        assert_eq!(fail_next_write_at(None), None);
+        assert_eq!(wal.write(&frame, 132), SQLITE_IOERR, "the WAL refuses I/O until it is opened again");
+        wal.close();
+    }
+
+    #[test]
+    fn only_io_and_full_errors_of_a_spill_leave_the_wal_usable() {
+        // Those two stop SQLite's pager, which rolls the whole transaction back; any other code may not.
+        for site in [Site::Discontinuous, Site::Sync, Site::CommitPage] {
+            assert!(!site.makes_sticky(SQLITE_IOERR), "{site:?}");
+            assert!(!site.makes_sticky(SQLITE_FULL), "{site:?}");
+            assert!(site.makes_sticky(sqlite_wasm_rs::SQLITE_NOMEM), "{site:?}");
+        }
+        assert!(Site::Read.makes_sticky(SQLITE_FULL));
     }
 
     #[test]
