@@ -71,6 +71,8 @@ mod stream;
 #[cfg(feature = "sqlite")]
 mod subscription;
 pub mod sync;
+#[cfg(all(test, feature = "sqlite", not(all(target_family = "wasm", target_os = "unknown"))))]
+mod vm_steps;
 
 pub use error::{
     AppendError, Error, ErrorCode, ImportError, InvalidArgument, OpenError, ProjectionError, ReadError, SnapshotError,

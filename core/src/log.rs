@@ -427,24 +427,15 @@ mod tests {
         let last = store.read_all(&ReadAllOptions::backwards().max_count(1).filter(filter.clone())).unwrap().events;
         let cursor = last.first().expect("the filter matches the head block").position;
         store.with_writer(|connection| {
-            use std::sync::atomic::{AtomicU64, Ordering};
-            let steps = std::sync::Arc::new(AtomicU64::new(0));
-            let counter = steps.clone();
-            let _ = connection.progress_handler(
-                1,
-                Some(move || {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    false
-                }),
-            );
+            let steps = crate::vm_steps::VmSteps::start(connection);
             let events = crate::store::read_log_page(
                 connection,
                 &ReadAllOptions::forwards().after(cursor).filter(filter.clone()),
             )
             .unwrap();
-            let _ = connection.progress_handler(0, None::<fn() -> bool>);
+            let steps = steps.stop(connection);
             assert!(events.is_empty(), "{filter:?} is caught up");
-            steps.load(Ordering::Relaxed)
+            steps
         })
     }
 

@@ -553,20 +553,11 @@ mod tests {
             cursor_version: cursor_version.map(|_| head - 5),
         };
         store.with_writer(|connection| {
-            use std::sync::atomic::{AtomicU64, Ordering};
-            let steps = std::sync::Arc::new(AtomicU64::new(0));
-            let counter = steps.clone();
-            let _ = connection.progress_handler(
-                1,
-                Some(move || {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    false
-                }),
-            );
+            let steps = crate::vm_steps::VmSteps::start(connection);
             let events = read_next(connection, &target, position, 100).unwrap();
-            let _ = connection.progress_handler(0, None::<fn() -> bool>);
+            let steps = steps.stop(connection);
             assert_eq!(events.len(), 5);
-            steps.load(Ordering::Relaxed)
+            steps
         })
     }
 

@@ -1127,22 +1127,9 @@ mod tests {
             hub.append_to_stream("b-1", &batch, ExpectedVersion::Any).unwrap();
             let page = server::read_pull(hub, *pulled, 100).unwrap();
             *pulled = page.through;
-            let steps = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let counter = steps.clone();
-            store.with_writer(|connection| {
-                let _ = connection.progress_handler(
-                    1,
-                    Some(move || {
-                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        false
-                    }),
-                );
-            });
+            let steps = store.with_writer(crate::vm_steps::VmSteps::start);
             store.apply_pull(&page.into_response(|p| p.to_string())).unwrap();
-            store.with_writer(|connection| {
-                let _ = connection.progress_handler(0, None::<fn() -> bool>);
-            });
-            steps.load(std::sync::atomic::Ordering::Relaxed)
+            store.with_writer(|connection| steps.stop(connection))
         }
         let (hub, store) = (Store::open_in_memory().unwrap(), Store::open_in_memory().unwrap());
         let mut pulled = 0;
