@@ -15,8 +15,12 @@ fn main() {
 fn main() {}
 
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+mod common;
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod native {
-    use std::path::{Path, PathBuf};
+    use crate::common::{self, Fresh, fresh, payload};
+    use std::path::Path;
     use std::time::{Duration, Instant};
 
     use eventlite::{
@@ -31,32 +35,11 @@ mod native {
         ((n as f64 * scale) as usize).max(10)
     }
 
-    fn payload(n: usize) -> String {
-        format!(r#"{{"orderId":"order-{n}","amount":{},"currency":"EUR","note":"benchmark event"}}"#, n % 977)
-    }
-
-    struct Fresh {
-        _dir: tempfile::TempDir,
-        path: PathBuf,
-    }
-
-    fn fresh() -> Fresh {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("bench.db");
-        Fresh { _dir: dir, path }
-    }
-
     /// A bare connection to a file whose schema EventLite created: the baseline writes the very same table, with
     /// the same pragmas the store sets (WAL, NORMAL, 16 MiB page cache, 256 MiB mmap).
     fn raw_connection(path: &Path) -> Connection {
         drop(Store::open(path).unwrap());
-        let connection = Connection::open(path).unwrap();
-        connection.pragma_update(None, "journal_mode", "WAL").unwrap();
-        connection.pragma_update(None, "synchronous", "NORMAL").unwrap();
-        connection.pragma_update(None, "cache_size", -16_384).unwrap();
-        connection.pragma_update(None, "wal_autocheckpoint", 10_000).unwrap();
-        connection.pragma_update(None, "mmap_size", 256 * 1024 * 1024).unwrap();
-        connection
+        common::raw_connection(path)
     }
 
     const RAW_INSERT: &str = "INSERT INTO events (event_id, stream, version, category, event_type, content_type, data, \

@@ -29,8 +29,11 @@ fn main() {
 fn main() {}
 
 #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+mod common;
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod native {
-    use std::path::{Path, PathBuf};
+    use crate::common::{fresh, payload, raw_connection};
     use std::time::{Duration, Instant};
 
     use eventlite::{EventData, ExpectedVersion, NewEvent, ReadAllOptions, ReadStreamOptions, Store, Uuid};
@@ -87,22 +90,6 @@ mod native {
 
     fn stream_name(s: usize) -> String {
         format!("order-{s}")
-    }
-
-    /// The same ~80-byte JSON object the other benchmarks (and the peers' scripts) write.
-    fn payload(n: usize) -> String {
-        format!(r#"{{"orderId":"order-{n}","amount":{},"currency":"EUR","note":"benchmark event"}}"#, n % 977)
-    }
-
-    struct Fresh {
-        _dir: tempfile::TempDir,
-        path: PathBuf,
-    }
-
-    fn fresh() -> Fresh {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("workload.db");
-        Fresh { _dir: dir, path }
     }
 
     /// One round's timings; a rate is events over time.
@@ -215,18 +202,6 @@ mod native {
             assert_eq!(seen, workload.total() * READ_PASSES);
         });
         Figures { single, batch, read, read_all }
-    }
-
-    /// A bare connection with the pragmas the store sets: WAL, NORMAL, and (so that only the schema and the work
-    /// differ) its 16 MiB page cache, 256 MiB mmap and checkpoint every 10,000 pages.
-    fn raw_connection(path: &Path) -> Connection {
-        let connection = Connection::open(path).unwrap();
-        connection.pragma_update(None, "journal_mode", "WAL").unwrap();
-        connection.pragma_update(None, "synchronous", "NORMAL").unwrap();
-        connection.pragma_update(None, "cache_size", -16_384).unwrap();
-        connection.pragma_update(None, "wal_autocheckpoint", 10_000).unwrap();
-        connection.pragma_update(None, "mmap_size", 256 * 1024 * 1024).unwrap();
-        connection
     }
 
     const MINIMAL_SCHEMA: &str = "CREATE TABLE events (position INTEGER PRIMARY KEY, stream TEXT, version INTEGER, \
